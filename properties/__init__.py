@@ -1,0 +1,1 @@
+"""YAML defaults shipped with recbole-mind, installed as ``recbole_mind.properties``."""

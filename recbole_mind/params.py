@@ -1,0 +1,106 @@
+"""MIND's configuration keys: one place that reads, type-checks and range-checks them.
+
+Every check raises ``ValueError`` naming the key, the bad value and what is allowed, when the
+model is built, so a typo in a YAML file fails before any training starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from recbole_mind.layers import ROUTING_SOFTMAX_AXES
+
+LOSS_TYPES = ("CE",)
+
+
+@dataclass(frozen=True)
+class MINDParams:
+    embedding_size: int
+    interest_num: int
+    routing_times: int
+    dynamic_interest: bool
+    routing_logit_std: float
+    routing_softmax_axis: str
+    attention_power: float
+    interest_mlp_hidden_sizes: tuple[int, ...]
+    dropout_prob: float
+    loss_type: str
+
+
+def _value(config: Mapping[str, Any], key: str) -> Any:
+    # RecBole's Config answers None for a key it does not hold.
+    value = config[key] if key in config else None
+    if value is None:
+        raise ValueError(f"MIND config key '{key}' is missing (defaults: properties/MIND.yaml)")
+    return value
+
+
+def _int(config: Mapping[str, Any], key: str, minimum: int) -> int:
+    value = _value(config, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _bool(config: Mapping[str, Any], key: str) -> bool:
+    value = _value(config, key)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be True or False, got {value!r}")
+    return value
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
+        return math.inf
+    return None
+
+
+def _choice(config: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = _value(config, key)
+    if value not in allowed:
+        raise ValueError(f"{key} must be one of {list(allowed)}, got {value!r}")
+    return value
+
+
+def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
+    """Validate MIND's keys in a RecBole ``Config`` (or any mapping) and return them."""
+    attention_power = _number(_value(config, "attention_power"))
+    if attention_power is None or math.isnan(attention_power) or attention_power <= 0:
+        raise ValueError(
+            "attention_power must be a number > 0 (or inf for hard attention), "
+            f"got {config['attention_power']!r}"
+        )
+    logit_std = _number(_value(config, "routing_logit_std"))
+    if logit_std is None or not 0 < logit_std < math.inf:
+        raise ValueError(
+            f"routing_logit_std must be a finite number > 0, got {config['routing_logit_std']!r}"
+        )
+    dropout_prob = _number(_value(config, "dropout_prob"))
+    if dropout_prob is None or not 0 <= dropout_prob < 1:
+        raise ValueError(f"dropout_prob must be a number in [0, 1), got {config['dropout_prob']!r}")
+    hidden_sizes = _value(config, "interest_mlp_hidden_sizes")
+    if not isinstance(hidden_sizes, (list, tuple)) or any(
+        isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in hidden_sizes
+    ):
+        raise ValueError(
+            "interest_mlp_hidden_sizes must be a list of integers >= 1 (empty list: one linear "
+            f"layer), got {hidden_sizes!r}"
+        )
+    return MINDParams(
+        embedding_size=_int(config, "embedding_size", 1),
+        interest_num=_int(config, "interest_num", 1),
+        routing_times=_int(config, "routing_times", 1),
+        dynamic_interest=_bool(config, "dynamic_interest"),
+        routing_logit_std=logit_std,
+        routing_softmax_axis=_choice(config, "routing_softmax_axis", ROUTING_SOFTMAX_AXES),
+        attention_power=attention_power,
+        interest_mlp_hidden_sizes=tuple(hidden_sizes),
+        dropout_prob=dropout_prob,
+        loss_type=_choice(config, "loss_type", LOSS_TYPES),
+    )

@@ -1,0 +1,166 @@
+"""Our quick-start: RecBole's ``run_recbole`` for MIND and RecBole's built-in models alike.
+
+RecBole 1.2.1's ``run_recbole(model=Class)`` looks the name up inside ``recbole.model`` only,
+and ``recbole.quick_start`` imports ray, which needs ``pkg_resources``; so we drive RecBole's
+own Config, data preparation and trainers from here instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+from importlib import resources
+from logging import getLogger
+from typing import Any
+
+import recbole
+from recbole.config import Config
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import ModelType, get_model, get_trainer, init_logger, init_seed, set_color
+
+from recbole_mind import compat
+from recbole_mind.checkpoint import load_checkpoint, restore_model
+from recbole_mind.mind import MIND
+from recbole_mind.params import read_mind_params
+
+PLUGIN_MODELS = {"MIND": MIND}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset is neither on disk nor downloadable from here."""
+
+
+def properties_path(name: str) -> str:
+    """Path of a YAML file shipped in ``properties/`` (``MIND.yaml``, ``ml-1m.yaml``, ...)."""
+    return str(resources.files("recbole_mind.properties").joinpath(name))
+
+
+def recbole_model_names() -> list[str]:
+    """Names of RecBole's built-in models (one defaults YAML each ships with RecBole)."""
+    model_dir = os.path.join(os.path.dirname(recbole.__file__), "properties", "model")
+    return sorted(name[: -len(".yaml")] for name in os.listdir(model_dir) if name.endswith(".yaml"))
+
+
+def resolve_model(model: str | type) -> type:
+    """Model class for ``"MIND"``, a RecBole model name such as ``"SASRec"``, or a class."""
+    if isinstance(model, type):
+        return model
+    if model in PLUGIN_MODELS:
+        return PLUGIN_MODELS[model]
+    builtin = recbole_model_names()
+    if model in builtin:
+        return get_model(model)
+    known = sorted(PLUGIN_MODELS) + builtin
+    close = [name for name in known if name.lower() == str(model).lower()]
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Unknown model {model!r}.{hint} Available models: {', '.join(known)}"
+    )
+
+
+def build_config(
+    model: str | type = "MIND",
+    dataset: str = "ml-100k",
+    config_file_list: list[str] | None = None,
+    config_dict: dict[str, Any] | None = None,
+) -> Config:
+    """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
+
+    Priority, lowest first: RecBole's defaults, ``properties/sequential.yaml`` (sequential
+    models), ``properties/<model>.yaml``, ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``, ``--key=value``.
+    """
+    compat.apply()
+    model_class = resolve_model(model)
+    for path in config_file_list or []:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Config file not found: {path}")
+    names = [f"{model_class.__name__}.yaml", f"{dataset}.yaml"]
+    if model_class.type == ModelType.SEQUENTIAL:
+        names.insert(0, "sequential.yaml")
+    defaults = [
+        properties_path(name)
+        for name in names
+        if resources.files("recbole_mind.properties").joinpath(name).is_file()
+    ]
+    config = Config(
+        model=model_class,
+        dataset=dataset,
+        config_file_list=defaults + list(config_file_list or []),
+        config_dict=config_dict,
+    )
+    if model_class is MIND:
+        read_mind_params(config)  # fail on a bad key before the data is loaded
+    return config
+
+
+def load_dataset(config: Config):
+    """RecBole's ``create_dataset``, with a clear error where the files cannot be had."""
+    try:
+        return create_dataset(config)
+    except urllib.error.URLError as error:
+        dataset, data_path = config["dataset"], os.path.abspath(config["data_path"])
+        raise DatasetNotFoundError(
+            f"Dataset {dataset!r} is not on disk at {data_path} and could not be downloaded "
+            f"({error.reason}). Put RecBole atomic files there ({dataset}.inter, and "
+            f"{dataset}.user / {dataset}.item if your config loads them), or point "
+            f"--data_path=DIR at a folder that holds a '{dataset}' subfolder."
+        ) from error
+
+
+def run_recbole_mind(
+    model: str | type = "MIND",
+    dataset: str = "ml-100k",
+    config_file_list: list[str] | None = None,
+    config_dict: dict[str, Any] | None = None,
+    saved: bool = True,
+) -> dict[str, Any]:
+    """Train and evaluate ``model`` on ``dataset``, as RecBole's ``run_recbole`` does.
+
+    Args:
+        model: ``"MIND"``, the name of any RecBole model (``"SASRec"``, ``"GRU4Rec"``, ...)
+            or a model class.
+        dataset: dataset name; ``ml-100k`` ships inside RecBole.
+        config_file_list: YAML files overriding the defaults, later files win.
+        config_dict: keys overriding the files.
+        saved: keep the best checkpoint and evaluate it on the test split.
+
+    Returns:
+        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
+        and ``checkpoint`` (path of the saved model, or None).
+    """
+    config = build_config(model, dataset, config_file_list, config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(sys.argv)
+    logger.info(config)
+
+    dataset_obj = load_dataset(config)
+    logger.info(dataset_obj)
+    train_data, valid_data, test_data = data_preparation(config, dataset_obj)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model_obj = config.model_class(config, train_data._dataset).to(config["device"])
+    logger.info(model_obj)
+
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+    )
+    if saved:
+        # RecBole's evaluate(load_best_model=True) calls torch.load with torch's default
+        # weights_only=True, which cannot read its own checkpoints on torch >= 2.6.
+        restore_model(model_obj, load_checkpoint(trainer.saved_model_file, config["device"]))
+    test_result = trainer.evaluate(
+        test_data, load_best_model=False, show_progress=config["show_progress"]
+    )
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "checkpoint": trainer.saved_model_file if saved else None,
+    }

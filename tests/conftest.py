@@ -1,0 +1,45 @@
+import os
+
+import pytest
+from hypothesis import settings
+
+# Shared machines are slow and noisy: no per-example deadline, a modest number of examples.
+settings.register_profile("recbole-mind", deadline=None, max_examples=40)
+settings.load_profile("recbole-mind")
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Small but real: ml-100k as shipped with RecBole, short histories, quiet logs.
+FAST_CONFIG = {
+    "MAX_ITEM_LIST_LENGTH": 20,
+    "show_progress": False,
+    "metrics": ["Recall", "NDCG"],
+    "topk": [10],
+    "valid_metric": "NDCG@10",
+    "state": "WARNING",
+}
+
+
+@pytest.fixture
+def in_tmp_dir(tmp_path, monkeypatch):
+    """Run in a scratch folder: RecBole writes log/, saved/ and log_tensorboard/ to the cwd."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def ml100k_data(tmp_path_factory):
+    """(config, dataset, train, valid, test) for MIND on ml-100k, built once per session."""
+    from recbole.data import create_dataset, data_preparation
+
+    from recbole_mind.quick_start import build_config
+
+    old_cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("ml100k"))
+    try:
+        config = build_config("MIND", "ml-100k", config_dict=dict(FAST_CONFIG))
+        dataset = create_dataset(config)
+        train, valid, test = data_preparation(config, dataset)
+    finally:
+        os.chdir(old_cwd)
+    return config, dataset, train, valid, test

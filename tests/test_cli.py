@@ -1,0 +1,44 @@
+import os
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+SCRIPT = os.path.join(REPO_ROOT, "run_recbole_mind.py")
+
+
+def run_cli(args, cwd):
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_cli_trains_one_epoch_and_prints_test_result(tmp_path):
+    done = run_cli(
+        ["--epochs=1", "--MAX_ITEM_LIST_LENGTH=10", "--show_progress=False", "--state=WARNING"],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("test result:")]
+    assert len(lines) == 1 and "ndcg@10" in lines[0]
+    assert list((tmp_path / "saved").glob("MIND-*.pth"))
+
+
+def test_cli_bad_key_value_exits_non_zero_naming_the_key(tmp_path):
+    done = run_cli(["--interest_num=0"], tmp_path)
+    assert done.returncode != 0
+    assert "interest_num must be an integer >= 1, got 0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_unknown_model_lists_models(tmp_path):
+    done = run_cli(["--model=NoSuchModel"], tmp_path)
+    assert done.returncode != 0
+    assert "Unknown model 'NoSuchModel'" in done.stderr and "SASRec" in done.stderr
+
+
+def test_cli_help_lists_flags(tmp_path):
+    done = run_cli(["--help"], tmp_path)
+    assert done.returncode == 0
+    for flag in ("--model", "--dataset", "--config_files"):
+        assert flag in done.stdout

@@ -1,0 +1,109 @@
+import copy
+import math
+
+import pytest
+import torch
+
+from recbole_mind import MIND
+
+
+def make_model(ml100k_data, **overrides):
+    config, _, train, _, _ = ml100k_data
+    config = copy.deepcopy(config)
+    for key, value in overrides.items():
+        config[key] = value
+    torch.manual_seed(0)
+    return MIND(config, train._dataset)
+
+
+@pytest.fixture(scope="module")
+def batch(ml100k_data):
+    _, _, train, _, _ = ml100k_data
+    # training prefixes: histories of every length from 1 to MAX_ITEM_LIST_LENGTH
+    interaction = next(iter(train))
+    assert interaction["item_length"].min() < 4 and interaction["item_length"].max() >= 16
+    return interaction
+
+
+def expected_active(lengths, interest_num):
+    return [max(1, min(interest_num, math.floor(math.log2(n)))) for n in lengths.tolist()]
+
+
+def test_full_sort_predict_is_max_over_active_interests(ml100k_data, batch):
+    model = make_model(ml100k_data).eval()
+    with torch.no_grad():
+        interests, capsule_mask = model(batch["item_id_list"], batch["item_length"])
+        scores = model.full_sort_predict(batch)
+    active = expected_active(batch["item_length"], model.interest_num)
+    assert capsule_mask.sum(1).tolist() == active
+    items = model.item_embedding.weight
+    assert scores.shape == (len(batch), model.n_items)
+    for row in range(0, len(batch), 37):
+        per_interest = interests[row, : active[row]] @ items.t()  # (K'_u, N)
+        assert torch.allclose(scores[row], per_interest.max(0).values, atol=1e-5)
+        # inactive interests are zero vectors
+        assert (interests[row, active[row] :] == 0).all()
+
+
+def test_predict_agrees_with_full_sort_predict(ml100k_data, batch):
+    model = make_model(ml100k_data).eval()
+    with torch.no_grad():
+        full = model.full_sort_predict(batch)
+        pointwise = model.predict(batch)
+    expected = full.gather(1, batch["item_id"].unsqueeze(1)).squeeze(1)
+    assert torch.allclose(pointwise, expected, atol=1e-5)
+
+
+def test_eval_scores_are_deterministic_training_draws_are_not(ml100k_data, batch):
+    model = make_model(ml100k_data).eval()
+    with torch.no_grad():
+        first = model.full_sort_predict(batch)
+        torch.manual_seed(99)
+        second = model.full_sort_predict(batch)
+        assert torch.equal(first, second)
+        model.train()
+        train_a, _ = model(batch["item_id_list"], batch["item_length"])
+        train_b, _ = model(batch["item_id_list"], batch["item_length"])
+    assert not torch.allclose(train_a, train_b)
+
+
+def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
+    model = make_model(ml100k_data, dynamic_interest=False, interest_num=3).eval()
+    with torch.no_grad():
+        _, capsule_mask = model(batch["item_id_list"], batch["item_length"])
+    assert capsule_mask.all() and capsule_mask.shape[1] == 3
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"attention_power": math.inf},
+        {"interest_mlp_hidden_sizes": [32], "dropout_prob": 0.2},
+        {"routing_softmax_axis": "behaviour", "interest_num": 1},
+    ],
+)
+def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
+    model = make_model(ml100k_data, **overrides).train()
+    loss = model.calculate_loss(batch)
+    assert torch.isfinite(loss)
+    loss.backward()
+    for name in ("item_embedding.weight", "routing.bilinear.weight"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    for layer in model.interest_mlp:
+        if isinstance(layer, torch.nn.Linear):
+            assert layer.weight.grad.abs().sum() > 0
+    assert "eval_routing_logits" not in dict(model.named_parameters())
+
+
+def test_model_survives_deepcopy_with_identical_scores(ml100k_data, batch):
+    model = make_model(ml100k_data).eval()
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        assert torch.equal(model.full_sort_predict(batch), clone.full_sort_predict(batch))
+
+
+def test_bad_key_fails_when_the_model_is_built(ml100k_data):
+    with pytest.raises(ValueError, match="routing_times must be an integer >= 1, got 0"):
+        make_model(ml100k_data, routing_times=0)

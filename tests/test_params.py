@@ -1,0 +1,62 @@
+import math
+
+import pytest
+
+from recbole_mind.params import read_mind_params
+
+VALID = {
+    "embedding_size": 64,
+    "interest_num": 4,
+    "routing_times": 3,
+    "dynamic_interest": True,
+    "routing_logit_std": 1.0,
+    "routing_softmax_axis": "interest",
+    "attention_power": 1.0,
+    "interest_mlp_hidden_sizes": [],
+    "dropout_prob": 0.0,
+    "loss_type": "CE",
+}
+
+
+def test_valid_config_is_read():
+    params = read_mind_params(VALID)
+    assert params.interest_num == 4 and params.interest_mlp_hidden_sizes == ()
+
+
+@pytest.mark.parametrize("value", [math.inf, "inf", "Infinity"])
+def test_attention_power_accepts_infinity(value):
+    assert math.isinf(read_mind_params({**VALID, "attention_power": value}).attention_power)
+
+
+@pytest.mark.parametrize(
+    "key, value, allowed",
+    [
+        ("interest_num", 0, ">= 1"),
+        ("interest_num", 2.5, "integer"),
+        ("interest_num", True, "integer"),
+        ("interest_num", "4", "integer"),
+        ("routing_times", 0, ">= 1"),
+        ("embedding_size", -8, ">= 1"),
+        ("attention_power", 0, "> 0"),
+        ("attention_power", -2.0, "> 0"),
+        ("attention_power", "soft", "> 0"),
+        ("attention_power", float("nan"), "> 0"),
+        ("routing_logit_std", 0.0, "> 0"),
+        ("routing_logit_std", math.inf, "finite"),
+        ("dynamic_interest", "yes", "True or False"),
+        ("routing_softmax_axis", "items", "interest"),
+        ("interest_mlp_hidden_sizes", [64, 0], "list of integers"),
+        ("interest_mlp_hidden_sizes", 64, "list of integers"),
+        ("dropout_prob", 1.0, "[0, 1)"),
+        ("dropout_prob", -0.1, "[0, 1)"),
+        ("loss_type", "BPR", "CE"),
+        ("interest_num", None, "missing"),
+    ],
+)
+def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
+    with pytest.raises(ValueError) as error:
+        read_mind_params({**VALID, key: value})
+    message = str(error.value)
+    assert key in message and allowed in message
+    if value is not None:
+        assert repr(value) in message
