@@ -14,6 +14,8 @@ from importlib import resources
 from logging import getLogger
 from typing import Any
 
+import yaml
+
 import recbole
 from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
@@ -42,6 +44,17 @@ def recbole_model_names() -> list[str]:
     return sorted(name[: -len(".yaml")] for name in os.listdir(model_dir) if name.endswith(".yaml"))
 
 
+def recbole_default(model_class: type, key: str) -> Any:
+    """Value of ``key`` in the defaults YAML RecBole ships for a built-in model, else None."""
+    path = os.path.join(
+        os.path.dirname(recbole.__file__), "properties", "model", f"{model_class.__name__}.yaml"
+    )
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        return (yaml.safe_load(file) or {}).get(key)
+
+
 def resolve_model(model: str | type) -> type:
     """Model class for ``"MIND"``, a RecBole model name such as ``"SASRec"``, or a class."""
     if isinstance(model, type):
@@ -67,8 +80,8 @@ def build_config(
 ) -> Config:
     """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
 
-    Priority, lowest first: RecBole's defaults, ``properties/sequential.yaml`` (sequential
-    models), ``properties/<model>.yaml``, ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``, ``--key=value``.
+    Priority, lowest first: RecBole's defaults, ``properties/sequential_ce.yaml`` (RecBole's
+    sequential models trained with CE), ``properties/<model>.yaml``, ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``, ``--key=value``.
     """
     compat.apply()
     model_class = resolve_model(model)
@@ -76,8 +89,8 @@ def build_config(
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Config file not found: {path}")
     names = [f"{model_class.__name__}.yaml", f"{dataset}.yaml"]
-    if model_class.type == ModelType.SEQUENTIAL:
-        names.insert(0, "sequential.yaml")
+    if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
+        names.insert(0, "sequential_ce.yaml")
     defaults = [
         properties_path(name)
         for name in names

@@ -79,6 +79,11 @@ def test_defaults_come_from_mind_yaml_and_user_files_override_them(tmp_path):
     assert config["train_neg_sample_args"]["distribution"] == "none"  # sequential CE default
 
 
+def test_no_negative_sampling_default_only_for_models_trained_with_ce():
+    assert build_config("SASRec")["train_neg_sample_args"]["distribution"] == "none"
+    assert build_config("FPMC")["train_neg_sample_args"]["distribution"] == "uniform"  # BPR
+
+
 def test_resolve_model_finds_ours_and_recbole_builtins():
     assert resolve_model("MIND") is MIND
     assert resolve_model("GRU4Rec").__name__ == "GRU4Rec"
