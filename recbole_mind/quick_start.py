@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import urllib.error
 from importlib import resources
 from logging import getLogger
@@ -139,8 +140,10 @@ def run_recbole_mind(
         saved: keep the best checkpoint and evaluate it on the test split.
 
     Returns:
-        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
-        and ``checkpoint`` (path of the saved model, or None).
+        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
+        as RecBole's ``run_recbole``, plus ``checkpoint`` (path of the saved model, or None),
+        ``train_epoch_seconds`` (wall time of each training epoch, validation excluded),
+        ``test_seconds`` (wall time of the test evaluation) and ``test_users`` (users evaluated).
     """
     config = build_config(model, dataset, config_file_list, config_dict)
     init_seed(config["seed"], config["reproducibility"])
@@ -158,6 +161,7 @@ def run_recbole_mind(
     logger.info(model_obj)
 
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    epoch_seconds = _time_training_epochs(trainer)
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
@@ -165,9 +169,11 @@ def run_recbole_mind(
         # RecBole's evaluate(load_best_model=True) calls torch.load with torch's default
         # weights_only=True, which cannot read its own checkpoints on torch >= 2.6.
         restore_model(model_obj, load_checkpoint(trainer.saved_model_file, config["device"]))
+    test_start = time.perf_counter()
     test_result = trainer.evaluate(
         test_data, load_best_model=False, show_progress=config["show_progress"]
     )
+    test_seconds = time.perf_counter() - test_start
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
     return {
@@ -176,4 +182,22 @@ def run_recbole_mind(
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "checkpoint": trainer.saved_model_file if saved else None,
+        "train_epoch_seconds": epoch_seconds,
+        "test_seconds": test_seconds,
+        "test_users": test_data.sample_size,
     }
+
+
+def _time_training_epochs(trainer) -> list[float]:
+    """Record the wall time of each training epoch (validation excluded) into a list."""
+    seconds: list[float] = []
+    train_epoch = trainer._train_epoch
+
+    def timed_train_epoch(*args, **kwargs):
+        start = time.perf_counter()
+        loss = train_epoch(*args, **kwargs)
+        seconds.append(time.perf_counter() - start)
+        return loss
+
+    trainer._train_epoch = timed_train_epoch
+    return seconds
