@@ -224,13 +224,7 @@ class LabelAwareAttention(nn.Module):
     def forward(
         self, interests: torch.Tensor, target_emb: torch.Tensor, capsule_mask: torch.Tensor
     ) -> torch.Tensor:
-        """User vector ``(B, d)`` for the target item.
-
-        Args:
-            interests: ``(B, K, d)``.
-            target_emb: ``(B, d)``.
-            capsule_mask: ``(B, K)`` bool.
-        """
+        """User vector ``(B, d)`` for the target item; arguments as :meth:`attention_weights`."""
         weights = self.attention_weights(interests, target_emb, capsule_mask)
         return torch.bmm(weights.unsqueeze(1), interests).squeeze(1)
 
