@@ -12,7 +12,7 @@ setup(
     # The YAML defaults live in the top-level properties/ folder of the repository and are
     # installed inside the package, so they are found the same way from a checkout or a wheel.
     package_dir={"recbole_mind.properties": "properties"},
-    package_data={"recbole_mind.properties": ["*.yaml"]},
+    package_data={"recbole_mind.properties": ["*.yaml", "hyper/*.yaml"]},
     install_requires=[
         # Install torch first (README): a bare requirement with no torch present pulls a
         # multi-GB CUDA build. Any torch >= 2.0 works; 2.13.0 (CPU) is what we test.
@@ -25,6 +25,8 @@ setup(
         "pandas>=1.3,<3",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "tune": ["hyperopt>=0.2.7"],
+        "bench": ["matplotlib>=3.5"],
+        "test": ["pytest>=7", "hypothesis>=6", "hyperopt>=0.2.7", "matplotlib>=3.5"],
     },
 )

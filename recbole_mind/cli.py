@@ -8,10 +8,12 @@ exactly as with ``run_recbole.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Sequence
 
 from recbole_mind.quick_start import DatasetNotFoundError, run_recbole_mind
+from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +29,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config_files", default=None, help="space-separated YAML files, later files win"
     )
+    tuning = parser.add_argument_group(
+        "hyper-parameter search (each trial trains and validates; the test split is not used to choose)"
+    )
+    tuning.add_argument("--tune", metavar="SPACE_YAML", default=None,
+                        help="search this space file instead of a single run (e.g. properties/hyper/MIND.yaml)")
+    tuning.add_argument("--tune_algo", default="bayes", choices=ALGORITHMS, help="search algorithm (default: bayes)")
+    tuning.add_argument("--tune_max_evals", type=int, default=20, help="most trials (default: 20)")
+    tuning.add_argument("--tune_output", default=None,
+                        help="YAML file for the best keys (default: <space name>.best.yaml here)")
     return parser
+
+
+def _command_line_keys(argv: Sequence[str]) -> set[str]:
+    """Config keys set as --key=value (RecBole reads these itself and they win over all else)."""
+    ours = {"model", "dataset", "config_files", "tune", "tune_algo", "tune_max_evals", "tune_output"}
+    keys = {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--") and "=" in arg}
+    return keys - ours
+
+
+def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: Sequence[str]) -> int:
+    space = load_search_space(args.tune)
+    fixed = _command_line_keys(argv) & {key for params in space.values() for key in params}
+    if fixed:
+        raise ValueError(
+            f"{', '.join(sorted(fixed))} set on the command line and searched in {args.tune}: "
+            "a --key=value wins over every trial; drop one of the two"
+        )
+    output = args.tune_output or os.path.splitext(os.path.basename(args.tune))[0] + ".best.yaml"
+
+    def objective(config_dict, config_file_list):
+        result = run_recbole_mind(args.model, args.dataset, config_file_list, config_dict)
+        return {**result, "model": args.model}
+
+    outcome = tune(objective, args.tune, output, config_files, args.tune_algo, args.tune_max_evals)
+    print(f"best valid score: {outcome['best_valid_score']:.4f} after {len(outcome['trials'])} trials")
+    print(f"best config: {outcome['best_params']} -> {output}")
+    return 0
 
 
 def _format_result(result: dict[str, Any]) -> str:
@@ -35,9 +73,12 @@ def _format_result(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, _ = build_parser().parse_known_args(argv)
     config_files = args.config_files.split() if args.config_files else None
     try:
+        if args.tune:
+            return _run_tuning(args, config_files, argv)
         result = run_recbole_mind(
             model=args.model, dataset=args.dataset, config_file_list=config_files
         )

@@ -143,7 +143,8 @@ def run_recbole_mind(
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
         as RecBole's ``run_recbole``, plus ``checkpoint`` (path of the saved model, or None),
         ``train_epoch_seconds`` (wall time of each training epoch, validation excluded),
-        ``test_seconds`` (wall time of the test evaluation) and ``test_users`` (users evaluated).
+        ``test_seconds`` (wall time of the test evaluation), ``test_users`` (users evaluated)
+        and ``model_parameters`` (trainable parameters).
     """
     config = build_config(model, dataset, config_file_list, config_dict)
     init_seed(config["seed"], config["reproducibility"])
@@ -185,6 +186,7 @@ def run_recbole_mind(
         "train_epoch_seconds": epoch_seconds,
         "test_seconds": test_seconds,
         "test_users": test_data.sample_size,
+        "model_parameters": sum(p.numel() for p in model_obj.parameters() if p.requires_grad),
     }
 
 

@@ -1,0 +1,319 @@
+"""Benchmark MIND against RecBole's SASRec, GRU4Rec, SINE and Pop under one protocol.
+
+Every model runs through ``run_recbole_mind`` with the same protocol file
+(``benchmarks/protocol.yaml``), the same epoch budget and the same seeds, one training process
+at a time (each run in a fresh subprocess). Writes a markdown report, a PNG plot and the raw
+results as JSON:
+
+    python benchmarks/compare.py                       # full run, ml-100k, 3 seeds
+    python benchmarks/compare.py --datasets ml-100k ml-1m --data_path DIR
+    python benchmarks/compare.py --quick --out_dir /tmp/bench   # smoke test, about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTOCOL = os.path.join(HERE, "protocol.yaml")
+QUICK = os.path.join(HERE, "quick.yaml")
+
+# row name -> (model, config overrides)
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "MIND": ("MIND", {}),
+    "MIND K=1": ("MIND", {"interest_num": 1}),
+    "SASRec": ("SASRec", {}),
+    "GRU4Rec": ("GRU4Rec", {}),
+    "SINE": ("SINE", {}),
+    "Pop": ("Pop", {}),
+}
+REPORTED = ["recall@10", "mrr@10", "ndcg@10", "hit@10", "recall@50", "mrr@50", "ndcg@50", "hit@50"]
+
+
+def protocol_files(dataset: str, quick: bool) -> list[str]:
+    files = [PROTOCOL]
+    dataset_file = os.path.join(HERE, f"protocol_{dataset}.yaml")
+    if os.path.isfile(dataset_file):
+        files.append(dataset_file)
+    if quick:
+        files.append(QUICK)
+    return files
+
+
+def run_one(task: dict[str, Any]) -> dict[str, Any]:
+    """One training run; executed in a fresh spawned process."""
+    sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
+    os.chdir(task["work_dir"])
+    from recbole_mind import run_recbole_mind
+
+    start = time.perf_counter()
+    result = run_recbole_mind(
+        task["model"],
+        task["dataset"],
+        config_file_list=task["config_files"],
+        config_dict=task["config_dict"],
+    )
+    return {
+        "row": task["row"],
+        "dataset": task["dataset"],
+        "seed": task["config_dict"]["seed"],
+        "test_result": {key: float(value) for key, value in result["test_result"].items()},
+        "best_valid_result": {
+            key: float(value) for key, value in (result["best_valid_result"] or {}).items()
+        },
+        "train_epoch_seconds": result["train_epoch_seconds"],
+        "eval_users_per_second": result["test_users"] / result["test_seconds"],
+        "model_parameters": result["model_parameters"],
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def dataset_available(dataset: str, data_path: str | None) -> bool:
+    if dataset == "ml-100k":
+        return True  # ships inside the recbole wheel
+    folder = os.path.join(data_path or "dataset", dataset)
+    return os.path.isfile(os.path.join(folder, f"{dataset}.inter"))
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(dataset, row) -> mean/std of every reported metric, seconds per epoch, throughput."""
+    summary: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in runs:
+        entry = summary.setdefault((run["dataset"], run["row"]), {"runs": []})
+        entry["runs"].append(run)
+    for entry in summary.values():
+        runs_here = entry.pop("runs")
+        entry["seeds"] = len(runs_here)
+        for metric in REPORTED:
+            entry[metric] = mean_std([run["test_result"][metric] for run in runs_here])
+        entry["epoch_seconds"] = mean_std(
+            [statistics.mean(run["train_epoch_seconds"]) for run in runs_here]
+        )
+        entry["epochs"] = mean_std([float(len(run["train_epoch_seconds"])) for run in runs_here])
+        entry["eval_users_per_second"] = mean_std([run["eval_users_per_second"] for run in runs_here])
+        entry["model_parameters"] = runs_here[0]["model_parameters"]
+    return summary
+
+
+def target_lines(summary: dict, dataset: str) -> list[str]:
+    """The targets of the benchmark, each with the measured ratio and whether it is met."""
+
+    def get(row: str, key: str) -> float | None:
+        entry = summary.get((dataset, row))
+        return entry[key][0] if entry else None
+
+    checks = []
+
+    def ratio(label: str, numerator: float | None, denominator: float | None, goal: float, at_most: bool = False):
+        if numerator is None or denominator is None or denominator == 0:
+            return
+        value = numerator / denominator
+        met = value <= goal if at_most else value >= goal
+        sign = "<=" if at_most else ">="
+        checks.append(f"| {label} | {value:.2f} | {sign} {goal:g} | {'met' if met else 'NOT met'} |")
+
+    for baseline in ("SASRec", "GRU4Rec"):
+        for metric in ("ndcg@10", "recall@50"):
+            ratio(f"MIND / {baseline} test {metric}", get("MIND", metric), get(baseline, metric), 1.0)
+    ratio("MIND / SINE test ndcg@10", get("MIND", "ndcg@10"), get("SINE", "ndcg@10"), 3.0)
+    ratio("MIND / Pop test ndcg@10", get("MIND", "ndcg@10"), get("Pop", "ndcg@10"), 1.3)
+    ratio("MIND / MIND K=1 test recall@50", get("MIND", "recall@50"), get("MIND K=1", "recall@50"), 1.0 + 1e-9)
+    ratio("MIND / SASRec s per train epoch", get("MIND", "epoch_seconds"), get("SASRec", "epoch_seconds"), 0.05, at_most=True)
+    ratio("MIND / GRU4Rec s per train epoch", get("MIND", "epoch_seconds"), get("GRU4Rec", "epoch_seconds"), 0.1, at_most=True)
+    ratio(
+        "MIND / SASRec eval users per s",
+        get("MIND", "eval_users_per_second"),
+        get("SASRec", "eval_users_per_second"),
+        1.0,
+    )
+    if not checks:
+        return []
+    return ["| target | measured | goal | |", "| --- | --- | --- | --- |", *checks]
+
+
+def write_plot(summary: dict, path: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("[compare] matplotlib is not installed: no plot (pip install matplotlib)")
+        return False
+    datasets = sorted({dataset for dataset, _ in summary})
+    panels = [("ndcg@10", "test NDCG@10"), ("recall@50", "test Recall@50"), ("epoch_seconds", "s / train epoch")]
+    figure, axes = plt.subplots(
+        len(datasets), len(panels), figsize=(5 * len(panels), 3.6 * len(datasets)), squeeze=False
+    )
+    for row_index, dataset in enumerate(datasets):
+        rows = [row for row in MODELS if (dataset, row) in summary]
+        for col_index, (key, title) in enumerate(panels):
+            axis = axes[row_index][col_index]
+            means = [summary[(dataset, row)][key][0] for row in rows]
+            stds = [summary[(dataset, row)][key][1] for row in rows]
+            colors = ["tab:red" if row.startswith("MIND") else "tab:gray" for row in rows]
+            axis.bar(rows, means, yerr=stds, capsize=4, color=colors)
+            axis.set_title(f"{dataset}: {title}")
+            axis.tick_params(axis="x", rotation=30)
+            if key == "epoch_seconds":
+                axis.set_yscale("log")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def format_cell(mean: float, std: float, digits: int = 4) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, command: str) -> str:
+    import recbole
+    import torch
+
+    from recbole_mind import __version__
+
+    summary = summarise(runs)
+    plot_name = "benchmarks.png"
+    has_plot = write_plot(summary, os.path.join(out_dir, plot_name))
+    lines = [
+        "# Benchmark: MIND vs SASRec, GRU4Rec, SINE and Pop",
+        "",
+        "Generated by `benchmarks/compare.py`"
+        + (
+            " in --quick mode: a smoke test, not a measurement (ml-100k users with 20 to 30 ratings, "
+            "`MAX_ITEM_LIST_LENGTH: 20`, 1 epoch; `benchmarks/quick.yaml`)"
+            if args.quick
+            else ""
+        )
+        + ".",
+        "",
+        "Protocol (`benchmarks/protocol.yaml`, the same for every model): leave-one-out "
+        "`LS: valid_and_test`, `order: TO`, full sort over all items, `MAX_ITEM_LIST_LENGTH: 50`, "
+        f"validation on NDCG@10 with early stopping (`stopping_step: 10`), at most {args.epochs} epochs, "
+        f"seeds {', '.join(map(str, args.seeds))}; test metrics from the best-validation checkpoint, "
+        "mean ± std over seeds. Each model otherwise uses its own defaults (RecBole's YAML for the "
+        "baselines, `properties/MIND.yaml` for MIND). Seconds per epoch are training only; eval users/s "
+        "is the full-sort test evaluation; one training process at a time.",
+        "",
+        "Caveats: RecBole's full sort for sequential models does not mask already-seen items; Pop is a "
+        "general model, and RecBole's full sort for general models does mask them.",
+        "",
+    ]
+    for dataset in sorted({run["dataset"] for run in runs}):
+        lines += [
+            f"## {dataset}",
+            "",
+            "| model | seeds | " + " | ".join(REPORTED) + " | epochs run | s / train epoch | eval users/s | parameters |",
+            "| --- | --- | " + " | ".join("---" for _ in REPORTED) + " | --- | --- | --- | --- |",
+        ]
+        for row in MODELS:
+            entry = summary.get((dataset, row))
+            if not entry:
+                continue
+            cells = [format_cell(*entry[metric]) for metric in REPORTED]
+            lines.append(
+                f"| {row} | {entry['seeds']} | " + " | ".join(cells)
+                + f" | {entry['epochs'][0]:.1f} | {format_cell(*entry['epoch_seconds'], digits=2)}"
+                + f" | {entry['eval_users_per_second'][0]:.0f} | {entry['model_parameters']:,} |"
+            )
+        targets = target_lines(summary, dataset)
+        if targets:
+            lines += ["", "Targets (ratios of means, measured in this run):", "", *targets]
+        lines.append("")
+    if has_plot:
+        lines += [f"![benchmark plot]({plot_name})", ""]
+    lines += [
+        f"Command: `{command}`",
+        "",
+        f"Versions: recbole-mind {__version__}, recbole {recbole.__version__}, torch {torch.__version__}, "
+        f"Python {platform.python_version()}; {os.cpu_count()} CPUs ({platform.machine()}).",
+        "",
+    ]
+    report = os.path.join(out_dir, "benchmarks.md")
+    with open(report, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines))
+    with open(os.path.join(out_dir, "benchmarks.json"), "w", encoding="utf-8") as file:
+        json.dump(runs, file, indent=1)
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), metavar="MODEL",
+                        help=f"rows to run, from: {', '.join(MODELS)}")
+    parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-1m"],
+                        help="datasets; any but ml-100k is skipped when its files are absent")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ subfolders")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
+    parser.add_argument("--epochs", type=int, default=50, help="epoch budget for every model")
+    parser.add_argument("--quick", action="store_true", help="1 epoch, 1 seed, a small slice of ml-100k")
+    parser.add_argument("--out_dir", default=os.path.join(os.path.dirname(HERE), "docs"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.seeds, args.epochs, args.datasets = args.seeds[:1], 1, ["ml-100k"]
+    datasets = []
+    for dataset in args.datasets:
+        if dataset_available(dataset, args.data_path):
+            datasets.append(dataset)
+        else:
+            print(f"[compare] skipping {dataset}: no {dataset}.inter under {args.data_path or 'dataset'}/{dataset}/")
+    out_dir = os.path.abspath(args.out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    work_dir = tempfile.mkdtemp(prefix="recbole_mind_bench_")  # RecBole's log/ and saved/
+    tasks = []
+    for dataset in datasets:
+        for seed in args.seeds:
+            for row in args.models:
+                model, overrides = MODELS[row]
+                config_dict = {**overrides, "seed": seed, "epochs": args.epochs}
+                if args.data_path:
+                    config_dict["data_path"] = os.path.abspath(args.data_path)
+                tasks.append({
+                    "row": row, "model": model, "dataset": dataset, "work_dir": work_dir,
+                    "config_files": protocol_files(dataset, args.quick), "config_dict": config_dict,
+                })
+    runs = []
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    for index, task in enumerate(tasks, start=1):
+        print(f"[compare] {index}/{len(tasks)} {task['dataset']} {task['row']} seed {task['config_dict']['seed']} ...", flush=True)
+        with context.Pool(1) as pool:  # a fresh process per run, one at a time
+            run = pool.apply(run_one, (task,))
+        runs.append(run)
+        elapsed = time.perf_counter() - started
+        remaining = elapsed / index * (len(tasks) - index)
+        print(
+            f"[compare]   test ndcg@10 {run['test_result']['ndcg@10']:.4f}, "
+            f"{statistics.mean(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "
+            f"about {remaining / 60:.0f} min left",
+            flush=True,
+        )
+    command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = write_report(runs, args, out_dir, command.strip())
+    print(f"[compare] wrote {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+import math
+import os
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+COMPARE = os.path.join(REPO_ROOT, "benchmarks", "compare.py")
+
+
+def table_rows(report: str, section: str) -> dict[str, list[str]]:
+    lines = []
+    for line in report.split(f"## {section}\n", 1)[1].lstrip("\n").splitlines():
+        if not line.startswith("|"):
+            break
+        lines.append(line)
+    rows = {}
+    for line in lines[2:]:  # skip header and rule
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
+    done = subprocess.run(
+        [sys.executable, COMPARE, "--quick", "--out_dir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[compare] 6/6" in done.stdout  # progress is shown
+    report = (tmp_path / "benchmarks.md").read_text()
+    rows = table_rows(report, "ml-100k")
+    assert set(rows) == {"MIND", "MIND K=1", "SASRec", "GRU4Rec", "SINE", "Pop"}
+    for model, cells in rows.items():
+        metrics = [float(cell.split("±")[0]) for cell in cells[1:9]]
+        assert all(math.isfinite(value) and 0 <= value <= 1 for value in metrics), model
+        assert float(cells[10].split("±")[0]) > 0, model  # seconds per epoch
+        assert int(cells[12].replace(",", "")) > 0, model  # parameters
+    assert "Targets" in report
+    assert (tmp_path / "benchmarks.png").stat().st_size > 0
+    assert (tmp_path / "benchmarks.json").stat().st_size > 0

@@ -1,0 +1,91 @@
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from recbole_mind.quick_start import build_config, run_recbole_mind
+from recbole_mind.tuning import load_search_space, tune
+
+from conftest import FAST_CONFIG, REPO_ROOT
+
+# a real but tiny run: ml-100k users with 20 to 30 ratings, short histories, one epoch
+TINY = {**FAST_CONFIG, "user_inter_num_interval": "[20,30]", "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1}
+
+
+def write(tmp_path, text, name="space.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_shipped_mind_space_is_valid():
+    space = load_search_space(os.path.join(REPO_ROOT, "properties", "hyper", "MIND.yaml"))
+    assert "interest_num" in space["choice"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("choice: [unclosed", "not valid YAML"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("", "expected a mapping"),
+        ("gaussian:\n  learning_rate: [0, 1]\n", "unknown distribution 'gaussian'"),
+        ("choice:\n  interest_num: []\n", "choice of 'interest_num' must be a non-empty list"),
+        ("uniform:\n  dropout_prob: [0.3, 0.1]\n", "uniform of 'dropout_prob' must be [low, high]"),
+        ("loguniform:\n  learning_rate: [-8]\n", "loguniform of 'learning_rate' must be [low, high]"),
+        ("quniform:\n  x: [0, 4, 0]\n", "q > 0"),
+        ("choice:\n  interest_num: [1, 2]\nuniform:\n  interest_num: [1, 2]\n", "more than one distribution"),
+        ("choice: 3\n", "'choice' must map config keys to values"),
+    ],
+)
+def test_bad_space_file_is_named_with_the_problem(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError) as error:
+        load_search_space(path)
+    assert path in str(error.value) and message in str(error.value)
+
+
+def test_missing_space_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_search_space(str(tmp_path / "nope.yaml"))
+
+
+def test_two_trials_end_to_end_write_a_loadable_best_config(in_tmp_dir):
+    space = write(in_tmp_dir, "choice:\n  interest_num: [1, 3]\n  attention_power: [1.0, .inf]\n")
+    seen = []
+
+    def objective(config_dict, config_file_list):
+        seen.append(dict(config_dict))
+        result = run_recbole_mind("MIND", "ml-100k", config_file_list, {**TINY, **config_dict})
+        return {**result, "model": "MIND"}
+
+    outcome = tune(objective, space, "best.yaml", algo="random", max_evals=2)
+    assert len(seen) == 2 and len(outcome["trials"]) == 2
+    best = yaml.safe_load(open("best.yaml"))
+    assert set(best) == {"interest_num", "attention_power"}
+    assert best["interest_num"] in (1, 3)
+    scores = [trial["best_valid_score"] for trial in outcome["trials"]]
+    assert outcome["best_valid_score"] == max(scores)
+    config = build_config("MIND", "ml-100k", config_file_list=["best.yaml"])
+    assert config["interest_num"] == best["interest_num"]
+
+
+def test_cli_refuses_a_key_both_searched_and_fixed(tmp_path):
+    space = write(tmp_path, "choice:\n  interest_num: [1, 3]\n")
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "run_recbole_mind.py"), f"--tune={space}", "--interest_num=2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode != 0
+    assert "interest_num set on the command line and searched in" in done.stderr
+
+
+def test_cli_rejects_bad_space_file(tmp_path):
+    space = write(tmp_path, "gaussian:\n  x: [0, 1]\n")
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "run_recbole_mind.py"), f"--tune={space}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode != 0 and "unknown distribution 'gaussian'" in done.stderr
