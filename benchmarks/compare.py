@@ -2,8 +2,9 @@
 
 Every model runs through ``run_recbole_mind`` with the same protocol file
 (``benchmarks/protocol.yaml``), the same epoch budget and the same seeds, one training process
-at a time (each run in a fresh subprocess). Writes a markdown report, a PNG plot and the raw
-results as JSON:
+at a time (each run in a fresh subprocess). Writes a markdown report and a PNG plot; each
+finished run is kept as JSON in ``<out_dir>/benchmark_runs/``, so an interrupted benchmark
+resumes where it stopped (``--rerun`` trains everything again):
 
     python benchmarks/compare.py                       # full run, ml-100k, 3 seeds
     python benchmarks/compare.py --datasets ml-100k ml-1m --data_path DIR
@@ -249,8 +250,6 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
     report = os.path.join(out_dir, "benchmarks.md")
     with open(report, "w", encoding="utf-8") as file:
         file.write("\n".join(lines))
-    with open(os.path.join(out_dir, "benchmarks.json"), "w", encoding="utf-8") as file:
-        json.dump(runs, file, indent=1)
     return report
 
 
@@ -265,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=50, help="epoch budget for every model")
     parser.add_argument("--quick", action="store_true", help="1 epoch, 1 seed, a small slice of ml-100k")
     parser.add_argument("--out_dir", default=os.path.join(os.path.dirname(HERE), "docs"))
+    parser.add_argument("--rerun", action="store_true",
+                        help="train again runs whose results are already in <out_dir>/benchmark_runs/")
     return parser
 
 
@@ -293,16 +294,31 @@ def main(argv: list[str] | None = None) -> int:
                     "row": row, "model": model, "dataset": dataset, "work_dir": work_dir,
                     "config_files": protocol_files(dataset, args.quick), "config_dict": config_dict,
                 })
+    runs_dir = os.path.join(out_dir, "benchmark_runs" + ("_quick" if args.quick else ""))
+    os.makedirs(runs_dir, exist_ok=True)
     runs = []
     started = time.perf_counter()
+    trained = 0
     context = multiprocessing.get_context("spawn")
     for index, task in enumerate(tasks, start=1):
-        print(f"[compare] {index}/{len(tasks)} {task['dataset']} {task['row']} seed {task['config_dict']['seed']} ...", flush=True)
+        label = f"{task['dataset']} {task['row']} seed {task['config_dict']['seed']}"
+        # One JSON file per finished run: an interrupted benchmark resumes where it stopped.
+        cache = os.path.join(runs_dir, f"{task['dataset']}_{task['row'].replace(' ', '').replace('=', '')}"
+                             f"_seed{task['config_dict']['seed']}_epochs{args.epochs}.json")
+        if os.path.isfile(cache) and not args.rerun:
+            with open(cache, encoding="utf-8") as file:
+                runs.append(json.load(file))
+            print(f"[compare] {index}/{len(tasks)} {label}: done earlier ({os.path.basename(cache)})", flush=True)
+            continue
+        print(f"[compare] {index}/{len(tasks)} {label} ...", flush=True)
         with context.Pool(1) as pool:  # a fresh process per run, one at a time
             run = pool.apply(run_one, (task,))
+        with open(cache, "w", encoding="utf-8") as file:
+            json.dump(run, file, indent=1)
         runs.append(run)
+        trained += 1
         elapsed = time.perf_counter() - started
-        remaining = elapsed / index * (len(tasks) - index)
+        remaining = elapsed / trained * (len(tasks) - index)
         print(
             f"[compare]   test ndcg@10 {run['test_result']['ndcg@10']:.4f}, "
             f"{statistics.mean(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "

@@ -63,6 +63,9 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
         return {**result, "model": args.model}
 
     outcome = tune(objective, args.tune, output, config_files, args.tune_algo, args.tune_max_evals)
+    print("trials, best first (valid score: parameters):")
+    for trial in sorted(outcome["trials"], key=lambda t: t["best_valid_score"], reverse=True):
+        print(f"  {trial['best_valid_score']:.4f}: {trial['params']}")
     print(f"best valid score: {outcome['best_valid_score']:.4f} after {len(outcome['trials'])} trials")
     print(f"best config: {outcome['best_params']} -> {output}")
     return 0

@@ -19,6 +19,7 @@ as a YAML file that ``--config_files`` accepts.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from typing import Any, Callable
@@ -114,6 +115,14 @@ def tune(
     if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
         raise ValueError(f"max_evals must be an integer >= 1, got {max_evals!r}")
     space = load_search_space(space_file)
+    if algo == "exhaustive":
+        if set(space) != {"choice"}:
+            raise ValueError(
+                f"{space_file}: exhaustive search needs a grid: put every key under 'choice', "
+                "or use --tune_algo=bayes / random"
+            )
+        grid_size = math.prod(len(values) for values in space["choice"].values())
+        algo, max_evals, early_stop = grid_search(space["choice"]), grid_size, grid_size
     # hyperopt seeds its own generator from this variable: the same seed, the same trials.
     os.environ["HYPEROPT_FMIN_SEED"] = str(seed)
     tuner = HyperTuning(
@@ -138,6 +147,34 @@ def tune(
         file.write(header)
         yaml.safe_dump(best, file, sort_keys=True)
     return {"best_params": best, "best_valid_score": float(tuner.best_score), "trials": trials}
+
+
+def grid_search(choices: dict[str, list]) -> Callable:
+    """A hyperopt ``algo`` that walks the grid of ``choices`` in a fixed order, each point once.
+
+    RecBole's own ``exhaustive`` algorithm draws from ``numpy.random.RandomState``, which
+    hyperopt >= 0.2.7 no longer accepts (it calls ``rng.integers``), so we enumerate the grid
+    ourselves; trial ``n`` is grid point ``n``.
+    """
+    names = sorted(choices)
+    grid = list(itertools.product(*(range(len(choices[name])) for name in names)))
+
+    def suggest(new_ids, domain, trials, seed):
+        from hyperopt.base import miscs_update_idxs_vals
+
+        docs = []
+        for new_id in new_ids:
+            point = grid[new_id % len(grid)]
+            misc = {"tid": new_id, "cmd": domain.cmd, "workdir": domain.workdir}
+            miscs_update_idxs_vals(
+                [misc],
+                {name: [new_id] for name in names},
+                {name: [index] for name, index in zip(names, point)},
+            )
+            docs.extend(trials.new_trial_docs([new_id], [None], [domain.new_result()], [misc]))
+        return docs
+
+    return suggest
 
 
 def _plain(value: Any) -> Any:

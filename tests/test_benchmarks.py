@@ -38,4 +38,11 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         assert int(cells[12].replace(",", "")) > 0, model  # parameters
     assert "Targets" in report
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
-    assert (tmp_path / "benchmarks.json").stat().st_size > 0
+    assert len(list((tmp_path / "benchmark_runs_quick").glob("ml-100k_*.json"))) == 6
+
+    # a second call reuses the finished runs instead of training again
+    again = subprocess.run(
+        [sys.executable, COMPARE, "--quick", "--models", "Pop", "--out_dir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert again.returncode == 0 and "done earlier" in again.stdout

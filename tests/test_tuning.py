@@ -72,6 +72,43 @@ def test_two_trials_end_to_end_write_a_loadable_best_config(in_tmp_dir):
     assert config["interest_num"] == best["interest_num"]
 
 
+def fake_objective(calls):
+    """Scores a trial without training: the search logic alone is under test."""
+
+    def objective(config_dict, config_file_list):
+        calls.append(dict(config_dict))
+        score = config_dict["a"] * 10 + config_dict["b"]
+        return {"best_valid_score": score, "valid_score_bigger": True,
+                "best_valid_result": {}, "test_result": {}, "model": "fake"}
+
+    return objective
+
+
+def test_exhaustive_search_visits_every_grid_point_once(tmp_path):
+    space = write(tmp_path, "choice:\n  a: [1, 2, 3]\n  b: [5, 0]\n")
+    calls = []
+    outcome = tune(fake_objective(calls), space, str(tmp_path / "best.yaml"), algo="exhaustive", max_evals=1)
+    assert sorted((c["a"], c["b"]) for c in calls) == [(a, b) for a in (1, 2, 3) for b in (0, 5)]
+    assert outcome["best_params"] == {"a": 3, "b": 5}
+    assert yaml.safe_load(open(tmp_path / "best.yaml")) == {"a": 3, "b": 5}
+
+
+def test_exhaustive_search_needs_a_grid(tmp_path):
+    space = write(tmp_path, "choice:\n  a: [1, 2]\nuniform:\n  b: [0, 1]\n")
+    with pytest.raises(ValueError, match="exhaustive search needs a grid"):
+        tune(fake_objective([]), space, str(tmp_path / "best.yaml"), algo="exhaustive")
+
+
+def test_search_is_reproducible_with_its_seed(tmp_path):
+    space = write(tmp_path, "choice:\n  a: [1, 2, 3, 4]\nuniform:\n  b: [0, 1]\n")
+    runs = []
+    for _ in range(2):
+        calls = []
+        tune(fake_objective(calls), space, str(tmp_path / "best.yaml"), algo="random", max_evals=3, seed=7)
+        runs.append(calls)
+    assert runs[0] == runs[1]
+
+
 def test_cli_refuses_a_key_both_searched_and_fixed(tmp_path):
     space = write(tmp_path, "choice:\n  interest_num: [1, 3]\n")
     done = subprocess.run(
