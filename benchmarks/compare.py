@@ -33,6 +33,7 @@ QUICK = os.path.join(HERE, "quick.yaml")
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "MIND": ("MIND", {}),
     "MIND K=1": ("MIND", {"interest_num": 1}),
+    "MIND L=50": ("MIND", {"MAX_ITEM_LIST_LENGTH": 50}),
     "SASRec": ("SASRec", {}),
     "GRU4Rec": ("GRU4Rec", {}),
     "SINE": ("SINE", {}),
@@ -184,7 +185,7 @@ def format_cell(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, command: str) -> str:
+def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, command: str, planned: int) -> str:
     import recbole
     import torch
 
@@ -206,7 +207,9 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         + ".",
         "",
         "Protocol (`benchmarks/protocol.yaml`, the same for every model): leave-one-out "
-        "`LS: valid_and_test`, `order: TO`, full sort over all items, `MAX_ITEM_LIST_LENGTH: 50`, "
+        "`LS: valid_and_test`, `order: TO`, full sort over all items, "
+        "`MAX_ITEM_LIST_LENGTH: 50` for the baselines and MIND's tuned window for MIND "
+        "(the `MIND L=50` row uses 50), "
         f"validation on NDCG@10 with early stopping (`stopping_step: 10`), at most {args.epochs} epochs, "
         f"seeds {', '.join(map(str, args.seeds))}; test metrics from the best-validation checkpoint, "
         "mean ± std over seeds. Each model otherwise uses its own defaults (RecBole's YAML for the "
@@ -214,9 +217,17 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         "is the full-sort test evaluation; one training process at a time.",
         "",
         "Caveats: RecBole's full sort for sequential models does not mask already-seen items; Pop is a "
-        "general model, and RecBole's full sort for general models does mask them.",
+        "general model, and RecBole's full sort for general models does mask them. The baselines run "
+        "with RecBole's default hyper-parameters; MIND's defaults were tuned on validation "
+        "(docs/tuning.md).",
         "",
     ]
+    if len(runs) < planned:
+        lines += [
+            f"**Incomplete: {len(runs)} of {planned} planned runs have finished**; rows show the seeds "
+            "done so far, and ratios compare rows with different numbers of seeds.",
+            "",
+        ]
     for dataset in sorted({run["dataset"] for run in runs}):
         lines += [
             f"## {dataset}",
@@ -264,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=50, help="epoch budget for every model")
     parser.add_argument("--quick", action="store_true", help="1 epoch, 1 seed, a small slice of ml-100k")
     parser.add_argument("--out_dir", default=os.path.join(os.path.dirname(HERE), "docs"))
+    parser.add_argument("--report_only", action="store_true",
+                        help="write the report from the runs finished so far, train nothing")
     parser.add_argument("--rerun", action="store_true",
                         help="train again runs whose results are already in <out_dir>/benchmark_runs/")
     return parser
@@ -310,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(json.load(file))
             print(f"[compare] {index}/{len(tasks)} {label}: done earlier ({os.path.basename(cache)})", flush=True)
             continue
+        if args.report_only:
+            print(f"[compare] {index}/{len(tasks)} {label}: not run yet, left out of the report", flush=True)
+            continue
         print(f"[compare] {index}/{len(tasks)} {label} ...", flush=True)
         with context.Pool(1) as pool:  # a fresh process per run, one at a time
             run = pool.apply(run_one, (task,))
@@ -326,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = write_report(runs, args, out_dir, command.strip())
+    report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks))
     print(f"[compare] wrote {report}")
     return 0
 

@@ -41,16 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_line_keys(argv: Sequence[str]) -> set[str]:
+def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:
     """Config keys set as --key=value (RecBole reads these itself and they win over all else)."""
-    ours = {"model", "dataset", "config_files", "tune", "tune_algo", "tune_max_evals", "tune_output"}
     keys = {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--") and "=" in arg}
-    return keys - ours
+    return keys - own_flags
 
 
 def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: Sequence[str]) -> int:
     space = load_search_space(args.tune)
-    fixed = _command_line_keys(argv) & {key for params in space.values() for key in params}
+    searched = {key for params in space.values() for key in params}
+    fixed = _command_line_keys(argv, set(vars(args))) & searched
     if fixed:
         raise ValueError(
             f"{', '.join(sorted(fixed))} set on the command line and searched in {args.tune}: "

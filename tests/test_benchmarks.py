@@ -27,10 +27,10 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=1200,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "[compare] 6/6" in done.stdout  # progress is shown
+    assert "[compare] 7/7" in done.stdout  # progress is shown
     report = (tmp_path / "benchmarks.md").read_text()
     rows = table_rows(report, "ml-100k")
-    assert set(rows) == {"MIND", "MIND K=1", "SASRec", "GRU4Rec", "SINE", "Pop"}
+    assert set(rows) == {"MIND", "MIND K=1", "MIND L=50", "SASRec", "GRU4Rec", "SINE", "Pop"}
     for model, cells in rows.items():
         metrics = [float(cell.split("±")[0]) for cell in cells[1:9]]
         assert all(math.isfinite(value) and 0 <= value <= 1 for value in metrics), model
@@ -38,7 +38,7 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         assert int(cells[12].replace(",", "")) > 0, model  # parameters
     assert "Targets" in report
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
-    assert len(list((tmp_path / "benchmark_runs_quick").glob("ml-100k_*.json"))) == 6
+    assert len(list((tmp_path / "benchmark_runs_quick").glob("ml-100k_*.json"))) == 7
 
     # a second call reuses the finished runs instead of training again
     again = subprocess.run(

@@ -78,7 +78,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
     "overrides",
     [
         {},
-        {"attention_power": math.inf},
+        {"attention_power": 1.0},
+        {"attention_power": math.inf, "interest_num": 4},
         {"interest_mlp_hidden_sizes": [32], "dropout_prob": 0.2},
         {"routing_softmax_axis": "behaviour", "interest_num": 1},
     ],
