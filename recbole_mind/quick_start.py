@@ -82,7 +82,8 @@ def build_config(
     """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
 
     Priority, lowest first: RecBole's defaults, ``properties/sequential_ce.yaml`` (RecBole's
-    sequential models trained with CE), ``properties/<model>.yaml``, ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``, ``--key=value``.
+    sequential models trained with CE), ``properties/<model>.yaml``,
+    ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``, ``--key=value``.
     """
     compat.apply()
     model_class = resolve_model(model)
@@ -92,11 +93,7 @@ def build_config(
     names = [f"{model_class.__name__}.yaml", f"{dataset}.yaml"]
     if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
         names.insert(0, "sequential_ce.yaml")
-    defaults = [
-        properties_path(name)
-        for name in names
-        if resources.files("recbole_mind.properties").joinpath(name).is_file()
-    ]
+    defaults = [properties_path(name) for name in names if os.path.isfile(properties_path(name))]
     config = Config(
         model=model_class,
         dataset=dataset,
