@@ -111,11 +111,17 @@ def load_dataset(config: Config):
         return create_dataset(config)
     except urllib.error.URLError as error:
         dataset, data_path = config["dataset"], os.path.abspath(config["data_path"])
+        converter = (
+            " From the raw MovieLens-1M files (ratings.dat, users.dat, movies.dat): "
+            "python -m recbole_mind.data.movielens RAW_DIR DIR, then --data_path=DIR."
+            if dataset == "ml-1m"
+            else ""
+        )
         raise DatasetNotFoundError(
             f"Dataset {dataset!r} is not on disk at {data_path} and could not be downloaded "
             f"({error.reason}). Put RecBole atomic files there ({dataset}.inter, and "
             f"{dataset}.user / {dataset}.item if your config loads them), or point "
-            f"--data_path=DIR at a folder that holds a '{dataset}' subfolder."
+            f"--data_path=DIR at a folder that holds a '{dataset}' subfolder.{converter}"
         ) from error
 
 

@@ -120,6 +120,7 @@ def test_offline_ml1m_without_local_files_says_where_to_put_them(in_tmp_dir, mon
     message = str(error.value)
     assert str(in_tmp_dir / "data" / "ml-1m") in message
     assert "ml-1m.inter" in message and "--data_path" in message
+    assert "python -m recbole_mind.data.movielens" in message
 
 
 def test_ml1m_defaults_follow_recbole_benchmark_protocol():

@@ -1,0 +1,1 @@
+"""Dataset helpers: converters from raw public datasets to RecBole atomic files."""

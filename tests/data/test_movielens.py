@@ -1,0 +1,94 @@
+import math
+import random
+
+import pytest
+from recbole.data import create_dataset
+
+from recbole_mind import run_recbole_mind
+from recbole_mind.data.movielens import MovieLensFormatError, convert_ml1m, main
+from recbole_mind.quick_start import build_config
+
+from conftest import FAST_CONFIG
+
+GENRES = ["Action", "Comedy", "Children's", "Sci-Fi", "Film-Noir"]
+
+
+def write_raw_ml1m(folder, users=30, items=40, per_user=12, seed=0):
+    """A small sample in the raw MovieLens-1M format: '::'-separated, latin-1."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    movies = [
+        f"{i}::{'Misérables, Les' if i == 1 else f'Movie {i}'} ({1990 + i % 10})::"
+        + "|".join(rng.sample(GENRES, 2))
+        for i in range(1, items + 1)
+    ]
+    (folder / "movies.dat").write_bytes(("\n".join(movies) + "\n").encode("latin-1"))
+    (folder / "users.dat").write_bytes(
+        "".join(f"{u}::{'MF'[u % 2]}::{[1, 18, 25][u % 3]}::{u % 21}::{10000 + u}\n" for u in range(1, users + 1)).encode("latin-1")
+    )
+    ratings = []
+    for user in range(1, users + 1):
+        for step, item in enumerate(rng.sample(range(1, items + 1), per_user)):
+            ratings.append(f"{user}::{item}::{rng.randint(3, 5)}::{978300000 + 100 * user + step}")
+    (folder / "ratings.dat").write_bytes(("\n".join(ratings) + "\n").encode("latin-1"))
+
+
+def test_converts_raw_files_to_recbole_atomic_files(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")
+    target = convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    item_lines = open(f"{target}/ml-1m.item", encoding="utf-8").read().splitlines()
+    assert item_lines[0] == "item_id:token\tmovie_title:token_seq\trelease_year:token\tgenre:token_seq"
+    assert item_lines[1].split("\t")[:3] == ["1", "Misérables, Les", "1991"]
+    user_lines = open(f"{target}/ml-1m.user", encoding="utf-8").read().splitlines()
+    assert user_lines[1] == "1\t18\tF\t1\t10001"  # age before gender, as RecBole's file
+    assert len(open(f"{target}/ml-1m.inter").read().splitlines()) == 1 + 30 * 12
+
+
+def test_converted_files_load_in_recbole_with_profile_and_genres(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_raw_ml1m(tmp_path / "raw")
+    convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    config = build_config("MIND", "ml-1m", config_dict={
+        "data_path": str(tmp_path / "out"),
+        "load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"],
+                     "user": ["user_id", "age", "gender", "occupation"],
+                     "item": ["item_id", "genre"]},
+        "user_inter_num_interval": "[0,inf)", "item_inter_num_interval": "[0,inf)",
+        "state": "WARNING",
+    })
+    dataset = create_dataset(config)
+    assert dataset.user_num == 31 and dataset.inter_num == 30 * 12
+    assert set(dataset.field2id_token["gender"]) == {"[PAD]", "F", "M"}
+    assert {"Children's", "Sci-Fi"} <= set(dataset.field2id_token["genre"])
+
+
+def test_ml1m_offline_from_converted_folder_trains_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_raw_ml1m(tmp_path / "raw", users=40)
+    convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    result = run_recbole_mind("MIND", "ml-1m", config_dict={
+        **FAST_CONFIG, "epochs": 1, "data_path": str(tmp_path / "out"),
+        "user_inter_num_interval": "[0,inf)", "item_inter_num_interval": "[0,inf)",
+    })
+    assert math.isfinite(result["test_result"]["ndcg@10"])
+    assert result["test_users"] == 40
+
+
+def test_missing_raw_file_is_named(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")
+    (tmp_path / "raw" / "users.dat").unlink()
+    with pytest.raises(MovieLensFormatError, match="lacks users.dat"):
+        convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+
+
+def test_malformed_line_names_file_and_line(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")
+    with open(tmp_path / "raw" / "ratings.dat", "a", encoding="latin-1") as file:
+        file.write("1,2,3,4\n")
+    with pytest.raises(MovieLensFormatError, match=r"ratings.dat, line 361: expected 4"):
+        convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, capsys):
+    assert main([str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
+    assert "lacks ratings.dat, users.dat, movies.dat" in capsys.readouterr().err
