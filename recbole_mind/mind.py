@@ -17,13 +17,15 @@ from recbole_mind.layers import (
     max_interest_scores,
 )
 from recbole_mind.params import read_mind_params
+from recbole_mind.sampling import NegativeSampler, sampled_softmax_loss
 
 
 class MIND(SequentialRecommender):
     r"""MIND turns a user's history into ``K`` interest vectors by B2I dynamic routing.
 
     Training picks, for each target item, a mix of the user's interests by label-aware
-    attention and scores it against all items with a full softmax (``loss_type: CE``).
+    attention and scores it against all items with a full softmax (``loss_type: CE``) or
+    against a shared sample of negatives (``loss_type: SSM``, sampled softmax).
     Serving and evaluation drop the attention: an item's score is its best inner product
     with any active interest, ``max_k e_i . v_u^k``. Keys and defaults: ``properties/MIND.yaml``.
     """
@@ -61,7 +63,15 @@ class MIND(SequentialRecommender):
         mlp_layers.append(nn.Linear(in_size, self.embedding_size))
         self.interest_mlp = nn.Sequential(*mlp_layers)
         self.attention = LabelAwareAttention(params.attention_power)
-        self.loss_fct = nn.CrossEntropyLoss()
+        if self.loss_type == "SSM":
+            item_counts = torch.zeros(self.n_items)
+            for item, count in dataset.item_counter.items():
+                item_counts[int(item)] = count
+            self.negative_sampler = NegativeSampler(self.n_items, params.negative_sampler, item_counts)
+            self.num_negatives = params.num_negatives
+            self.logq_correction = params.logq_correction
+        else:
+            self.loss_fct = nn.CrossEntropyLoss()
 
         for module in self.modules():
             if isinstance(module, (nn.Embedding, nn.Linear)):
@@ -98,9 +108,18 @@ class MIND(SequentialRecommender):
             interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
         )
         pos_items = interaction[self.POS_ITEM_ID]
-        user_vector = self.attention(interests, self.item_embedding(pos_items), capsule_mask)
-        logits = torch.matmul(user_vector, self.item_embedding.weight.t())
-        return self.loss_fct(logits, pos_items)
+        pos_emb = self.item_embedding(pos_items)
+        user_vector = self.attention(interests, pos_emb, capsule_mask)
+        if self.loss_type == "CE":
+            logits = torch.matmul(user_vector, self.item_embedding.weight.t())
+            return self.loss_fct(logits, pos_items)
+        neg_items = self.negative_sampler(self.num_negatives)
+        log_q = (None, None)
+        if self.logq_correction:
+            log_q = (self.negative_sampler.log_q(pos_items), self.negative_sampler.log_q(neg_items))
+        return sampled_softmax_loss(
+            user_vector, pos_emb, pos_items, self.item_embedding(neg_items), neg_items, *log_q
+        )
 
     def predict(self, interaction):
         interests, capsule_mask = self.forward(

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from recbole_mind.layers import ROUTING_SOFTMAX_AXES
+from recbole_mind.sampling import SAMPLER_DISTRIBUTIONS
 
-LOSS_TYPES = ("CE",)
+LOSS_TYPES = ("CE", "SSM")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class MINDParams:
     interest_mlp_hidden_sizes: tuple[int, ...]
     dropout_prob: float
     loss_type: str
+    num_negatives: int
+    negative_sampler: str
+    logq_correction: bool
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -103,4 +107,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         interest_mlp_hidden_sizes=tuple(hidden_sizes),
         dropout_prob=dropout_prob,
         loss_type=_choice(config, "loss_type", LOSS_TYPES),
+        num_negatives=_int(config, "num_negatives", 1),
+        negative_sampler=_choice(config, "negative_sampler", SAMPLER_DISTRIBUTIONS),
+        logq_correction=_bool(config, "logq_correction"),
     )

@@ -82,6 +82,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"attention_power": math.inf, "interest_num": 4},
         {"interest_mlp_hidden_sizes": [32], "dropout_prob": 0.2},
         {"routing_softmax_axis": "behaviour", "interest_num": 1},
+        {"loss_type": "SSM", "num_negatives": 50},
+        {"loss_type": "SSM", "negative_sampler": "uniform", "logq_correction": False},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):

@@ -15,6 +15,9 @@ VALID = {
     "interest_mlp_hidden_sizes": [],
     "dropout_prob": 0.0,
     "loss_type": "CE",
+    "num_negatives": 100,
+    "negative_sampler": "popularity",
+    "logq_correction": True,
 }
 
 
@@ -50,6 +53,9 @@ def test_attention_power_accepts_infinity(value):
         ("dropout_prob", 1.0, "[0, 1)"),
         ("dropout_prob", -0.1, "[0, 1)"),
         ("loss_type", "BPR", "CE"),
+        ("num_negatives", 0, ">= 1"),
+        ("negative_sampler", "zipf", "uniform"),
+        ("logq_correction", 1, "True or False"),
         ("interest_num", None, "missing"),
     ],
 )
