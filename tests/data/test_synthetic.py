@@ -1,0 +1,75 @@
+import collections
+import filecmp
+
+import pytest
+from recbole.data import create_dataset
+
+from recbole_mind.data.synthetic import main, write_multi_interest_dataset
+from recbole_mind.quick_start import build_config
+
+SMALL = dict(n_users=50, n_items=200, n_interactions=1000, n_clusters=8, interests_per_user=3)
+
+
+def read(folder, name, suffix):
+    lines = open(f"{folder}/{name}.{suffix}", encoding="utf-8").read().splitlines()
+    return [line.split("\t") for line in lines[1:]]
+
+
+def test_each_user_mixes_exactly_its_interests(tmp_path):
+    folder = write_multi_interest_dataset(str(tmp_path), **SMALL, seed=1)
+    cluster = dict(read(folder, "synthetic", "item"))
+    assert len(cluster) == 200 and len(set(cluster.values())) == 8
+    inter = read(folder, "synthetic", "inter")
+    assert len(inter) == 1000
+    clusters_of_user = collections.defaultdict(set)
+    for user, item, _ in inter:
+        clusters_of_user[user].add(cluster[item])
+    assert len(clusters_of_user) == 50
+    assert all(len(clusters) == 3 for clusters in clusters_of_user.values())
+
+
+def test_popular_items_lead_their_cluster(tmp_path):
+    folder = write_multi_interest_dataset(str(tmp_path), **{**SMALL, "n_interactions": 20_000}, seed=2)
+    counts = collections.Counter(item for _, item, _ in read(folder, "synthetic", "inter"))
+    # rank 1 of cluster 0 (item i0) is drawn far more often than rank 20 (item i19)
+    assert counts["i0"] > 5 * counts["i19"]
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    first = write_multi_interest_dataset(str(tmp_path / "a"), **SMALL, seed=3)
+    second = write_multi_interest_dataset(str(tmp_path / "b"), **SMALL, seed=3)
+    third = write_multi_interest_dataset(str(tmp_path / "c"), **SMALL, seed=4)
+    assert filecmp.cmp(f"{first}/synthetic.inter", f"{second}/synthetic.inter", shallow=False)
+    assert not filecmp.cmp(f"{first}/synthetic.inter", f"{third}/synthetic.inter", shallow=False)
+
+
+def test_recbole_reads_the_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_multi_interest_dataset(str(tmp_path / "data"), **SMALL)
+    config = build_config("MIND", "synthetic", config_dict={
+        "data_path": str(tmp_path / "data"), "state": "WARNING",
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id", "cluster"]},
+    })
+    dataset = create_dataset(config)
+    assert dataset.user_num == 51 and dataset.inter_num == 1000  # ids + padding
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"n_users": 0}, "n_users must be an integer >= 1"),
+        ({"n_clusters": 300}, "must not exceed n_items"),
+        ({"interests_per_user": 9}, "must not exceed n_clusters"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        write_multi_interest_dataset(str(tmp_path), **{**SMALL, **overrides})
+
+
+def test_cli_writes_and_reports_errors(tmp_path, capsys):
+    assert main([str(tmp_path), "--users", "5", "--items", "20", "--interactions", "40", "--clusters", "4",
+                 "--interests_per_user", "2"]) == 0
+    assert (tmp_path / "synthetic" / "synthetic.inter").exists()
+    assert main([str(tmp_path), "--clusters", "0"]) == 2
+    assert "n_clusters must be an integer >= 1" in capsys.readouterr().err
