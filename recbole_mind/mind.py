@@ -7,8 +7,9 @@ from torch import nn
 from torch.nn.init import xavier_normal_
 
 from recbole.model.abstract_recommender import SequentialRecommender
-from recbole.utils import InputType
+from recbole.utils import FeatureSource, InputType
 
+from recbole_mind.features import FieldEmbedding, ItemEncoder, check_fields
 from recbole_mind.layers import (
     B2IRouting,
     LabelAwareAttention,
@@ -40,7 +41,10 @@ class MIND(SequentialRecommender):
         self.dynamic_interest = params.dynamic_interest
         self.loss_type = params.loss_type
 
-        self.item_embedding = nn.Embedding(self.n_items, self.embedding_size, padding_idx=0)
+        item_fields = check_fields(dataset, params.item_feature_fields, "item_feature_fields", FeatureSource.ITEM)
+        user_fields = check_fields(dataset, params.user_profile_fields, "user_profile_fields", FeatureSource.USER)
+        self.item_encoder = ItemEncoder(dataset, item_fields, self.n_items, self.embedding_size)
+        self.user_profile = FieldEmbedding(dataset, user_fields, self.embedding_size) if user_fields else None
         self.emb_dropout = nn.Dropout(params.dropout_prob)
         self.routing = B2IRouting(
             embedding_size=self.embedding_size,
@@ -52,7 +56,7 @@ class MIND(SequentialRecommender):
             eval_seed=config["seed"] or 0,
         )
         mlp_layers: list[nn.Module] = []
-        in_size = self.embedding_size
+        in_size = self.embedding_size * (1 + len(user_fields))  # capsule + tiled profile
         for hidden_size in params.interest_mlp_hidden_sizes:
             mlp_layers += [
                 nn.Linear(in_size, hidden_size),
@@ -73,20 +77,29 @@ class MIND(SequentialRecommender):
         else:
             self.loss_fct = nn.CrossEntropyLoss()
 
+        self._all_item_vectors = None  # eval-mode cache of the catalogue's vectors
+
         for module in self.modules():
             if isinstance(module, (nn.Embedding, nn.Linear)):
                 xavier_normal_(module.weight)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
 
+    def train(self, mode: bool = True):
+        # Item vectors change with training; in eval mode they are computed once per
+        # evaluation instead of once per batch (full_sort_predict).
+        self._all_item_vectors = None
+        return super().train(mode)
+
     def forward(
-        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, interaction=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Interests of each user.
 
         Args:
             item_seq: ``(B, L)`` item ids, 0 for padding.
             item_seq_len: ``(B,)`` number of real behaviours.
+            interaction: the batch, for the user profile fields (needed when configured).
 
         Returns:
             interests: ``(B, K, d)``, inactive interests are zero.
@@ -98,39 +111,45 @@ class MIND(SequentialRecommender):
         else:
             active_num = torch.full_like(item_seq_len, self.interest_num)
         capsule_mask = interest_mask(active_num, self.interest_num)
-        behaviour_emb = self.emb_dropout(self.item_embedding(item_seq))
+        behaviour_emb = self.emb_dropout(self.item_encoder(item_seq))
         capsules, _ = self.routing(behaviour_emb, behaviour_mask, capsule_mask)
+        if self.user_profile is not None:
+            profile = self.user_profile(interaction).flatten(start_dim=1)  # (B, F * d)
+            tiled = profile.unsqueeze(1).expand(-1, self.interest_num, -1)
+            capsules = torch.cat([capsules, tiled], dim=-1)
         interests = self.interest_mlp(capsules) * capsule_mask.unsqueeze(-1)
         return interests, capsule_mask
 
     def calculate_loss(self, interaction):
         interests, capsule_mask = self.forward(
-            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
         )
         pos_items = interaction[self.POS_ITEM_ID]
-        pos_emb = self.item_embedding(pos_items)
+        pos_emb = self.item_encoder(pos_items)
         user_vector = self.attention(interests, pos_emb, capsule_mask)
         if self.loss_type == "CE":
-            logits = torch.matmul(user_vector, self.item_embedding.weight.t())
+            logits = torch.matmul(user_vector, self.item_encoder.all_items().t())
             return self.loss_fct(logits, pos_items)
         neg_items = self.negative_sampler(self.num_negatives)
         log_q = (None, None)
         if self.logq_correction:
             log_q = (self.negative_sampler.log_q(pos_items), self.negative_sampler.log_q(neg_items))
         return sampled_softmax_loss(
-            user_vector, pos_emb, pos_items, self.item_embedding(neg_items), neg_items, *log_q
+            user_vector, pos_emb, pos_items, self.item_encoder(neg_items), neg_items, *log_q
         )
 
     def predict(self, interaction):
         interests, capsule_mask = self.forward(
-            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
         )
-        item_emb = self.item_embedding(interaction[self.ITEM_ID])  # (B, d)
+        item_emb = self.item_encoder(interaction[self.ITEM_ID])  # (B, d)
         scores = torch.bmm(interests, item_emb.unsqueeze(-1)).squeeze(-1)  # (B, K)
         return scores.masked_fill(~capsule_mask, float("-inf")).max(dim=1).values
 
     def full_sort_predict(self, interaction):
         interests, capsule_mask = self.forward(
-            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
         )
-        return max_interest_scores(interests, self.item_embedding.weight, capsule_mask)
+        if self._all_item_vectors is None or self.training:
+            self._all_item_vectors = self.item_encoder.all_items()
+        return max_interest_scores(interests, self._all_item_vectors, capsule_mask)

@@ -31,6 +31,8 @@ class MINDParams:
     num_negatives: int
     negative_sampler: str
     logq_correction: bool
+    user_profile_fields: tuple[str, ...]
+    item_feature_fields: tuple[str, ...]
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -63,6 +65,13 @@ def _number(value: Any) -> float | None:
     if isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
         return math.inf
     return None
+
+
+def _names(config: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = _value(config, key)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(name, str) for name in value):
+        raise ValueError(f"{key} must be a list of field names ([] for none), got {value!r}")
+    return tuple(value)
 
 
 def _choice(config: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
@@ -110,4 +119,6 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         num_negatives=_int(config, "num_negatives", 1),
         negative_sampler=_choice(config, "negative_sampler", SAMPLER_DISTRIBUTIONS),
         logq_correction=_bool(config, "logq_correction"),
+        user_profile_fields=_names(config, "user_profile_fields"),
+        item_feature_fields=_names(config, "item_feature_fields"),
     )

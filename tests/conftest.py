@@ -43,3 +43,33 @@ def ml100k_data(tmp_path_factory):
     finally:
         os.chdir(old_cwd)
     return config, dataset, train, valid, test
+
+
+FEATURE_CONFIG = {
+    **FAST_CONFIG,
+    "load_col": {
+        "inter": ["user_id", "item_id", "rating", "timestamp"],
+        "user": ["user_id", "age", "gender", "occupation"],
+        "item": ["item_id", "class", "release_year"],
+    },
+    "user_profile_fields": ["age", "gender", "occupation"],
+    "item_feature_fields": ["class", "release_year"],
+}
+
+
+@pytest.fixture(scope="session")
+def ml100k_feature_data(tmp_path_factory):
+    """Like ml100k_data, with ml-100k's user profile and item genre/year fields loaded."""
+    from recbole.data import create_dataset, data_preparation
+
+    from recbole_mind.quick_start import build_config
+
+    old_cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("ml100k_features"))
+    try:
+        config = build_config("MIND", "ml-100k", config_dict=dict(FEATURE_CONFIG))
+        dataset = create_dataset(config)
+        train, valid, test = data_preparation(config, dataset)
+    finally:
+        os.chdir(old_cwd)
+    return config, dataset, train, valid, test

@@ -36,7 +36,7 @@ def test_full_sort_predict_is_max_over_active_interests(ml100k_data, batch):
         scores = model.full_sort_predict(batch)
     active = expected_active(batch["item_length"], model.interest_num)
     assert capsule_mask.sum(1).tolist() == active
-    items = model.item_embedding.weight
+    items = model.item_encoder.all_items()
     assert scores.shape == (len(batch), model.n_items)
     for row in range(0, len(batch), 37):
         per_interest = interests[row, : active[row]] @ items.t()  # (K'_u, N)
@@ -91,7 +91,7 @@ def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
     loss = model.calculate_loss(batch)
     assert torch.isfinite(loss)
     loss.backward()
-    for name in ("item_embedding.weight", "routing.bilinear.weight"):
+    for name in ("item_encoder.id_embedding.weight", "routing.bilinear.weight"):
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
     for layer in model.interest_mlp:
