@@ -104,8 +104,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
         entry["seeds"] = len(runs_here)
         for metric in REPORTED:
             entry[metric] = mean_std([run["test_result"][metric] for run in runs_here])
+        # the median epoch of each run: one epoch slowed by other load does not move it
         entry["epoch_seconds"] = mean_std(
-            [statistics.mean(run["train_epoch_seconds"]) for run in runs_here]
+            [statistics.median(run["train_epoch_seconds"]) for run in runs_here]
         )
         entry["epochs"] = mean_std([float(len(run["train_epoch_seconds"])) for run in runs_here])
         entry["eval_users_per_second"] = mean_std([run["eval_users_per_second"] for run in runs_here])
@@ -213,8 +214,9 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         f"validation on NDCG@10 with early stopping (`stopping_step: 10`), at most {args.epochs} epochs, "
         f"seeds {', '.join(map(str, args.seeds))}; test metrics from the best-validation checkpoint, "
         "mean ± std over seeds. Each model otherwise uses its own defaults (RecBole's YAML for the "
-        "baselines, `properties/MIND.yaml` for MIND). Seconds per epoch are training only; eval users/s "
-        "is the full-sort test evaluation; one training process at a time.",
+        "baselines, `properties/MIND.yaml` for MIND). Seconds per epoch: the median training epoch of "
+        "each run (validation excluded), mean ± std over seeds; eval users/s is the full-sort test "
+        "evaluation; one training process at a time.",
         "",
         "Caveats: RecBole's full sort for sequential models does not mask already-seen items; Pop is a "
         "general model, and RecBole's full sort for general models does mask them. The baselines run "
@@ -337,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         remaining = elapsed / trained * (len(tasks) - index)
         print(
             f"[compare]   test ndcg@10 {run['test_result']['ndcg@10']:.4f}, "
-            f"{statistics.mean(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "
+            f"{statistics.median(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "
             f"about {remaining / 60:.0f} min left",
             flush=True,
         )
