@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="datasets; any but ml-100k is skipped when its files are absent")
     parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ subfolders")
     parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
-    parser.add_argument("--epochs", type=int, default=50, help="epoch budget for every model")
+    parser.add_argument("--epochs", type=int, default=20, help="epoch budget for every model")
     parser.add_argument("--quick", action="store_true", help="1 epoch, 1 seed, a small slice of ml-100k")
     parser.add_argument("--out_dir", default=os.path.join(os.path.dirname(HERE), "docs"))
     parser.add_argument("--report_only", action="store_true",
