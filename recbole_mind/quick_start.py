@@ -165,7 +165,7 @@ def run_recbole_mind(
     logger.info(model_obj)
 
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
-    epoch_seconds = _time_training_epochs(trainer)
+    epoch_seconds = time_training_epochs(trainer)
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
@@ -193,7 +193,7 @@ def run_recbole_mind(
     }
 
 
-def _time_training_epochs(trainer) -> list[float]:
+def time_training_epochs(trainer) -> list[float]:
     """Record the wall time of each training epoch (validation excluded) into a list."""
     seconds: list[float] = []
     train_epoch = trainer._train_epoch

@@ -46,3 +46,18 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert again.returncode == 0 and "done earlier" in again.stdout
+
+
+def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
+    out = tmp_path / "scale.md"
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "scale.py"), "--items", "500", "2000",
+         "--interactions", "2000", "--users", "50", "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 500") or line.startswith("| 2,000")]
+    assert [row.split("|")[2].strip() for row in rows] == ["CE", "SSM", "CE", "SSM"]
+    for row in rows:
+        seconds, peak_rss = float(row.split("|")[3]), float(row.split("|")[5])
+        assert seconds > 0 and peak_rss > 0

@@ -1,0 +1,122 @@
+"""Training cost of MIND with full softmax (CE) vs sampled softmax (SSM) as the catalogue grows.
+
+For each catalogue size, writes a synthetic multi-interest dataset with the same number of
+interactions (``recbole_mind.data.synthetic``), then trains one epoch of MIND with each loss,
+each in a fresh process, one at a time, and records the training seconds and the process's
+peak resident memory. Writes a markdown table:
+
+    python benchmarks/scale.py                                  # 10k, 100k, 1M items
+    python benchmarks/scale.py --items 1000 5000 --interactions 2000 --out /tmp/scale.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import tempfile
+from typing import Any
+
+LOSSES = ("CE", "SSM")
+
+
+def train_one_epoch(task: dict[str, Any]) -> dict[str, Any]:
+    """Executed in a fresh spawned process: RSS then belongs to this run alone."""
+    sys.argv = sys.argv[:1]
+    os.chdir(task["work_dir"])
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_trainer, init_seed
+
+    from recbole_mind import MIND
+    from recbole_mind.quick_start import build_config, time_training_epochs
+
+    config = build_config("MIND", task["name"], config_dict=task["config_dict"])
+    init_seed(config["seed"], config["reproducibility"])
+    train_data, _, _ = data_preparation(config, create_dataset(config))
+    model = MIND(config, train_data._dataset)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    epoch_seconds = time_training_epochs(trainer)
+    trainer.fit(train_data, None, saved=False, show_progress=config["show_progress"])
+    seconds = epoch_seconds[0]
+    table_bytes = model.item_encoder.id_embedding.weight.numel() * 4
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # the table, its gradient and Adam's two moments: 4 float32 copies
+        "embedding_state_mb": 4 * table_bytes / 2**20,
+        "train_rows": len(train_data.dataset),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--interactions", type=int, default=50_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--num_negatives", type=int, default=100)
+    parser.add_argument("--train_batch_size", type=int, default=512)
+    parser.add_argument("--embedding_size", type=int, default=64)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "scale.md"))
+    args = parser.parse_args(argv)
+
+    from recbole_mind.data.synthetic import write_multi_interest_dataset
+
+    work_dir = tempfile.mkdtemp(prefix="recbole_mind_scale_")
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for n_items in args.items:
+        name = f"synthetic_{n_items}"
+        write_multi_interest_dataset(
+            os.path.join(work_dir, "data"), name, n_users=args.users, n_items=n_items,
+            n_interactions=args.interactions, n_clusters=20, interests_per_user=4,
+        )
+        for loss in LOSSES:
+            config_dict = {
+                "data_path": os.path.join(work_dir, "data"), "epochs": 1, "loss_type": loss,
+                "num_negatives": args.num_negatives, "train_batch_size": args.train_batch_size,
+                "embedding_size": args.embedding_size, "show_progress": False, "state": "WARNING",
+                "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+            }
+            print(f"[scale] {n_items:,} items, {loss} ...", flush=True)
+            with context.Pool(1) as pool:
+                run = pool.apply(train_one_epoch, ({"name": name, "work_dir": work_dir, "config_dict": config_dict},))
+            rows.append((n_items, loss, run))
+            print(f"[scale]   {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+
+    base = {loss: next(run for n, l, run in rows if l == loss) for loss in LOSSES}
+    lines = [
+        "# Training cost vs catalogue size: CE vs sampled softmax",
+        "",
+        f"One epoch of MIND on synthetic multi-interest data (`recbole_mind.data.synthetic`), "
+        f"{args.interactions:,} interactions of {args.users:,} users at every size, "
+        f"`train_batch_size: {args.train_batch_size}`, `embedding_size: {args.embedding_size}`, "
+        f"SSM with {args.num_negatives} shared negatives (popularity sampler, log-q correction). "
+        "Each run in a fresh process, one at a time. Peak RSS covers the whole process (data "
+        "loading included); 'embedding state' is the item table with its gradient and Adam's two "
+        "moments (4 float32 copies), the part that must grow with the catalogue.",
+        "",
+        "| items | loss | s / epoch | x smallest | peak RSS MB | embedding state MB |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for n_items, loss, run in rows:
+        lines.append(
+            f"| {n_items:,} | {loss} | {run['seconds']:.1f} | {run['seconds'] / base[loss]['seconds']:.2f} "
+            f"| {run['peak_rss_mb']:.0f} | {run['embedding_state_mb']:.0f} |"
+        )
+    command = "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    import torch
+
+    lines += ["", f"Command: `{command.strip()}`", "",
+              f"torch {torch.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs.", ""]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines))
+    print(f"[scale] wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
