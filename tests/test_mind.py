@@ -110,3 +110,26 @@ def test_model_survives_deepcopy_with_identical_scores(ml100k_data, batch):
 def test_bad_key_fails_when_the_model_is_built(ml100k_data):
     with pytest.raises(ValueError, match="routing_times must be an integer >= 1, got 0"):
         make_model(ml100k_data, routing_times=0)
+
+
+def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch):
+    # Users mixing 4 of 50 item clusters; same seed, same budget, only interest_num differs.
+    # Measured (seed 2020, 8 epochs): Recall@50 .694 with K = 4 vs .550 with K = 1.
+    from recbole_mind import run_recbole_mind
+    from recbole_mind.data.synthetic import write_multi_interest_dataset
+
+    monkeypatch.chdir(tmp_path)
+    write_multi_interest_dataset(
+        str(tmp_path / "data"), n_users=500, n_items=1000, n_interactions=20_000,
+        n_clusters=50, interests_per_user=4, seed=0,
+    )
+    recall = {}
+    for interest_num in (4, 1):
+        result = run_recbole_mind("MIND", "synthetic", config_dict={
+            "data_path": str(tmp_path / "data"), "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+            "MAX_ITEM_LIST_LENGTH": 20, "interest_num": interest_num, "epochs": 8, "learning_rate": 0.005,
+            "metrics": ["Recall"], "topk": [50], "valid_metric": "Recall@50",
+            "show_progress": False, "state": "WARNING",
+        })
+        recall[interest_num] = result["test_result"]["recall@50"]
+    assert recall[4] - recall[1] > 0.07, recall
