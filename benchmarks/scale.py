@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             with context.Pool(1) as pool:
                 run = pool.apply(train_one_epoch, ({"name": name, "work_dir": work_dir, "config_dict": config_dict},))
             rows.append((n_items, loss, run))
-            print(f"[scale]   {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+            print(f"[scale]   {run['seconds']:.3f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
 
     base = {loss: next(run for n, l, run in rows if l == loss) for loss in LOSSES}
     lines = [
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for n_items, loss, run in rows:
         lines.append(
-            f"| {n_items:,} | {loss} | {run['seconds']:.1f} | {run['seconds'] / base[loss]['seconds']:.2f} "
+            f"| {n_items:,} | {loss} | {run['seconds']:.3f} | {run['seconds'] / base[loss]['seconds']:.2f} "
             f"| {run['peak_rss_mb']:.0f} | {run['embedding_state_mb']:.0f} |"
         )
     command = "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -77,19 +77,16 @@ class MIND(SequentialRecommender):
         else:
             self.loss_fct = nn.CrossEntropyLoss()
 
-        self._all_item_vectors = None  # eval-mode cache of the catalogue's vectors
+        # Eval-mode cache of the catalogue's vectors, keyed by the versions of the encoder's
+        # parameters (every optimizer step or load_state_dict bumps them): full_sort_predict
+        # computes them once per evaluation instead of once per batch.
+        self._item_vectors_cache: tuple[tuple[int, ...], torch.Tensor] | None = None
 
         for module in self.modules():
             if isinstance(module, (nn.Embedding, nn.Linear)):
                 xavier_normal_(module.weight)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
-
-    def train(self, mode: bool = True):
-        # Item vectors change with training; in eval mode they are computed once per
-        # evaluation instead of once per batch (full_sort_predict).
-        self._all_item_vectors = None
-        return super().train(mode)
 
     def forward(
         self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, interaction=None
@@ -150,6 +147,9 @@ class MIND(SequentialRecommender):
         interests, capsule_mask = self.forward(
             interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
         )
-        if self._all_item_vectors is None or self.training:
-            self._all_item_vectors = self.item_encoder.all_items()
-        return max_interest_scores(interests, self._all_item_vectors, capsule_mask)
+        if self.training:
+            return max_interest_scores(interests, self.item_encoder.all_items(), capsule_mask)
+        versions = tuple((id(parameter), parameter._version) for parameter in self.item_encoder.parameters())
+        if self._item_vectors_cache is None or self._item_vectors_cache[0] != versions:
+            self._item_vectors_cache = (versions, self.item_encoder.all_items().detach())
+        return max_interest_scores(interests, self._item_vectors_cache[1], capsule_mask)

@@ -33,13 +33,24 @@ def test_profile_and_item_features_change_the_scores(ml100k_feature_data, batch)
     with torch.no_grad():
         before = model.full_sort_predict(batch)
         model.user_profile.embeddings["occupation"].weight.add_(1.0)
-        model.train().eval()  # drop the cached item vectors
         after_profile = model.full_sort_predict(batch)
         model.item_encoder.field_embedding.embeddings["class"].weight.mul_(3.0)
-        model.train().eval()
-        after_items = model.full_sort_predict(batch)
+        after_items = model.full_sort_predict(batch)  # the cached item vectors are renewed
     assert not torch.allclose(before, after_profile)
     assert not torch.allclose(after_profile, after_items)
+
+
+def test_cached_item_vectors_follow_loaded_weights_and_stay_out_of_the_state_dict(ml100k_feature_data, batch):
+    model = make_model(ml100k_feature_data).eval()
+    other = make_model(ml100k_feature_data, seed=7)
+    torch.nn.init.normal_(other.item_encoder.field_embedding.embeddings["class"].weight)
+    with torch.no_grad():
+        model.full_sort_predict(batch)  # fills the cache
+        model.load_state_dict(other.state_dict())
+        reloaded = model.full_sort_predict(batch)
+        expected = other.eval().full_sort_predict(batch)
+    assert torch.allclose(reloaded, expected, atol=1e-5)
+    assert not any("cache" in key or "vectors" in key for key in model.state_dict())
 
 
 def test_feature_embeddings_are_trained(ml100k_feature_data, batch):

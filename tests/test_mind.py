@@ -100,6 +100,14 @@ def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
     assert "eval_routing_logits" not in dict(model.named_parameters())
 
 
+def test_state_dict_holds_parameters_and_the_eval_routing_draw_only(ml100k_data, batch):
+    model = make_model(ml100k_data).eval()
+    with torch.no_grad():
+        model.full_sort_predict(batch)  # fills the eval-mode item cache
+    expected = {name for name, _ in model.named_parameters()} | {"routing.eval_routing_logits"}
+    assert set(model.state_dict()) == expected
+
+
 def test_model_survives_deepcopy_with_identical_scores(ml100k_data, batch):
     model = make_model(ml100k_data).eval()
     clone = copy.deepcopy(model)
