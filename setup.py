@@ -24,6 +24,7 @@ setup(
         # in RecBole's data pipeline, so a pin is the honest fix, not a shim.
         "pandas>=1.3,<3",
     ],
+    entry_points={"console_scripts": ["recbole-mind = recbole_mind.cli:main"]},
     extras_require={
         "tune": ["hyperopt>=0.2.7"],
         "bench": ["matplotlib>=3.5"],

@@ -13,16 +13,34 @@ import sys
 from typing import Any, Sequence
 
 from recbole_mind.quick_start import DatasetNotFoundError, run_recbole_mind
+from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
 
 
-def build_parser() -> argparse.ArgumentParser:
+def mind_keys_help() -> str:
+    """MIND's config keys with their defaults and meaning, read from properties/MIND.yaml."""
+    lines = ["MIND config keys (--key=value, or a YAML file; defaults from properties/MIND.yaml):"]
+    with open(properties_path("MIND.yaml"), encoding="utf-8") as file:
+        for line in file:
+            entry, _, comment = line.rstrip("\n").partition("#")
+            if entry.strip():
+                key, _, default = entry.partition(":")
+                lines.append(f"  {key.strip()} = {default.strip() or '~'}")
+                lines.append(f"      {comment.strip()}")
+            elif line.startswith(" ") and comment:  # a comment continued on the next line
+                lines[-1] += " " + comment.strip()
+    return "\n".join(lines)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run_recbole_mind.py",
+        prog=prog,
         description=(
             "Train and evaluate MIND (or any RecBole model) with RecBole. Any other "
             "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8."
         ),
+        epilog=mind_keys_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", "-m", default="MIND", help="MIND or a RecBole model name (default: MIND)")
     parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: ml-100k)")
@@ -75,9 +93,10 @@ def _format_result(result: dict[str, Any]) -> str:
     return ", ".join(f"{metric}: {float(value):.4f}" for metric, value in result.items())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Entry point of ``run_recbole_mind.py``, ``python -m recbole_mind`` and ``recbole-mind``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args, _ = build_parser().parse_known_args(argv)
+    args, _ = build_parser(prog).parse_known_args(argv)
     config_files = args.config_files.split() if args.config_files else None
     try:
         if args.tune:

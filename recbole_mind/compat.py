@@ -1,23 +1,44 @@
-"""Targeted shims that let RecBole 1.2.1 run on today's numpy and torch.
+"""Targeted shims that let RecBole 1.2.1 run on today's numpy, torch and setuptools.
 
-Applied by our entry points only (``run_recbole_mind``, the CLI), never at import time, so
-code that imports ``recbole_mind`` without calling them sees numpy and torch unchanged.
-Each shim fixes one measured breakage (README, 'Compatibility'); breakages that a version
-pin fixes honestly are pinned in setup.py instead (pandas < 3).
+``install()`` runs once on ``import recbole_mind``. It changes nothing in numpy or torch by
+itself: each shim wraps one RecBole function and acts only while RecBole's own code runs,
+so code that never touches RecBole sees numpy, torch and ``sys.modules`` unchanged. Each shim
+fixes one measured breakage (README, 'Compatibility'); breakages that a version pin fixes
+honestly are pinned in setup.py instead (pandas < 3).
 
-- numpy 2 removed ``np.float_``, ``np.complex_`` and ``np.unicode_``; RecBole's
-  ``Config.compatibility_settings`` reads them on every run. We restore those three names as
-  aliases of the very dtypes numpy 1 gave them (``float64``, ``complex128``, ``str_``).
-- torch >= 2.6 loads checkpoints with ``weights_only=True``, which cannot read RecBole's
-  checkpoints: we load them ourselves, see ``recbole_mind.checkpoint``, instead of changing
-  ``torch.load`` for everybody.
+- numpy 2 removed ``np.float_``, ``np.complex_``, ``np.unicode_`` and ``np.bool8``.
+  RecBole's ``Config.compatibility_settings`` reads the first three on every run (and itself
+  sets ``np.float``, ``np.int``, ... globally); ray, imported by ``recbole.quick_start``,
+  reads ``np.bool8``. Before those run we restore the four names as aliases of the very
+  dtypes numpy 1 gave them.
+- torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole's checkpoints
+  (see ``recbole_mind.checkpoint``). While RecBole's three checkpoint readers run
+  (``Trainer.evaluate``, ``Trainer.resume_checkpoint``, ``load_data_and_model``), a
+  ``torch.load`` call that does not choose ``weights_only`` loads the full pickle. Only load
+  checkpoints you wrote yourself or otherwise trust.
+- ``recbole.quick_start`` imports ray 2.6.3, which imports ``pkg_resources``, removed in
+  setuptools 81 (torch 2.13 needs setuptools >= 77, and new environments get >= 81). While
+  that one import runs, and only if no real ``pkg_resources`` exists, a minimal stand-in built
+  on ``importlib.metadata`` and ``packaging`` serves the few names ray reads at import time.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+import functools
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
+import importlib.util
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
 
-_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_"}
+import numpy as np
+import torch
+
+_NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_", "bool8": "bool_"}
 
 
 def restore_numpy_aliases() -> None:
@@ -26,6 +47,128 @@ def restore_numpy_aliases() -> None:
             setattr(np, alias, getattr(np, target))
 
 
-def apply() -> None:
-    """Apply every shim; safe to call more than once."""
-    restore_numpy_aliases()
+@contextlib.contextmanager
+def trusted_torch_load() -> Iterator[None]:
+    """``torch.load`` reads full pickles (``weights_only=False``) unless the caller chooses."""
+    original = torch.load
+    if getattr(original, "_recbole_mind_trusted", False):  # nested: already in force
+        yield
+        return
+
+    @functools.wraps(original)
+    def load(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("weights_only", False)
+        return original(*args, **kwargs)
+
+    load._recbole_mind_trusted = True  # type: ignore[attr-defined]
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
+def _with_trusted_torch_load(function: Callable) -> Callable:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with trusted_torch_load():
+            return function(*args, **kwargs)
+
+    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _before(function: Callable, first: Callable[[], None]) -> Callable:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        first()
+        return function(*args, **kwargs)
+
+    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap(owner: Any, name: str, make: Callable[[Callable], Callable]) -> None:
+    if not getattr(getattr(owner, name), "_recbole_mind_shim", False):
+        setattr(owner, name, make(getattr(owner, name)))
+
+
+class _DistributionNotFound(Exception):
+    pass
+
+
+def _pkg_resources_stand_in() -> dict[str, types.ModuleType]:
+    """The names ray 2.6.3 reads from ``pkg_resources`` while it is imported."""
+    import packaging.version
+
+    class Distribution:
+        def __init__(self, name: str) -> None:
+            try:
+                self.version = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError as error:
+                raise _DistributionNotFound(name) from error
+            self.project_name = name
+
+    root = types.ModuleType("pkg_resources", "recbole-mind's stand-in for ray's imports")
+    root.DistributionNotFound = _DistributionNotFound  # type: ignore[attr-defined]
+    root.get_distribution = Distribution  # type: ignore[attr-defined]
+    root.require = lambda name: [Distribution(name)]  # type: ignore[attr-defined]
+    root.packaging = packaging  # type: ignore[attr-defined]
+    vendor = types.ModuleType("pkg_resources._vendor")
+    vendor.packaging = packaging  # type: ignore[attr-defined]
+    root._vendor = vendor  # type: ignore[attr-defined]
+    return {
+        "pkg_resources": root,
+        "pkg_resources._vendor": vendor,
+        "pkg_resources._vendor.packaging": packaging,
+        "pkg_resources._vendor.packaging.version": packaging.version,
+    }
+
+
+class _QuickStartLoader(importlib.abc.Loader):
+    """Runs the real ``recbole.quick_start`` loader with ray's needs met, then patches it."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        restore_numpy_aliases()
+        stand_in = {} if importlib.util.find_spec("pkg_resources") else _pkg_resources_stand_in()
+        sys.modules.update(stand_in)
+        try:
+            self.loader.exec_module(module)
+        finally:
+            for name in stand_in:
+                sys.modules.pop(name, None)
+        quick_start = sys.modules["recbole.quick_start.quick_start"]
+        _wrap(quick_start, "load_data_and_model", _with_trusted_torch_load)
+        module.load_data_and_model = quick_start.load_data_and_model
+
+
+class _QuickStartFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any, target: Any = None):
+        if fullname != "recbole.quick_start":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuickStartLoader(spec.loader)
+        return spec
+
+
+def install() -> None:
+    """Install every shim into RecBole; safe to call more than once."""
+    from recbole.config import Config
+    from recbole.trainer import Trainer
+
+    _wrap(Config, "compatibility_settings", lambda function: _before(function, restore_numpy_aliases))
+    _wrap(Trainer, "evaluate", _with_trusted_torch_load)
+    _wrap(Trainer, "resume_checkpoint", _with_trusted_torch_load)
+    if "recbole.quick_start" in sys.modules:  # imported before us (it needed pkg_resources)
+        quick_start = sys.modules["recbole.quick_start.quick_start"]
+        _wrap(quick_start, "load_data_and_model", _with_trusted_torch_load)
+        sys.modules["recbole.quick_start"].load_data_and_model = quick_start.load_data_and_model
+    elif not any(isinstance(finder, _QuickStartFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuickStartFinder())

@@ -1,8 +1,9 @@
 """Our quick-start: RecBole's ``run_recbole`` for MIND and RecBole's built-in models alike.
 
-RecBole 1.2.1's ``run_recbole(model=Class)`` looks the name up inside ``recbole.model`` only,
-and ``recbole.quick_start`` imports ray, which needs ``pkg_resources``; so we drive RecBole's
-own Config, data preparation and trainers from here instead.
+RecBole's ``run_recbole`` works for MIND once ``recbole_mind`` is imported (see
+``registration`` and ``compat``); ours adds our dataset defaults, RecBole's baselines trained
+with CE as their papers do, early checks of MIND's keys, a clear error for missing data, and
+timings for the benchmark.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import sys
 import time
 import urllib.error
-from importlib import resources
 from logging import getLogger
 from typing import Any
 
@@ -22,21 +22,13 @@ from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import ModelType, get_model, get_trainer, init_logger, init_seed, set_color
 
-from recbole_mind import compat
-from recbole_mind.checkpoint import load_checkpoint, restore_model
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
-
-PLUGIN_MODELS = {"MIND": MIND}
+from recbole_mind.registration import PLUGIN_MODELS, properties_path
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset is neither on disk nor downloadable from here."""
-
-
-def properties_path(name: str) -> str:
-    """Path of a YAML file shipped in ``properties/`` (``MIND.yaml``, ``ml-1m.yaml``, ...)."""
-    return str(resources.files("recbole_mind.properties").joinpath(name))
 
 
 def recbole_model_names() -> list[str]:
@@ -81,16 +73,16 @@ def build_config(
 ) -> Config:
     """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
 
-    Priority, lowest first: RecBole's defaults, ``properties/sequential_ce.yaml`` (RecBole's
-    sequential models trained with CE), ``properties/<model>.yaml``,
-    ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``, ``--key=value``.
+    Priority, lowest first: RecBole's defaults with ``properties/MIND.yaml`` for MIND (see
+    ``registration``), ``properties/sequential_ce.yaml`` (RecBole's sequential models trained
+    with CE), ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``,
+    ``--key=value``.
     """
-    compat.apply()
     model_class = resolve_model(model)
     for path in config_file_list or []:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Config file not found: {path}")
-    names = [f"{model_class.__name__}.yaml", f"{dataset}.yaml"]
+    names = [f"{dataset}.yaml"]
     if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
         names.insert(0, "sequential_ce.yaml")
     defaults = [properties_path(name) for name in names if os.path.isfile(properties_path(name))]
@@ -169,13 +161,9 @@ def run_recbole_mind(
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
-    if saved:
-        # RecBole's evaluate(load_best_model=True) calls torch.load with torch's default
-        # weights_only=True, which cannot read its own checkpoints on torch >= 2.6.
-        restore_model(model_obj, load_checkpoint(trainer.saved_model_file, config["device"]))
     test_start = time.perf_counter()
     test_result = trainer.evaluate(
-        test_data, load_best_model=False, show_progress=config["show_progress"]
+        test_data, load_best_model=saved, show_progress=config["show_progress"]
     )
     test_seconds = time.perf_counter() - test_start
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")

@@ -42,3 +42,26 @@ def test_cli_help_lists_flags(tmp_path):
     assert done.returncode == 0
     for flag in ("--model", "--dataset", "--config_files"):
         assert flag in done.stdout
+
+
+MIND_KEYS = ("embedding_size = 128", "interest_num = 2", "routing_times = 3", "attention_power = .inf",
+             "loss_type = CE", "user_profile_fields = []")
+
+
+def test_python_dash_m_help_lists_flags_and_mind_keys_with_defaults(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "recbole_mind", "--help"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage: python -m recbole_mind")
+    for text in ("--model", "--config_files", "--tune", *MIND_KEYS):
+        assert text in done.stdout
+
+
+def test_console_script_is_installed_and_lists_mind_keys(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "recbole-mind")
+    assert os.path.isfile(script), "pip install -e . installs the recbole-mind console script"
+    done = subprocess.run([script, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for text in ("--model", *MIND_KEYS):
+        assert text in done.stdout

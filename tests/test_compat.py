@@ -1,25 +1,72 @@
+import json
+import pickle
 import subprocess
 import sys
 
 import numpy as np
+import pytest
+import torch
 
 from recbole_mind import compat
 
 
-def test_import_changes_nothing_in_numpy():
-    code = "import numpy, recbole_mind; print(hasattr(numpy, 'float_'))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+IMPORT_SIDE_EFFECTS = """
+import importlib.util, json, numpy, torch
+load, has_pkg_resources = torch.load, importlib.util.find_spec("pkg_resources") is not None
+import recbole_mind
+print(json.dumps({
+    "float_": hasattr(numpy, "float_"), "bool8": hasattr(numpy, "bool8"),
+    "torch_load_unchanged": torch.load is load,
+    "pkg_resources_unchanged": (importlib.util.find_spec("pkg_resources") is not None) == has_pkg_resources,
+}))
+"""
+
+
+def test_import_changes_nothing_in_numpy_torch_or_pkg_resources():
+    done = subprocess.run([sys.executable, "-c", IMPORT_SIDE_EFFECTS], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    expected = str(hasattr(np, "float_") and np.lib.NumpyVersion(np.__version__) < "2.0.0")
-    assert done.stdout.strip() == expected
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    numpy1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+    assert seen == {"float_": numpy1, "bool8": numpy1, "torch_load_unchanged": True, "pkg_resources_unchanged": True}
 
 
 def test_numpy_aliases_point_at_numpy1_dtypes():
-    compat.apply()
-    compat.apply()  # idempotent
+    compat.restore_numpy_aliases()
+    compat.restore_numpy_aliases()  # idempotent
     assert np.float_ is np.float64
     assert np.complex_ is np.complex128
     assert np.unicode_ is np.str_
+    assert np.bool8 is np.bool_
+
+
+def test_recbole_quick_start_imports_and_leaves_no_pkg_resources_behind():
+    code = (
+        "import importlib.util, sys; before = importlib.util.find_spec('pkg_resources') is not None\n"
+        "import recbole_mind\nfrom recbole.quick_start import run_recbole, load_data_and_model\n"
+        "after = importlib.util.find_spec('pkg_resources') is not None\n"
+        "print(before == after, getattr(load_data_and_model, '_recbole_mind_shim', False))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True", "True"]
+
+
+def test_trusted_torch_load_reads_full_pickles_only_inside_and_restores_torch_load(tmp_path):
+    path = tmp_path / "config.pth"
+    torch.save({"config": Opaque(3)}, path)
+    original = torch.load
+    with compat.trusted_torch_load():
+        assert torch.load(path)["config"].value == 3
+        with compat.trusted_torch_load():  # nested
+            assert torch.load(path)["config"].value == 3
+    assert torch.load is original
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)  # torch's own default (weights_only=True) is back
+
+
+class Opaque:
+    def __init__(self, value: int) -> None:
+        self.value = value
 
 
 def test_missing_feature_values_are_filled(tmp_path, monkeypatch):
