@@ -23,11 +23,14 @@ setup(
         # into a silent no-op, leaving NaN in sequence and feature fields. The calls sit deep
         # in RecBole's data pipeline, so a pin is the honest fix, not a shim.
         "pandas>=1.3,<3",
+        # compat's stand-in for pkg_resources (ray's imports) is built on it.
+        "packaging>=20",
     ],
     entry_points={"console_scripts": ["recbole-mind = recbole_mind.cli:main"]},
     extras_require={
         "tune": ["hyperopt>=0.2.7"],
         "bench": ["matplotlib>=3.5"],
-        "test": ["pytest>=7", "hypothesis>=6", "hyperopt>=0.2.7", "matplotlib>=3.5"],
+        "retrieval": ["faiss-cpu>=1.7.4"],
+        "test": ["pytest>=7", "hypothesis>=6", "hyperopt>=0.2.7", "matplotlib>=3.5", "faiss-cpu>=1.7.4"],
     },
 )

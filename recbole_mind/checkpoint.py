@@ -11,6 +11,7 @@ objects: only load checkpoints you wrote yourself or otherwise trust.
 from __future__ import annotations
 
 import os
+import pickle
 from typing import Any
 
 import torch
@@ -27,3 +28,43 @@ def restore_model(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
     """Put a checkpoint's weights into ``model``, as RecBole's ``evaluate`` does."""
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
+
+
+def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) -> tuple:
+    """RecBole's ``load_data_and_model`` for our checkpoints, on CPU, with config overrides.
+
+    Args:
+        path: a checkpoint written by RecBole's trainer (``saved/MIND-<time>.pth``).
+        config_dict: keys to change before the data is loaded, e.g. ``{"data_path": DIR}``
+            (the folder holding the dataset's subfolder, as on the command line) when the
+            checkpoint was written in another folder.
+
+    Returns:
+        ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's, with the
+        model in eval mode.
+    """
+    from recbole.data import data_preparation
+    from recbole.utils import get_model, init_seed
+
+    from recbole_mind.quick_start import load_dataset
+
+    try:
+        checkpoint = load_checkpoint(path)
+    except FileNotFoundError:
+        raise
+    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:  # truncated or not a checkpoint at all
+        raise ValueError(f"Cannot read checkpoint {path}: {type(error).__name__}: {error}") from error
+    if not isinstance(checkpoint, dict) or not {"config", "state_dict"} <= set(checkpoint):
+        raise ValueError(f"{path} is not a RecBole checkpoint (no 'config' and 'state_dict' in it)")
+    config = checkpoint["config"]
+    config["device"] = torch.device("cpu")
+    for key, value in (config_dict or {}).items():
+        # RecBole's Config stores data_path joined with the dataset name.
+        config[key] = os.path.join(value, config["dataset"]) if key == "data_path" else value
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = load_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset)
+    restore_model(model, checkpoint)
+    return config, model.eval(), dataset, train_data, valid_data, test_data

@@ -89,18 +89,25 @@ class MIND(SequentialRecommender):
                 nn.init.zeros_(module.bias)
 
     def forward(
-        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, interaction=None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        item_seq: torch.Tensor,
+        item_seq_len: torch.Tensor,
+        interaction=None,
+        return_routing_weights: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Interests of each user.
 
         Args:
             item_seq: ``(B, L)`` item ids, 0 for padding.
             item_seq_len: ``(B,)`` number of real behaviours.
             interaction: the batch, for the user profile fields (needed when configured).
+            return_routing_weights: also return the last routing iteration's weights (for
+                explanations).
 
         Returns:
             interests: ``(B, K, d)``, inactive interests are zero.
             capsule_mask: ``(B, K)`` bool, ``True`` for active interests.
+            routing_weights: ``(B, K, L)``, only with ``return_routing_weights``.
         """
         behaviour_mask = item_seq != 0
         if self.dynamic_interest:
@@ -109,12 +116,14 @@ class MIND(SequentialRecommender):
             active_num = torch.full_like(item_seq_len, self.interest_num)
         capsule_mask = interest_mask(active_num, self.interest_num)
         behaviour_emb = self.emb_dropout(self.item_encoder(item_seq))
-        capsules, _ = self.routing(behaviour_emb, behaviour_mask, capsule_mask)
+        capsules, routing_weights = self.routing(behaviour_emb, behaviour_mask, capsule_mask)
         if self.user_profile is not None:
             profile = self.user_profile(interaction).flatten(start_dim=1)  # (B, F * d)
             tiled = profile.unsqueeze(1).expand(-1, self.interest_num, -1)
             capsules = torch.cat([capsules, tiled], dim=-1)
         interests = self.interest_mlp(capsules) * capsule_mask.unsqueeze(-1)
+        if return_routing_weights:
+            return interests, capsule_mask, routing_weights
         return interests, capsule_mask
 
     def calculate_loss(self, interaction):
