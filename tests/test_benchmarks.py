@@ -61,3 +61,20 @@ def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
     for row in rows:
         seconds, peak_rss = float(row.split("|")[3]), float(row.split("|")[5])
         assert seconds > 0 and peak_rss > 0
+
+
+def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
+    out = tmp_path / "retrieval.md"
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "retrieval.py"), "--sizes", "5000",
+         "--users", "50", "--clusters", "100", "--skip_ml100k", "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split("|") for line in out.read_text().splitlines() if line.startswith("| 5,000")]
+    assert [row[2].split()[0] for row in rows].count("HNSW") == 4 and len(rows) == 11
+    for row in rows:
+        qps, recall = float(row[5].replace(",", "")), float(row[7])
+        assert qps > 0 and 0 <= recall <= 1
+    assert float(rows[0][7]) == 1.0  # the exact index against itself
+    assert "Target (recall@50 >= .99" in out.read_text()
