@@ -18,10 +18,23 @@ import torch
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a RecBole checkpoint written by RecBole's trainer (a trusted file)."""
+    """Load a RecBole checkpoint written by RecBole's trainer (a trusted file).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is truncated, corrupt, or not a RecBole checkpoint.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError, ImportError) as error:
+        raise ValueError(
+            f"Cannot read checkpoint {path} (truncated or corrupt?): {type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(checkpoint, dict) or not {"config", "state_dict"} <= set(checkpoint):
+        raise ValueError(f"{path} is not a RecBole checkpoint (it has no 'config' and 'state_dict')")
+    return checkpoint
 
 
 def restore_model(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
@@ -48,14 +61,7 @@ def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) ->
 
     from recbole_mind.quick_start import load_dataset
 
-    try:
-        checkpoint = load_checkpoint(path)
-    except FileNotFoundError:
-        raise
-    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:  # truncated or not a checkpoint at all
-        raise ValueError(f"Cannot read checkpoint {path}: {type(error).__name__}: {error}") from error
-    if not isinstance(checkpoint, dict) or not {"config", "state_dict"} <= set(checkpoint):
-        raise ValueError(f"{path} is not a RecBole checkpoint (no 'config' and 'state_dict' in it)")
+    checkpoint = load_checkpoint(path)
     config = checkpoint["config"]
     config["device"] = torch.device("cpu")
     for key, value in (config_dict or {}).items():

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, Sequence
 
-from recbole_mind.quick_start import DatasetNotFoundError, run_recbole_mind
+from recbole_mind.quick_start import DatasetNotFoundError, run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
 
@@ -47,6 +47,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--config_files", default=None, help="space-separated YAML files, later files win"
     )
+    parser.add_argument("--resume", metavar="CHECKPOINT", default=None,
+                        help="continue training from a checkpoint of the same model and dataset")
+    distributed = parser.add_argument_group(
+        "distributed training (PyTorch DDP through RecBole; gloo on CPUs, NCCL on GPUs)"
+    )
+    distributed.add_argument("--nproc", type=int, default=1, help="processes on this machine (default 1)")
+    distributed.add_argument("--world_size", type=int, default=-1,
+                             help="processes on all machines (default: nproc)")
+    distributed.add_argument("--ip", default="localhost", help="address of the machine with rank 0")
+    distributed.add_argument("--port", default="5678", help="free port on that machine")
+    distributed.add_argument("--group_offset", type=int, default=0,
+                             help="rank of this machine's first process (0 on the first machine)")
     tuning = parser.add_argument_group(
         "hyper-parameter search (each trial trains and validates; the test split is not used to choose)"
     )
@@ -101,12 +113,17 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
         if args.tune:
             return _run_tuning(args, config_files, argv)
-        result = run_recbole_mind(
-            model=args.model, dataset=args.dataset, config_file_list=config_files
+        result = run(
+            model=args.model, dataset=args.dataset, config_file_list=config_files,
+            resume_checkpoint=args.resume, nproc=args.nproc, world_size=args.world_size,
+            ip=args.ip, port=args.port, group_offset=args.group_offset,
         )
     except (ValueError, DatasetNotFoundError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if result is None:  # distributed, and rank 0 runs on another machine
+        print("done; the process with rank 0 reports the results")
+        return 0
     print(f"best valid: {_format_result(result['best_valid_result'])}")
     print(f"test result: {_format_result(result['test_result'])}")
     return 0

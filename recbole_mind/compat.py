@@ -16,6 +16,11 @@ honestly are pinned in setup.py instead (pandas < 3).
   (``Trainer.evaluate``, ``Trainer.resume_checkpoint``, ``load_data_and_model``), a
   ``torch.load`` call that does not choose ``weights_only`` loads the full pickle. Only load
   checkpoints you wrote yourself or otherwise trust.
+- RecBole's distributed training (``nproc``/``world_size``) always starts NCCL and puts
+  each process on ``cuda:<local_rank>``. On a machine without CUDA we start the process
+  group with gloo instead, keep every process on the CPU and build
+  ``DistributedDataParallel`` without ``device_ids`` (a CPU module takes none); everything
+  else, gradient sync and the evaluation's all-gather, is RecBole's own.
 - ``recbole.quick_start`` imports ray 2.6.3, which imports ``pkg_resources``, removed in
   setuptools 81 (torch 2.13 needs setuptools >= 77, and new environments get >= 81). While
   that one import runs, and only if no real ``pkg_resources`` exists, a minimal stand-in built
@@ -158,12 +163,56 @@ class _QuickStartFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _cpu_distributed(config: dict[str, Any]) -> bool:
+    return "local_rank" in config and not torch.cuda.is_available()
+
+
+def _init_device_on_cpu(init_device: Callable) -> Callable:
+    @functools.wraps(init_device)
+    def wrapper(self) -> None:
+        config = self.final_config_dict
+        if not _cpu_distributed(config):
+            return init_device(self)
+        config["gpu_id"] = ""
+        torch.distributed.init_process_group(
+            backend="gloo",
+            rank=config["local_rank"] + config["offset"],
+            world_size=config["world_size"],
+            init_method=f"tcp://{config['ip']}:{config['port']}",
+        )
+        config["device"] = torch.device("cpu")
+        config["single_spec"] = False
+        if config["local_rank"] != 0:  # as RecBole: only the first process reports
+            config["state"] = "error"
+            config["show_progress"] = False
+            config["verbose"] = False
+
+    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _trainer_init_on_cpu(trainer_init: Callable) -> Callable:
+    @functools.wraps(trainer_init)
+    def wrapper(self, config, model) -> None:
+        if config["single_spec"] or config["device"].type != "cpu":
+            return trainer_init(self, config, model)
+        self.config = config
+        self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.distributed_model = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install() -> None:
     """Install every shim into RecBole; safe to call more than once."""
     from recbole.config import Config
     from recbole.trainer import Trainer
+    from recbole.trainer.trainer import AbstractTrainer
 
     _wrap(Config, "compatibility_settings", lambda function: _before(function, restore_numpy_aliases))
+    _wrap(Config, "_init_device", _init_device_on_cpu)
+    _wrap(AbstractTrainer, "__init__", _trainer_init_on_cpu)
     _wrap(Trainer, "evaluate", _with_trusted_torch_load)
     _wrap(Trainer, "resume_checkpoint", _with_trusted_torch_load)
     if "recbole.quick_start" in sys.modules:  # imported before us (it needed pkg_resources)

@@ -8,6 +8,7 @@ timings for the benchmark.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ import urllib.error
 from logging import getLogger
 from typing import Any
 
+import torch
 import yaml
 
 import recbole
@@ -22,6 +24,8 @@ from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import ModelType, get_model, get_trainer, init_logger, init_seed, set_color
 
+from recbole_mind.checkpoint import load_checkpoint
+from recbole_mind.data.atomic import check_dataset_files
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
 from recbole_mind.registration import PLUGIN_MODELS, properties_path
@@ -65,6 +69,21 @@ def resolve_model(model: str | type) -> type:
     )
 
 
+def check_config_file(path: str) -> None:
+    """A user's YAML file must exist, parse, and hold ``key: value`` pairs."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Config file not found: {path}")
+    with open(path, encoding="utf-8") as file:
+        try:
+            content = yaml.load(file, Loader=yaml.FullLoader)
+        except yaml.YAMLError as error:
+            raise ValueError(f"Config file {path} is not valid YAML: {error}") from error
+    if content is not None and not isinstance(content, dict):
+        raise ValueError(
+            f"Config file {path} must hold 'key: value' lines, got a {type(content).__name__}"
+        )
+
+
 def build_config(
     model: str | type = "MIND",
     dataset: str = "ml-100k",
@@ -80,8 +99,7 @@ def build_config(
     """
     model_class = resolve_model(model)
     for path in config_file_list or []:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Config file not found: {path}")
+        check_config_file(path)
     names = [f"{dataset}.yaml"]
     if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
         names.insert(0, "sequential_ce.yaml")
@@ -97,12 +115,42 @@ def build_config(
     return config
 
 
+def downloadable_datasets() -> list[str]:
+    """Dataset names RecBole knows how to download."""
+    path = os.path.join(os.path.dirname(recbole.__file__), "properties", "dataset", "url.yaml")
+    with open(path, encoding="utf-8") as file:
+        return sorted(yaml.safe_load(file) or {})
+
+
+def local_datasets(data_path: str) -> list[str]:
+    """Subfolders of ``data_path``'s parent that hold a ``<name>/<name>.inter`` file."""
+    parent = os.path.dirname(os.path.normpath(data_path)) or "."
+    if not os.path.isdir(parent):
+        return []
+    return sorted(
+        name for name in os.listdir(parent)
+        if os.path.isfile(os.path.join(parent, name, f"{name}.inter"))
+    )
+
+
 def load_dataset(config: Config):
-    """RecBole's ``create_dataset``, with a clear error where the files cannot be had."""
+    """RecBole's ``create_dataset``, with clear errors for unknown, missing or malformed data."""
+    dataset, data_path = config["dataset"], config["data_path"]
+    if not os.path.isdir(data_path) and dataset not in downloadable_datasets():
+        known = downloadable_datasets()
+        close = difflib.get_close_matches(dataset, known + local_datasets(data_path), n=3)
+        raise DatasetNotFoundError(
+            f"Unknown dataset {dataset!r}: no folder {os.path.abspath(data_path)} and not a name RecBole "
+            f"can download.{' Did you mean ' + ', '.join(map(repr, close)) + '?' if close else ''} "
+            f"Datasets on disk next to it: {', '.join(local_datasets(data_path)) or 'none'}; "
+            f"ml-100k ships with RecBole; RecBole can download {len(known)} more "
+            f"(names in {os.path.join(os.path.dirname(recbole.__file__), 'properties', 'dataset', 'url.yaml')})"
+        )
+    check_dataset_files(config)
     try:
         return create_dataset(config)
     except urllib.error.URLError as error:
-        dataset, data_path = config["dataset"], os.path.abspath(config["data_path"])
+        data_path = os.path.abspath(data_path)
         converter = (
             " From the raw MovieLens-1M files (ratings.dat, users.dat, movies.dat): "
             "python -m recbole_mind.data.movielens RAW_DIR DIR, then --data_path=DIR."
@@ -115,6 +163,14 @@ def load_dataset(config: Config):
             f"{dataset}.user / {dataset}.item if your config loads them), or point "
             f"--data_path=DIR at a folder that holds a '{dataset}' subfolder.{converter}"
         ) from error
+    except ValueError as error:
+        if "Some feat is empty" not in str(error):
+            raise
+        raise ValueError(
+            f"No interactions of dataset {dataset!r} are left after RecBole's filters "
+            "(user_inter_num_interval, item_inter_num_interval, val_interval, load_col, ...): "
+            "loosen them"
+        ) from error
 
 
 def run_recbole_mind(
@@ -123,6 +179,8 @@ def run_recbole_mind(
     config_file_list: list[str] | None = None,
     config_dict: dict[str, Any] | None = None,
     saved: bool = True,
+    resume_checkpoint: str | None = None,
+    queue=None,
 ) -> dict[str, Any]:
     """Train and evaluate ``model`` on ``dataset``, as RecBole's ``run_recbole`` does.
 
@@ -133,6 +191,10 @@ def run_recbole_mind(
         config_file_list: YAML files overriding the defaults, later files win.
         config_dict: keys overriding the files.
         saved: keep the best checkpoint and evaluate it on the test split.
+        resume_checkpoint: a checkpoint of the same model and dataset to continue training
+            from (RecBole's ``resume_checkpoint``: weights, optimizer, epoch and best score).
+        queue: set by :func:`run` for distributed training: the first process puts its result
+            there.
 
     Returns:
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
@@ -157,10 +219,20 @@ def run_recbole_mind(
     logger.info(model_obj)
 
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    if resume_checkpoint is not None:
+        check_resumable(resume_checkpoint, config)
+        trainer.resume_checkpoint(resume_checkpoint)
     epoch_seconds = time_training_epochs(trainer)
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
+    if not config["single_spec"]:
+        # Only rank 0 writes the best checkpoint, under a name made of its own clock: every
+        # process reads that file, once rank 0 has finished writing it.
+        name = [trainer.saved_model_file]
+        torch.distributed.broadcast_object_list(name, src=0)
+        trainer.saved_model_file = name[0]
+        torch.distributed.barrier()
     test_start = time.perf_counter()
     test_result = trainer.evaluate(
         test_data, load_best_model=saved, show_progress=config["show_progress"]
@@ -168,7 +240,7 @@ def run_recbole_mind(
     test_seconds = time.perf_counter() - test_start
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
-    return {
+    result = {
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
@@ -179,6 +251,69 @@ def run_recbole_mind(
         "test_users": test_data.sample_size,
         "model_parameters": sum(p.numel() for p in model_obj.parameters() if p.requires_grad),
     }
+    if not config["single_spec"]:
+        torch.distributed.destroy_process_group()
+        if config["local_rank"] == 0 and queue is not None:
+            queue.put(result)
+    return result
+
+
+def check_resumable(path: str, config: Config) -> None:
+    """Fail clearly before RecBole reads a checkpoint that cannot continue this run."""
+    checkpoint = load_checkpoint(path)
+    missing = {"state_dict", "optimizer", "epoch", "cur_step", "best_valid_score"} - set(checkpoint)
+    if missing:
+        raise ValueError(f"{path} cannot resume training: it lacks {', '.join(sorted(missing))}")
+    saved = checkpoint["config"]
+    for key in ("model", "dataset"):
+        if saved[key] != config[key]:
+            raise ValueError(
+                f"{path} was trained with {key}={saved[key]!r}; this run has {key}={config[key]!r}"
+            )
+
+
+def _run_process(rank: int, arguments: dict[str, Any]) -> None:
+    arguments = dict(arguments)
+    arguments["config_dict"] = {**arguments["config_dict"], "local_rank": rank}
+    run_recbole_mind(**arguments)
+
+
+def run(
+    model: str | type = "MIND",
+    dataset: str = "ml-100k",
+    config_file_list: list[str] | None = None,
+    config_dict: dict[str, Any] | None = None,
+    saved: bool = True,
+    resume_checkpoint: str | None = None,
+    nproc: int = 1,
+    world_size: int = -1,
+    ip: str = "localhost",
+    port: str = "5678",
+    group_offset: int = 0,
+) -> dict[str, Any] | None:
+    """:func:`run_recbole_mind` in one process, or in ``nproc`` processes with PyTorch DDP.
+
+    As RecBole's ``run``: ``nproc`` processes on this machine join a group of ``world_size``
+    processes in all (default ``nproc``) at ``ip:port``; this machine's processes take the
+    ranks ``group_offset`` .. ``group_offset + nproc - 1``. On CPUs the processes talk over
+    gloo (``recbole_mind.compat``), on GPUs over NCCL. Returns the first process's result.
+    """
+    if nproc == 1 and world_size <= 0:
+        return run_recbole_mind(model, dataset, config_file_list, config_dict, saved, resume_checkpoint)
+    import torch.multiprocessing as mp
+
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    world_size = nproc if world_size == -1 else world_size
+    queue = mp.get_context("spawn").SimpleQueue()
+    distributed = {"world_size": world_size, "ip": ip, "port": port, "nproc": nproc, "offset": group_offset}
+    arguments = {
+        "model": model, "dataset": dataset, "config_file_list": config_file_list,
+        "config_dict": {**(config_dict or {}), **distributed}, "saved": saved,
+        "resume_checkpoint": resume_checkpoint, "queue": queue,
+    }
+    mp.spawn(_run_process, args=(arguments,), nprocs=nproc, join=True)
+    return None if queue.empty() else queue.get()
 
 
 def time_training_epochs(trainer) -> list[float]:

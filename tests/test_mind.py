@@ -3,6 +3,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recbole_mind import MIND
 
@@ -141,3 +143,46 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
         })
         recall[interest_num] = result["test_result"]["recall@50"]
     assert recall[4] - recall[1] > 0.07, recall
+
+
+@settings(max_examples=25)
+@given(
+    data=st.data(),
+    batch_size=st.integers(1, 5),
+    interest_num=st.integers(1, 8),  # up to 8: more than log2 of any history of <= 20
+    attention_power=st.sampled_from([1e-6, 1e-2, 1.0, 30.0, 1e6, math.inf]),
+    identical_items=st.booleans(),
+    zero_embeddings=st.booleans(),
+)
+def test_degenerate_histories_keep_loss_gradients_and_scores_finite(
+    ml100k_data, data, batch_size, interest_num, attention_power, identical_items, zero_embeddings
+):
+    from recbole.data.interaction import Interaction
+
+    config, _, _, _, _ = ml100k_data
+    max_length, n_items = config["MAX_ITEM_LIST_LENGTH"], ml100k_data[2]._dataset.item_num
+    model = make_model(ml100k_data, interest_num=interest_num, attention_power=attention_power)
+    lengths = data.draw(st.lists(st.integers(1, max_length), min_size=batch_size, max_size=batch_size))
+    item_seq = torch.zeros(batch_size, max_length, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        if identical_items:
+            item_seq[row, :length] = data.draw(st.integers(1, n_items - 1))
+        else:
+            item_seq[row, :length] = torch.tensor(data.draw(
+                st.lists(st.integers(1, n_items - 1), min_size=length, max_size=length)))
+    if zero_embeddings:
+        with torch.no_grad():
+            model.item_encoder.id_embedding.weight[item_seq.flatten()] = 0.0
+    batch = Interaction({
+        model.ITEM_SEQ: item_seq,
+        model.ITEM_SEQ_LEN: torch.tensor(lengths),
+        model.POS_ITEM_ID: torch.randint(1, n_items, (batch_size,)),
+    })
+    loss = model.train().calculate_loss(batch)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    with torch.no_grad():
+        model.eval()
+        assert torch.isfinite(model.full_sort_predict(batch)).all()
+        assert torch.isfinite(model.predict(batch)).all()

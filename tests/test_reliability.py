@@ -1,0 +1,96 @@
+"""Long-run dependability: determinism, resuming, corrupt checkpoints, bad YAML, distributed training."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from recbole_mind import run_recbole_mind
+from recbole_mind.checkpoint import load_checkpoint, load_data_and_model
+from recbole_mind.quick_start import build_config
+
+from conftest import REPO_ROOT
+
+SLICE = {  # ml-100k users with 20 to 30 ratings (213 users), quiet
+    "user_inter_num_interval": "[20,30]",
+    "MAX_ITEM_LIST_LENGTH": 20,
+    "interest_num": 4,
+    "epochs": 1,
+    "show_progress": False,
+    "state": "WARNING",
+}
+
+
+def test_same_seed_gives_identical_metrics_and_another_seed_differs(in_tmp_dir):
+    first = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "seed": 7}, saved=False)
+    again = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "seed": 7}, saved=False)
+    other = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "seed": 8}, saved=False)
+    assert dict(first["test_result"]) == dict(again["test_result"])
+    assert first["best_valid_score"] == again["best_valid_score"]
+    assert dict(first["test_result"]) != dict(other["test_result"])
+
+
+def test_resume_continues_from_the_saved_epoch(in_tmp_dir):
+    first = run_recbole_mind("MIND", "ml-100k", config_dict=SLICE)
+    assert load_checkpoint(first["checkpoint"])["epoch"] == 0
+    resumed = run_recbole_mind(
+        "MIND", "ml-100k", config_dict={**SLICE, "epochs": 3},
+        resume_checkpoint=first["checkpoint"],
+    )
+    assert len(resumed["train_epoch_seconds"]) == 2  # epochs 1 and 2; epoch 0 came from the checkpoint
+    assert load_checkpoint(resumed["checkpoint"])["epoch"] in (1, 2)  # best of the resumed epochs
+
+
+def test_resume_refuses_a_checkpoint_of_another_dataset_or_a_corrupt_one(in_tmp_dir):
+    first = run_recbole_mind("MIND", "ml-100k", config_dict=SLICE)
+    data = open(first["checkpoint"], "rb").read()
+    truncated = in_tmp_dir / "truncated.pth"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="Cannot read checkpoint .*truncated.pth .*truncated or corrupt"):
+        run_recbole_mind("MIND", "ml-100k", config_dict=SLICE, resume_checkpoint=str(truncated))
+    with pytest.raises(ValueError, match="Cannot read checkpoint"):
+        load_data_and_model(str(truncated))
+    not_a_checkpoint = in_tmp_dir / "weights.pth"
+    import torch
+
+    torch.save({"weights": torch.zeros(2)}, not_a_checkpoint)
+    with pytest.raises(ValueError, match="is not a RecBole checkpoint"):
+        load_checkpoint(str(not_a_checkpoint))
+    with pytest.raises(ValueError, match="was trained with model='MIND'; this run has model='GRU4Rec'"):
+        run_recbole_mind("GRU4Rec", "ml-100k", config_dict={**SLICE, "hidden_size": 8},
+                         resume_checkpoint=first["checkpoint"])
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("interest_num: [4\n", "is not valid YAML"), ("- interest_num\n- 4\n", "must hold 'key: value' lines, got a list")],
+)
+def test_bad_yaml_file_is_named(tmp_path, content, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(content)
+    with pytest.raises(ValueError) as error:
+        build_config("MIND", "ml-100k", config_file_list=[str(path)])
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_distributed_training_on_cpu_with_two_processes(tmp_path):
+    overrides = [f"--{key}={value}" for key, value in SLICE.items()]
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "run_recbole_mind.py"), "--nproc", "2",
+         "--port", str(free_port()), *overrides],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("test result:")]
+    assert len(lines) == 1 and "ndcg@10" in lines[0]
+    ndcg = float(lines[0].split("ndcg@10:")[1].split(",")[0])
+    assert 0 < ndcg < 1
+    assert len(list((tmp_path / "saved").glob("MIND-*.pth"))) == 1  # only rank 0 saves
