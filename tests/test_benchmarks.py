@@ -61,6 +61,8 @@ def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
     for row in rows:
         seconds, peak_rss = float(row.split("|")[3]), float(row.split("|")[5])
         assert seconds > 0 and peak_rss > 0
+    # the whole catalogue is in the model, items nobody interacted with included
+    assert [row.split("|")[7].strip() for row in rows] == ["500", "500", "2,000", "2,000"]
 
 
 def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
