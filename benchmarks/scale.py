@@ -20,7 +20,13 @@ import sys
 import tempfile
 from typing import Any
 
-LOSSES = ("CE", "SSM")
+# name -> MIND keys: full softmax, sampled softmax with RecBole's dense Adam, and sampled softmax
+# with the sparse item table and lazy Adam (sparse_item_embedding).
+LOSSES = {
+    "CE": {"loss_type": "CE"},
+    "SSM": {"loss_type": "SSM"},
+    "SSM sparse": {"loss_type": "SSM", "sparse_item_embedding": True},
+}
 
 
 def train_one_epoch(task: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for loss in LOSSES:
             config_dict = {
-                "data_path": os.path.join(work_dir, "data"), "epochs": 1, "loss_type": loss,
+                "data_path": os.path.join(work_dir, "data"), "epochs": 1, **LOSSES[loss],
                 "num_negatives": args.num_negatives, "train_batch_size": args.train_batch_size,
                 "embedding_size": args.embedding_size, "show_progress": False, "state": "WARNING",
                 # the .item file lists the whole catalogue, items never interacted with included
@@ -95,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         f"One epoch of MIND on synthetic multi-interest data (`recbole_mind.data.synthetic`), "
         f"{args.interactions:,} interactions of {args.users:,} users at every size, "
         f"`train_batch_size: {args.train_batch_size}`, `embedding_size: {args.embedding_size}`, "
-        f"SSM with {args.num_negatives} shared negatives (popularity sampler, log-q correction). "
+        f"SSM with {args.num_negatives} shared negatives (popularity sampler, log-q correction), "
+        "trained by RecBole's Adam (dense update of the whole item table at every step) or, for "
+        "'SSM sparse', with `sparse_item_embedding: True` (sparse table gradient, lazy Adam). "
         "Each run in a fresh process, one at a time. Peak RSS covers the whole process (data "
         "loading included); 'embedding state' is the item table with its gradient and Adam's two "
         "moments (4 float32 copies), the part that must grow with the catalogue.",

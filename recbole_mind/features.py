@@ -95,11 +95,14 @@ class ItemEncoder(nn.Module):
         fields: item field names (checked with :func:`check_fields`).
         n_items: catalogue size including padding.
         embedding_size: ``d``.
+        sparse: sparse gradients for the id table (rows looked up in the batch only).
     """
 
-    def __init__(self, dataset, fields: Sequence[str], n_items: int, embedding_size: int) -> None:
+    def __init__(
+        self, dataset, fields: Sequence[str], n_items: int, embedding_size: int, sparse: bool = False
+    ) -> None:
         super().__init__()
-        self.id_embedding = nn.Embedding(n_items, embedding_size, padding_idx=0)
+        self.id_embedding = nn.Embedding(n_items, embedding_size, padding_idx=0, sparse=sparse)
         self.fields = list(fields)
         self.field_embedding = FieldEmbedding(dataset, self.fields, embedding_size) if self.fields else None
         if self.fields:

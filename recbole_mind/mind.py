@@ -43,7 +43,9 @@ class MIND(SequentialRecommender):
 
         item_fields = check_fields(dataset, params.item_feature_fields, "item_feature_fields", FeatureSource.ITEM)
         user_fields = check_fields(dataset, params.user_profile_fields, "user_profile_fields", FeatureSource.USER)
-        self.item_encoder = ItemEncoder(dataset, item_fields, self.n_items, self.embedding_size)
+        self.item_encoder = ItemEncoder(
+            dataset, item_fields, self.n_items, self.embedding_size, sparse=params.sparse_item_embedding
+        )
         self.user_profile = FieldEmbedding(dataset, user_fields, self.embedding_size) if user_fields else None
         self.emb_dropout = nn.Dropout(params.dropout_prob)
         self.routing = B2IRouting(

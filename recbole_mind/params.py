@@ -31,6 +31,7 @@ class MINDParams:
     num_negatives: int
     negative_sampler: str
     logq_correction: bool
+    sparse_item_embedding: bool
     user_profile_fields: tuple[str, ...]
     item_feature_fields: tuple[str, ...]
 
@@ -105,6 +106,13 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "interest_mlp_hidden_sizes must be a list of integers >= 1 (empty list: one linear "
             f"layer), got {hidden_sizes!r}"
         )
+    loss_type = _choice(config, "loss_type", LOSS_TYPES)
+    sparse_item_embedding = _bool(config, "sparse_item_embedding")
+    if sparse_item_embedding and loss_type != "SSM":
+        raise ValueError(
+            f"sparse_item_embedding: True needs loss_type: SSM, got loss_type: {loss_type} "
+            "(a full softmax reads every item's vector, so the table's gradient is dense anyway)"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=_int(config, "interest_num", 1),
@@ -115,10 +123,11 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         attention_power=attention_power,
         interest_mlp_hidden_sizes=tuple(hidden_sizes),
         dropout_prob=dropout_prob,
-        loss_type=_choice(config, "loss_type", LOSS_TYPES),
+        loss_type=loss_type,
         num_negatives=_int(config, "num_negatives", 1),
         negative_sampler=_choice(config, "negative_sampler", SAMPLER_DISTRIBUTIONS),
         logq_correction=_bool(config, "logq_correction"),
+        sparse_item_embedding=sparse_item_embedding,
         user_profile_fields=_names(config, "user_profile_fields"),
         item_feature_fields=_names(config, "item_feature_fields"),
     )

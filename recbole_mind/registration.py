@@ -5,8 +5,9 @@ Two small hooks, no copy of RecBole's code:
 - ``recbole.utils.get_model(name)`` imports ``recbole.model.<type>.<name.lower()>`` and reads
   the class from it. We put a module named ``recbole.model.sequential_recommender.mind`` that
   holds our class into ``sys.modules``, so ``get_model("MIND")``, ``run_recbole(model="MIND")``,
-  ``load_data_and_model`` and ``run_hyper.py`` all find it; ``get_trainer`` then gives RecBole's
-  sequential ``Trainer``.
+  ``load_data_and_model`` and ``run_hyper.py`` all find it. ``get_trainer`` looks for
+  ``recbole.trainer.<name>Trainer`` first: we add ``MINDTrainer`` there (RecBole's ``Trainer``
+  plus lazy Adam for ``sparse_item_embedding``).
 - RecBole's ``Config`` reads a model's defaults from ``recbole/properties/model/<name>.yaml``
   inside RecBole's own folder. After it has read its internal defaults we add our
   ``properties/MIND.yaml`` for our models, at the same (lowest) priority, so user files,
@@ -57,8 +58,13 @@ def _load_plugin_defaults(load_internal_config_dict):
 
 def register() -> None:
     """Register our models with RecBole; safe to call more than once."""
+    import recbole.trainer
     from recbole.config import Config
 
+    from recbole_mind.trainer import MINDTrainer
+
     _register_model_modules()
+    if not hasattr(recbole.trainer, "MINDTrainer"):
+        recbole.trainer.MINDTrainer = MINDTrainer
     if not getattr(Config._load_internal_config_dict, "_recbole_mind_registration", False):
         Config._load_internal_config_dict = _load_plugin_defaults(Config._load_internal_config_dict)

@@ -57,12 +57,12 @@ def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in out.read_text().splitlines() if line.startswith("| 500") or line.startswith("| 2,000")]
-    assert [row.split("|")[2].strip() for row in rows] == ["CE", "SSM", "CE", "SSM"]
+    assert [row.split("|")[2].strip() for row in rows] == ["CE", "SSM", "SSM sparse"] * 2
     for row in rows:
         seconds, peak_rss = float(row.split("|")[3]), float(row.split("|")[5])
         assert seconds > 0 and peak_rss > 0
     # the whole catalogue is in the model, items nobody interacted with included
-    assert [row.split("|")[7].strip() for row in rows] == ["500", "500", "2,000", "2,000"]
+    assert [row.split("|")[7].strip() for row in rows] == ["500"] * 3 + ["2,000"] * 3
 
 
 def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):

@@ -18,6 +18,7 @@ VALID = {
     "num_negatives": 100,
     "negative_sampler": "popularity",
     "logq_correction": True,
+    "sparse_item_embedding": False,
     "user_profile_fields": [],
     "item_feature_fields": ["class"],
 }
@@ -58,6 +59,8 @@ def test_attention_power_accepts_infinity(value):
         ("num_negatives", 0, ">= 1"),
         ("negative_sampler", "zipf", "uniform"),
         ("logq_correction", 1, "True or False"),
+        ("sparse_item_embedding", "yes", "True or False"),
+        ("sparse_item_embedding", True, "needs loss_type: SSM"),
         ("user_profile_fields", "age", "list of field names"),
         ("item_feature_fields", [3], "list of field names"),
         ("interest_num", None, "missing"),

@@ -65,7 +65,9 @@ def test_get_model_and_get_trainer_find_mind():
     from recbole.utils import ModelType, get_model, get_trainer
 
     assert get_model("MIND") is MIND
-    assert get_trainer(ModelType.SEQUENTIAL, "MIND") is Trainer
+    from recbole_mind.trainer import MINDTrainer
+
+    assert get_trainer(ModelType.SEQUENTIAL, "MIND") is MINDTrainer and issubclass(MINDTrainer, Trainer)
     assert get_model("SASRec").__name__ == "SASRec"  # RecBole's own models are untouched
 
 
