@@ -254,7 +254,8 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
     if has_plot:
         lines += [f"![benchmark plot]({plot_name})", ""]
     lines += [
-        f"Command: `{command}`",
+        f"Command: `{command.replace(' --report_only', '')}` (the report is rewritten from the runs "
+        "kept in benchmark_runs/ by the same command with `--report_only`)",
         "",
         f"Versions: recbole-mind {__version__}, recbole {recbole.__version__}, torch {torch.__version__}, "
         f"Python {platform.python_version()}; {os.cpu_count()} CPUs ({platform.machine()}).",
