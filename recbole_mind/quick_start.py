@@ -252,6 +252,10 @@ def run_recbole_mind(
         "model_parameters": sum(p.numel() for p in model_obj.parameters() if p.requires_grad),
     }
     if not config["single_spec"]:
+        # Every process is done before the group goes, and DDP's reducer before the group:
+        # gloo aborts a process whose group is torn down under pending work.
+        torch.distributed.barrier()
+        del trainer.distributed_model
         torch.distributed.destroy_process_group()
         if config["local_rank"] == 0 and queue is not None:
             queue.put(result)
@@ -305,6 +309,12 @@ def run(
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
     world_size = nproc if world_size == -1 else world_size
+    # RecBole checks, then creates ./log/<model> and the checkpoint folder in every process:
+    # processes starting together race on them (FileExistsError), so they exist before the
+    # processes start. Building the config here also reports a bad key once, before spawning.
+    config = build_config(model, dataset, config_file_list, config_dict)
+    os.makedirs(os.path.join("log", config["model"]), exist_ok=True)
+    os.makedirs(config["checkpoint_dir"], exist_ok=True)
     queue = mp.get_context("spawn").SimpleQueue()
     distributed = {"world_size": world_size, "ip": ip, "port": port, "nproc": nproc, "offset": group_offset}
     arguments = {

@@ -180,6 +180,11 @@ def load_vectors(out_dir: str) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------- index side
+def check_n(n: Any, what: str) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"n ({what}) must be an integer >= 1, got {n!r}")
+
+
 class ExactIndex:
     """Exact inner-product search with numpy: ``IndexFlatIP``'s results without faiss."""
 
@@ -299,8 +304,7 @@ def retrieve(
     Each interest asks for ``n`` plus the number of excluded items of its user, so ``n`` items
     remain after the exclusion whenever the catalogue has them.
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n (items to retrieve per user) must be an integer >= 1, got {n!r}")
+    check_n(n, "items to retrieve per user")
     extra = max((len(items) for items in exclude), default=0) if exclude is not None else 0
     k = min(n + extra, index.ntotal)
     scores, items = index.search(np.ascontiguousarray(interest_vectors, dtype=np.float32), k)
@@ -317,8 +321,7 @@ def retrieve_for_users(
     **index_options: Any,
 ) -> dict[str, list[tuple[str, float]]]:
     """``{user token: [(item token, score), ...]}`` straight from a checkpoint."""
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n (items to retrieve per user) must be an integer >= 1, got {n!r}")
+    check_n(n, "items to retrieve per user")
     _, model, dataset = load_mind(checkpoint, config_dict)
     user_ids = user_ids_of(dataset, user_tokens)
     histories = latest_histories(dataset, user_ids, model.max_seq_length)
@@ -372,8 +375,7 @@ def explain(
         active interests sum to 1; with ``behaviour`` each interest's weights over the history
         sum to 1. Padding never appears.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n (items to show per interest) must be an integer >= 1, got {n!r}")
+    check_n(n, "items to show per interest")
     config, model, dataset = load_mind(checkpoint, config_dict)
     user_ids = user_ids_of(dataset, [user_token])
     histories = latest_histories(dataset, user_ids, model.max_seq_length)

@@ -20,6 +20,32 @@ FAST_CONFIG = {
 }
 
 
+# A real end-to-end run in seconds: ml-100k users with 20 to 30 ratings (213 users, about
+# 5k ratings), one epoch.
+SLICE_CONFIG = {**FAST_CONFIG, "user_inter_num_interval": "[20,30]", "epochs": 1}
+
+
+def overridden_config(data, **overrides):
+    """A copy of a (config, dataset, train, valid, test) fixture's config with keys overridden."""
+    import copy
+
+    config = copy.deepcopy(data[0])
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+def build_mind(data, **overrides):
+    """A fresh, seeded MIND for such a fixture, keys overridden."""
+    import torch
+
+    from recbole_mind import MIND
+
+    config = overridden_config(data, **overrides)
+    torch.manual_seed(0)
+    return MIND(config, data[2]._dataset)
+
+
 @pytest.fixture
 def in_tmp_dir(tmp_path, monkeypatch):
     """Run in a scratch folder: RecBole writes log/, saved/ and log_tensorboard/ to the cwd."""
@@ -27,22 +53,27 @@ def in_tmp_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture(scope="session")
-def ml100k_data(tmp_path_factory):
-    """(config, dataset, train, valid, test) for MIND on ml-100k, built once per session."""
+def prepared_ml100k(work_dir, config_dict):
+    """(config, dataset, train, valid, test) for MIND on ml-100k, built in ``work_dir``."""
     from recbole.data import create_dataset, data_preparation
 
     from recbole_mind.quick_start import build_config
 
     old_cwd = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("ml100k"))
+    os.chdir(work_dir)
     try:
-        config = build_config("MIND", "ml-100k", config_dict=dict(FAST_CONFIG))
+        config = build_config("MIND", "ml-100k", config_dict=dict(config_dict))
         dataset = create_dataset(config)
         train, valid, test = data_preparation(config, dataset)
     finally:
         os.chdir(old_cwd)
     return config, dataset, train, valid, test
+
+
+@pytest.fixture(scope="session")
+def ml100k_data(tmp_path_factory):
+    """MIND on ml-100k with FAST_CONFIG, built once per session."""
+    return prepared_ml100k(tmp_path_factory.mktemp("ml100k"), FAST_CONFIG)
 
 
 FEATURE_CONFIG = {
@@ -60,16 +91,4 @@ FEATURE_CONFIG = {
 @pytest.fixture(scope="session")
 def ml100k_feature_data(tmp_path_factory):
     """Like ml100k_data, with ml-100k's user profile and item genre/year fields loaded."""
-    from recbole.data import create_dataset, data_preparation
-
-    from recbole_mind.quick_start import build_config
-
-    old_cwd = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("ml100k_features"))
-    try:
-        config = build_config("MIND", "ml-100k", config_dict=dict(FEATURE_CONFIG))
-        dataset = create_dataset(config)
-        train, valid, test = data_preparation(config, dataset)
-    finally:
-        os.chdir(old_cwd)
-    return config, dataset, train, valid, test
+    return prepared_ml100k(tmp_path_factory.mktemp("ml100k_features"), FEATURE_CONFIG)

@@ -1,20 +1,12 @@
-import copy
-
 import pytest
 import torch
 
-from recbole_mind import MIND, run_recbole_mind
+from recbole_mind import run_recbole_mind
 
-from conftest import FEATURE_CONFIG
+from conftest import FEATURE_CONFIG, build_mind
 
 
-def make_model(data, **overrides):
-    config, _, train, _, _ = data
-    config = copy.deepcopy(config)
-    for key, value in overrides.items():
-        config[key] = value
-    torch.manual_seed(0)
-    return MIND(config, train._dataset)
+make_model = build_mind
 
 
 @pytest.fixture(scope="module")

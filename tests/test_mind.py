@@ -6,16 +6,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recbole_mind import MIND
+from conftest import build_mind
 
 
-def make_model(ml100k_data, **overrides):
-    config, _, train, _, _ = ml100k_data
-    config = copy.deepcopy(config)
-    for key, value in overrides.items():
-        config[key] = value
-    torch.manual_seed(0)
-    return MIND(config, train._dataset)
+make_model = build_mind
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-import torch
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import get_trainer
 

@@ -7,18 +7,9 @@ import pytest
 
 from recbole_mind import MIND, registration
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SLICE_CONFIG
 
-SLICE = {  # ml-100k users with 20 to 30 ratings: 213 users, about 5k ratings
-    "user_inter_num_interval": "[20,30]",
-    "MAX_ITEM_LIST_LENGTH": 20,
-    "epochs": 1,
-    "show_progress": False,
-    "metrics": ["Recall", "NDCG"],
-    "topk": [10],
-    "valid_metric": "NDCG@10",
-    "state": "WARNING",
-}
+SLICE = SLICE_CONFIG
 
 # The habits of a RecBole user, untouched: RecBole's run_recbole, then load_data_and_model
 # on the checkpoint it wrote, scoring the test users again with the reloaded model.

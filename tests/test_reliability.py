@@ -11,16 +11,9 @@ from recbole_mind import run_recbole_mind
 from recbole_mind.checkpoint import load_checkpoint, load_data_and_model
 from recbole_mind.quick_start import build_config
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SLICE_CONFIG
 
-SLICE = {  # ml-100k users with 20 to 30 ratings (213 users), quiet
-    "user_inter_num_interval": "[20,30]",
-    "MAX_ITEM_LIST_LENGTH": 20,
-    "interest_num": 4,
-    "epochs": 1,
-    "show_progress": False,
-    "state": "WARNING",
-}
+SLICE = {**SLICE_CONFIG, "interest_num": 4}
 
 
 def test_same_seed_gives_identical_metrics_and_another_seed_differs(in_tmp_dir):

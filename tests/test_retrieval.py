@@ -11,16 +11,9 @@ from recbole.data.interaction import Interaction
 from recbole_mind import retrieval, run_recbole_mind
 from recbole_mind.layers import dynamic_interest_num
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SLICE_CONFIG
 
-SLICE = {  # ml-100k users with 20 to 30 ratings (213 users), 1 epoch
-    "user_inter_num_interval": "[20,30]",
-    "MAX_ITEM_LIST_LENGTH": 20,
-    "interest_num": 4,
-    "epochs": 1,
-    "show_progress": False,
-    "state": "WARNING",
-}
+SLICE = {**SLICE_CONFIG, "interest_num": 4}
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,17 @@ import copy
 import pytest
 import torch
 
-from recbole_mind import MIND, run_recbole_mind
+from recbole_mind import run_recbole_mind
 from recbole_mind.trainer import MINDTrainer, SparseAndDenseAdam
 
-from conftest import FAST_CONFIG
+from conftest import SLICE_CONFIG, build_mind, overridden_config
 
 SPARSE = {"loss_type": "SSM", "sparse_item_embedding": True, "num_negatives": 20}
 
 
 def make_trainer(ml100k_data, **overrides):
-    config, _, train, _, _ = ml100k_data
-    config = copy.deepcopy(config)
-    for key, value in overrides.items():
-        config[key] = value
-    torch.manual_seed(0)
-    return MINDTrainer(config, MIND(config, train._dataset)), train
+    model = build_mind(ml100k_data, **overrides)
+    return MINDTrainer(overridden_config(ml100k_data, **overrides), model), ml100k_data[2]
 
 
 def test_sparse_item_table_updates_only_the_rows_a_batch_touched(ml100k_data):
@@ -66,7 +62,6 @@ def test_sparse_item_table_refuses_what_sparse_adam_cannot_do(ml100k_data, overr
 
 
 def test_sparse_ssm_trains_and_evaluates_end_to_end(in_tmp_dir):
-    result = run_recbole_mind("MIND", "ml-100k", config_dict={
-        **FAST_CONFIG, **SPARSE, "user_inter_num_interval": "[20,30]", "epochs": 1})
+    result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE_CONFIG, **SPARSE})
     assert all(value == value for value in result["test_result"].values())
     assert result["test_result"]["ndcg@10"] > 0
