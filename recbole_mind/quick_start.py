@@ -136,13 +136,14 @@ def local_datasets(data_path: str) -> list[str]:
 def load_dataset(config: Config):
     """RecBole's ``create_dataset``, with clear errors for unknown, missing or malformed data."""
     dataset, data_path = config["dataset"], config["data_path"]
-    if not os.path.isdir(data_path) and dataset not in downloadable_datasets():
-        known = downloadable_datasets()
-        close = difflib.get_close_matches(dataset, known + local_datasets(data_path), n=3)
+    known = downloadable_datasets()
+    if not os.path.isdir(data_path) and dataset not in known:
+        local = local_datasets(data_path)
+        close = difflib.get_close_matches(dataset, known + local, n=3)
         raise DatasetNotFoundError(
             f"Unknown dataset {dataset!r}: no folder {os.path.abspath(data_path)} and not a name RecBole "
             f"can download.{' Did you mean ' + ', '.join(map(repr, close)) + '?' if close else ''} "
-            f"Datasets on disk next to it: {', '.join(local_datasets(data_path)) or 'none'}; "
+            f"Datasets on disk next to it: {', '.join(local) or 'none'}; "
             f"ml-100k ships with RecBole; RecBole can download {len(known)} more "
             f"(names in {os.path.join(os.path.dirname(recbole.__file__), 'properties', 'dataset', 'url.yaml')})"
         )
