@@ -56,12 +56,16 @@ def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) ->
         ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's, with the
         model in eval mode.
     """
+    return data_and_model(load_checkpoint(path), config_dict)
+
+
+def data_and_model(checkpoint: dict[str, Any], config_dict: dict[str, Any] | None = None) -> tuple:
+    """:func:`load_data_and_model` for a checkpoint already read with :func:`load_checkpoint`."""
     from recbole.data import data_preparation
     from recbole.utils import get_model, init_seed
 
     from recbole_mind.quick_start import load_dataset
 
-    checkpoint = load_checkpoint(path)
     config = checkpoint["config"]
     config["device"] = torch.device("cpu")
     for key, value in (config_dict or {}).items():

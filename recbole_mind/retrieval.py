@@ -39,18 +39,46 @@ TITLE_FIELDS = ("movie_title", "title", "name")
 # ---------------------------------------------------------------------------------- model side
 def load_mind(checkpoint: str, config_dict: dict[str, Any] | None = None) -> tuple:
     """``(config, model, dataset)`` of a MIND checkpoint, model in eval mode on CPU."""
-    from recbole_mind.checkpoint import load_checkpoint, load_data_and_model
+    from recbole_mind.checkpoint import data_and_model, load_checkpoint
     from recbole_mind.mind import MIND
 
-    saved_model = load_checkpoint(checkpoint)["config"]["model"]
-    if saved_model != "MIND":
+    saved = load_checkpoint(checkpoint)
+    if saved["config"]["model"] != "MIND":
         raise ValueError(
-            f"{checkpoint} holds a {saved_model} model; export, retrieval and explanations need a "
-            "MIND checkpoint (saved/MIND-<time>.pth)"
+            f"{checkpoint} holds a {saved['config']['model']} model; export, retrieval and explanations "
+            "need a MIND checkpoint (saved/MIND-<time>.pth)"
         )
-    config, model, dataset, *_ = load_data_and_model(checkpoint, config_dict)
+    config, model, dataset, *_ = data_and_model(saved, config_dict)
     assert isinstance(model, MIND)
     return config, model, dataset
+
+
+@dataclass
+class ServedUsers:
+    """What a checkpoint serves for some users: their histories and interests."""
+
+    config: Any
+    model: Any
+    dataset: Any
+    user_ids: np.ndarray
+    histories: Histories
+    interests: torch.Tensor  # (U, K, d)
+    capsule_mask: torch.Tensor  # (U, K)
+    routing_weights: torch.Tensor  # (U, K, L)
+
+    def item_tokens(self) -> np.ndarray:
+        """Tokens of the real items, aligned with :func:`item_vectors` rows."""
+        return self.dataset.id2token(self.dataset.iid_field, np.arange(1, self.dataset.item_num))
+
+
+def serve_users(
+    checkpoint: str, user_tokens: Sequence[str] | None, config_dict: dict[str, Any] | None = None
+) -> ServedUsers:
+    """Load a MIND checkpoint and compute the interests of ``user_tokens`` (all users: None)."""
+    config, model, dataset = load_mind(checkpoint, config_dict)
+    user_ids = user_ids_of(dataset, user_tokens)
+    histories = latest_histories(dataset, user_ids, model.max_seq_length)
+    return ServedUsers(config, model, dataset, user_ids, histories, *user_interests(model, dataset, histories))
 
 
 @dataclass
@@ -133,30 +161,31 @@ def export_vectors(
     config_dict: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Write ``items.npz``, ``interests.npz`` and ``meta.json`` (module docstring) to ``out_dir``."""
-    config, model, dataset = load_mind(checkpoint, config_dict)
-    user_ids = user_ids_of(dataset, user_tokens)
-    histories = latest_histories(dataset, user_ids, model.max_seq_length)
-    interests, capsule_mask, _ = user_interests(model, dataset, histories)
-    rows, capsules = capsule_mask.nonzero(as_tuple=True)
+    served = serve_users(checkpoint, user_tokens, config_dict)
+    config, dataset = served.config, served.dataset
+    rows, capsules = served.capsule_mask.nonzero(as_tuple=True)
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in ("items.npz", "interests.npz", "meta.json")}
-    item_tokens = dataset.id2token(dataset.iid_field, np.arange(1, dataset.item_num))
-    np.savez(paths["items.npz"], tokens=np.asarray(item_tokens, dtype=str), vectors=item_vectors(model))
-    user_token_array = np.asarray(dataset.id2token(dataset.uid_field, user_ids), dtype=str)
+    np.savez(
+        paths["items.npz"],
+        tokens=np.asarray(served.item_tokens(), dtype=str),
+        vectors=item_vectors(served.model),
+    )
+    user_token_array = np.asarray(dataset.id2token(dataset.uid_field, served.user_ids), dtype=str)
     np.savez(
         paths["interests.npz"],
         user_tokens=user_token_array[rows.numpy()],
         interest_index=capsules.numpy().astype(np.int64),
-        vectors=interests[rows, capsules].numpy().astype(np.float32),
+        vectors=served.interests[rows, capsules].numpy().astype(np.float32),
     )
     meta = {
         "checkpoint": os.path.abspath(checkpoint),
         "dataset": config["dataset"],
-        "users": len(user_ids),
+        "users": len(served.user_ids),
         "interest_rows": int(len(rows)),
         "interest_num": config["interest_num"],
         "embedding_size": config["embedding_size"],
-        "history": f"latest MAX_ITEM_LIST_LENGTH={model.max_seq_length} interactions in the whole dataset",
+        "history": f"latest MAX_ITEM_LIST_LENGTH={served.model.max_seq_length} interactions in the whole dataset",
         "score": "max over a user's rows of items.vectors @ interests.vectors",
     }
     with open(paths["meta.json"], "w", encoding="utf-8") as file:
@@ -322,16 +351,14 @@ def retrieve_for_users(
 ) -> dict[str, list[tuple[str, float]]]:
     """``{user token: [(item token, score), ...]}`` straight from a checkpoint."""
     check_n(n, "items to retrieve per user")
-    _, model, dataset = load_mind(checkpoint, config_dict)
-    user_ids = user_ids_of(dataset, user_tokens)
-    histories = latest_histories(dataset, user_ids, model.max_seq_length)
-    interests, capsule_mask, _ = user_interests(model, dataset, histories)
-    owners, capsules = capsule_mask.nonzero(as_tuple=True)
-    index = build_index(item_vectors(model), index_kind, **index_options)
-    exclude = [seen - 1 for seen in histories.seen] if exclude_seen else None  # ids -> positions
-    results = retrieve(index, interests[owners, capsules].numpy(), owners.numpy(), len(user_ids), n, exclude)
-    item_tokens = dataset.id2token(dataset.iid_field, np.arange(1, dataset.item_num))
-    user_token_list = dataset.id2token(dataset.uid_field, user_ids)
+    served = serve_users(checkpoint, user_tokens, config_dict)
+    owners, capsules = served.capsule_mask.nonzero(as_tuple=True)
+    index = build_index(item_vectors(served.model), index_kind, **index_options)
+    exclude = [seen - 1 for seen in served.histories.seen] if exclude_seen else None  # ids -> positions
+    queries = served.interests[owners, capsules].numpy()
+    results = retrieve(index, queries, owners.numpy(), len(served.user_ids), n, exclude)
+    item_tokens = served.item_tokens()
+    user_token_list = served.dataset.id2token(served.dataset.uid_field, served.user_ids)
     return {
         str(user): [(str(item_tokens[item]), float(score)) for item, score in found]
         for user, found in zip(user_token_list, results)
@@ -376,20 +403,18 @@ def explain(
         sum to 1. Padding never appears.
     """
     check_n(n, "items to show per interest")
-    config, model, dataset = load_mind(checkpoint, config_dict)
-    user_ids = user_ids_of(dataset, [user_token])
-    histories = latest_histories(dataset, user_ids, model.max_seq_length)
-    interests, capsule_mask, weights = user_interests(model, dataset, histories)
-    length = int(histories.item_seq_len[0])
-    history_ids = histories.item_seq[0, :length].numpy()
+    served = serve_users(checkpoint, [user_token], config_dict)
+    config, dataset = served.config, served.dataset
+    length = int(served.histories.item_seq_len[0])
+    history_ids = served.histories.item_seq[0, :length].numpy()
     titles = item_titles(config, dataset)
     history_tokens = [str(token) for token in dataset.id2token(dataset.iid_field, history_ids)]
-    all_vectors = item_vectors(model)
-    item_tokens = dataset.id2token(dataset.iid_field, np.arange(1, dataset.item_num))
+    all_vectors = item_vectors(served.model)
+    item_tokens = served.item_tokens()
     explained = []
-    for capsule in capsule_mask[0].nonzero(as_tuple=True)[0].tolist():
-        routing = weights[0, capsule, :length].numpy()
-        scores = all_vectors @ interests[0, capsule].numpy()
+    for capsule in served.capsule_mask[0].nonzero(as_tuple=True)[0].tolist():
+        routing = served.routing_weights[0, capsule, :length].numpy()
+        scores = all_vectors @ served.interests[0, capsule].numpy()
         top_items = np.argsort(-scores, kind="stable")[:n]
         explained.append({
             "interest": capsule,
