@@ -80,3 +80,30 @@ def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
         assert qps > 0 and 0 <= recall <= 1
     assert float(rows[0][7]) == 1.0  # the exact index against itself
     assert "Target (recall@50 >= .99" in out.read_text()
+
+
+
+def test_eval_determinism_benchmark_shows_the_fixed_draw_is_repeatable(tmp_path):
+    out = tmp_path / "determinism.md"
+    script = os.path.join(REPO_ROOT, "benchmarks", "eval_determinism.py")
+    done = subprocess.run(
+        [sys.executable, script, "--quick", "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[determinism] fresh evaluation 2/2" in done.stdout  # progress is shown
+    cells = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in out.read_text().splitlines()
+        if line.startswith(("| fixed |", "| fresh |"))
+    ]
+    metric_rows = [row for row in cells if len(row) == 5]  # mode, split, 3 metrics
+    assert len(metric_rows) == 4
+    for mode, split, *values in metric_rows:
+        means = [float(value.split("±")[0]) for value in values]
+        assert all(math.isfinite(mean) and 0 <= mean <= 1 for mean in means), (mode, split)
+        if mode == "fixed":  # the same model, evaluated twice: identical numbers
+            assert all(value.endswith("± 0.0000") for value in values), (split, values)
+    changed = {row[0]: float(row[1].rstrip("%")) for row in cells if len(row) == 3}
+    assert changed["fixed"] == 0.0
+    assert changed["fresh"] > 0.0
