@@ -221,7 +221,8 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         "Caveats: RecBole's full sort for sequential models does not mask already-seen items; Pop is a "
         "general model, and RecBole's full sort for general models does mask them. The baselines run "
         "with RecBole's default hyper-parameters; MIND's defaults were tuned on validation "
-        "(docs/tuning.md).",
+        "(docs/tuning.md). Finished runs are kept and reused, so rows may come from different "
+        "invocations of this script on the same machine (delete a row's JSON files to run it again).",
         "",
     ]
     if len(runs) < planned:
