@@ -70,6 +70,10 @@ class ServedUsers:
         """Tokens of the real items, aligned with :func:`item_vectors` rows."""
         return self.dataset.id2token(self.dataset.iid_field, np.arange(1, self.dataset.item_num))
 
+    def user_tokens(self) -> np.ndarray:
+        """Tokens of the served users, aligned with ``user_ids``."""
+        return self.dataset.id2token(self.dataset.uid_field, self.user_ids)
+
 
 def serve_users(
     checkpoint: str, user_tokens: Sequence[str] | None, config_dict: dict[str, Any] | None = None
@@ -162,7 +166,7 @@ def export_vectors(
 ) -> dict[str, str]:
     """Write ``items.npz``, ``interests.npz`` and ``meta.json`` (module docstring) to ``out_dir``."""
     served = serve_users(checkpoint, user_tokens, config_dict)
-    config, dataset = served.config, served.dataset
+    config = served.config
     rows, capsules = served.capsule_mask.nonzero(as_tuple=True)
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in ("items.npz", "interests.npz", "meta.json")}
@@ -171,7 +175,7 @@ def export_vectors(
         tokens=np.asarray(served.item_tokens(), dtype=str),
         vectors=item_vectors(served.model),
     )
-    user_token_array = np.asarray(dataset.id2token(dataset.uid_field, served.user_ids), dtype=str)
+    user_token_array = np.asarray(served.user_tokens(), dtype=str)
     np.savez(
         paths["interests.npz"],
         user_tokens=user_token_array[rows.numpy()],
@@ -358,10 +362,9 @@ def retrieve_for_users(
     queries = served.interests[owners, capsules].numpy()
     results = retrieve(index, queries, owners.numpy(), len(served.user_ids), n, exclude)
     item_tokens = served.item_tokens()
-    user_token_list = served.dataset.id2token(served.dataset.uid_field, served.user_ids)
     return {
         str(user): [(str(item_tokens[item]), float(score)) for item, score in found]
-        for user, found in zip(user_token_list, results)
+        for user, found in zip(served.user_tokens(), results)
     }
 
 

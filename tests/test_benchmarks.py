@@ -82,7 +82,6 @@ def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
     assert "Target (recall@50 >= .99" in out.read_text()
 
 
-
 def test_eval_determinism_benchmark_shows_the_fixed_draw_is_repeatable(tmp_path):
     out = tmp_path / "determinism.md"
     script = os.path.join(REPO_ROOT, "benchmarks", "eval_determinism.py")
