@@ -148,6 +148,7 @@ class B2IRouting(nn.Module):
         behaviour_mask: torch.Tensor,
         capsule_mask: torch.Tensor,
         logits: torch.Tensor | None = None,
+        logit_prior: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Route behaviours into interest capsules.
 
@@ -157,6 +158,8 @@ class B2IRouting(nn.Module):
             capsule_mask: ``(B, K)`` bool, ``True`` for active capsules.
             logits: optional ``(B, K, L)`` initial routing logits; by default
                 :meth:`initial_logits`. Used by tests and for explanations.
+            logit_prior: optional ``(B, K, L)`` learned bias added to the initial logits; unlike
+                them it keeps its gradient (``recbole_mind.recency.RecencyLogitPrior``).
 
         Returns:
             capsules: ``(B, K, d)``, inactive capsules are zero.
@@ -166,6 +169,8 @@ class B2IRouting(nn.Module):
         if logits is None:
             logits = self.initial_logits(batch_size, seq_length, behaviour_emb.device)
         logits = logits.detach()
+        if logit_prior is not None:
+            logits = logits + logit_prior
         mapped = self.bilinear(behaviour_emb)  # (B, L, d)
         mapped_fixed = mapped.detach()
         for iteration in range(self.routing_times):

@@ -16,8 +16,10 @@ from recbole_mind.layers import (
     dynamic_interest_num,
     interest_mask,
     max_interest_scores,
+    squash,
 )
 from recbole_mind.params import read_mind_params
+from recbole_mind.recency import RecencyEmbedding, RecencyLogitPrior, recent_behaviour_weights
 from recbole_mind.sampling import NegativeSampler, sampled_softmax_loss
 
 
@@ -48,14 +50,27 @@ class MIND(SequentialRecommender):
         )
         self.user_profile = FieldEmbedding(dataset, user_fields, self.embedding_size) if user_fields else None
         self.emb_dropout = nn.Dropout(params.dropout_prob)
+        # Opt-in order and recency (recbole_mind.recency); all off in the paper's MIND. With a
+        # short-term window, capsule 0 pools the latest behaviours and routing builds the others.
+        self.short_term_window = params.short_term_window
+        routed_num = self.interest_num - (1 if self.short_term_window else 0)
+        self.recency_embedding = (
+            RecencyEmbedding(self.max_seq_length, self.embedding_size) if params.recency_embedding else None
+        )
         self.routing = B2IRouting(
             embedding_size=self.embedding_size,
-            interest_num=self.interest_num,
+            interest_num=max(routed_num, 1),
             routing_times=params.routing_times,
             max_seq_length=self.max_seq_length,
             logit_std=params.routing_logit_std,
             softmax_axis=params.routing_softmax_axis,
             eval_seed=config["seed"] or 0,
+        )
+        self.routed_num = routed_num
+        self.routing_prior = (
+            RecencyLogitPrior(routed_num, self.max_seq_length)
+            if params.routing_recency_prior and routed_num > 0
+            else None
         )
         mlp_layers: list[nn.Module] = []
         in_size = self.embedding_size * (1 + len(user_fields))  # capsule + tiled profile
@@ -118,7 +133,9 @@ class MIND(SequentialRecommender):
             active_num = torch.full_like(item_seq_len, self.interest_num)
         capsule_mask = interest_mask(active_num, self.interest_num)
         behaviour_emb = self.emb_dropout(self.item_encoder(item_seq))
-        capsules, routing_weights = self.routing(behaviour_emb, behaviour_mask, capsule_mask)
+        if self.recency_embedding is not None:
+            behaviour_emb = self.recency_embedding(behaviour_emb, item_seq_len)
+        capsules, routing_weights = self.route(behaviour_emb, behaviour_mask, item_seq_len, capsule_mask)
         if self.user_profile is not None:
             profile = self.user_profile(interaction).flatten(start_dim=1)  # (B, F * d)
             tiled = profile.unsqueeze(1).expand(-1, self.interest_num, -1)
@@ -127,6 +144,20 @@ class MIND(SequentialRecommender):
         if return_routing_weights:
             return interests, capsule_mask, routing_weights
         return interests, capsule_mask
+
+    def route(self, behaviour_emb, behaviour_mask, item_seq_len, capsule_mask):
+        """Capsules ``(B, K, d)`` and routing weights ``(B, K, L)``: routed, or short-term + routed."""
+        prior = None
+        if self.routing_prior is not None:
+            prior = self.routing_prior(item_seq_len, behaviour_emb.size(1))
+        if not self.short_term_window:
+            return self.routing(behaviour_emb, behaviour_mask, capsule_mask, logit_prior=prior)
+        recent = recent_behaviour_weights(item_seq_len, behaviour_emb.size(1), self.short_term_window)
+        short_term = squash(torch.bmm(recent, self.routing.bilinear(behaviour_emb)))  # (B, 1, d)
+        if self.routed_num == 0:
+            return short_term, recent
+        routed, weights = self.routing(behaviour_emb, behaviour_mask, capsule_mask[:, 1:], logit_prior=prior)
+        return torch.cat([short_term, routed], dim=1), torch.cat([recent, weights], dim=1)
 
     def calculate_loss(self, interaction):
         interests, capsule_mask = self.forward(

@@ -34,6 +34,9 @@ class MINDParams:
     sparse_item_embedding: bool
     user_profile_fields: tuple[str, ...]
     item_feature_fields: tuple[str, ...]
+    recency_embedding: bool
+    routing_recency_prior: bool
+    short_term_window: int
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -113,6 +116,13 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"sparse_item_embedding: True needs loss_type: SSM, got loss_type: {loss_type} "
             "(a full softmax reads every item's vector, so the table's gradient is dense anyway)"
         )
+    short_term_window = _int(config, "short_term_window", 0)
+    max_length = config["MAX_ITEM_LIST_LENGTH"] if "MAX_ITEM_LIST_LENGTH" in config else None
+    if isinstance(max_length, int) and short_term_window > max_length:
+        raise ValueError(
+            f"short_term_window ({short_term_window}) must not exceed MAX_ITEM_LIST_LENGTH "
+            f"({max_length}): the short-term interest pools behaviours of the history window"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=_int(config, "interest_num", 1),
@@ -130,4 +140,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         sparse_item_embedding=sparse_item_embedding,
         user_profile_fields=_names(config, "user_profile_fields"),
         item_feature_fields=_names(config, "item_feature_fields"),
+        recency_embedding=_bool(config, "recency_embedding"),
+        routing_recency_prior=_bool(config, "routing_recency_prior"),
+        short_term_window=short_term_window,
     )

@@ -80,6 +80,9 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"routing_softmax_axis": "behaviour", "interest_num": 1},
         {"loss_type": "SSM", "num_negatives": 50},
         {"loss_type": "SSM", "negative_sampler": "uniform", "logq_correction": False},
+        {"interest_num": 4, "short_term_window": 3},
+        {"interest_num": 4, "recency_embedding": True, "routing_recency_prior": True},
+        {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -94,6 +97,39 @@ def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
         if isinstance(layer, torch.nn.Linear):
             assert layer.weight.grad.abs().sum() > 0
     assert "eval_routing_logits" not in dict(model.named_parameters())
+    for name in ("recency_embedding.embedding.weight", "routing_prior.bias"):
+        if name in dict(model.named_parameters()):
+            grad = dict(model.named_parameters())[name].grad
+            assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_recency_options_are_off_by_default_and_add_nothing(ml100k_data):
+    model = make_model(ml100k_data)
+    assert model.short_term_window == 0
+    assert model.recency_embedding is None and model.routing_prior is None
+    assert not any("recency" in name or "prior" in name for name in model.state_dict())
+
+
+def test_short_term_interest_pools_the_latest_behaviours(ml100k_data, batch):
+    from recbole_mind.layers import squash
+
+    model = make_model(ml100k_data, interest_num=4, short_term_window=3).eval()
+    with torch.no_grad():
+        interests, capsule_mask, weights = model(
+            batch["item_id_list"], batch["item_length"], return_routing_weights=True
+        )
+        assert capsule_mask.sum(1).tolist() == expected_active(batch["item_length"], 4)
+        for row in range(0, len(batch), 41):
+            length = int(batch["item_length"][row])
+            latest = batch["item_id_list"][row, max(0, length - 3): length]
+            capsule = squash(model.routing.bilinear(model.item_encoder(latest)).sum(0))
+            assert torch.allclose(interests[row, 0], model.interest_mlp(capsule), atol=1e-5)
+            assert weights[row, 0].sum() == min(3, length)
+    # a single interest is the short-term one alone, whatever the history's length
+    single = make_model(ml100k_data, interest_num=1, short_term_window=3).eval()
+    with torch.no_grad():
+        interests, capsule_mask = single(batch["item_id_list"], batch["item_length"])
+    assert interests.shape[1] == 1 and capsule_mask.all()
 
 
 def test_state_dict_holds_parameters_and_the_eval_routing_draw_only(ml100k_data, batch):
@@ -147,15 +183,21 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
     attention_power=st.sampled_from([1e-6, 1e-2, 1.0, 30.0, 1e6, math.inf]),
     identical_items=st.booleans(),
     zero_embeddings=st.booleans(),
+    recency=st.sampled_from([
+        {},
+        {"short_term_window": 1},
+        {"short_term_window": 20, "recency_embedding": True, "routing_recency_prior": True},
+        {"short_term_window": 5, "routing_recency_prior": True},
+    ]),
 )
 def test_degenerate_histories_keep_loss_gradients_and_scores_finite(
-    ml100k_data, data, batch_size, interest_num, attention_power, identical_items, zero_embeddings
+    ml100k_data, data, batch_size, interest_num, attention_power, identical_items, zero_embeddings, recency
 ):
     from recbole.data.interaction import Interaction
 
     config, _, _, _, _ = ml100k_data
     max_length, n_items = config["MAX_ITEM_LIST_LENGTH"], ml100k_data[2]._dataset.item_num
-    model = make_model(ml100k_data, interest_num=interest_num, attention_power=attention_power)
+    model = make_model(ml100k_data, interest_num=interest_num, attention_power=attention_power, **recency)
     lengths = data.draw(st.lists(st.integers(1, max_length), min_size=batch_size, max_size=batch_size))
     item_seq = torch.zeros(batch_size, max_length, dtype=torch.long)
     for row, length in enumerate(lengths):

@@ -21,6 +21,9 @@ VALID = {
     "sparse_item_embedding": False,
     "user_profile_fields": [],
     "item_feature_fields": ["class"],
+    "recency_embedding": False,
+    "routing_recency_prior": False,
+    "short_term_window": 0,
 }
 
 
@@ -64,6 +67,10 @@ def test_attention_power_accepts_infinity(value):
         ("user_profile_fields", "age", "list of field names"),
         ("item_feature_fields", [3], "list of field names"),
         ("interest_num", None, "missing"),
+        ("recency_embedding", "no", "True or False"),
+        ("routing_recency_prior", 1, "True or False"),
+        ("short_term_window", -1, ">= 0"),
+        ("short_term_window", 2.5, "integer"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
@@ -73,3 +80,9 @@ def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
     assert key in message and allowed in message
     if value is not None:
         assert repr(value) in message
+
+
+def test_short_term_window_must_fit_the_history_window():
+    with pytest.raises(ValueError, match=r"short_term_window \(30\) must not exceed MAX_ITEM_LIST_LENGTH \(20\)"):
+        read_mind_params({**VALID, "short_term_window": 30, "MAX_ITEM_LIST_LENGTH": 20})
+    assert read_mind_params({**VALID, "short_term_window": 20, "MAX_ITEM_LIST_LENGTH": 20}).short_term_window == 20

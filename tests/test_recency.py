@@ -1,0 +1,76 @@
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recbole_mind.layers import B2IRouting
+from recbole_mind.recency import (
+    RecencyEmbedding,
+    RecencyLogitPrior,
+    recency_index,
+    recent_behaviour_weights,
+)
+
+
+def test_recency_index_counts_back_from_the_latest_behaviour():
+    index = recency_index(torch.tensor([3, 1, 5]), 5)
+    assert index.tolist() == [[2, 1, 0, 0, 0], [0, 0, 0, 0, 0], [4, 3, 2, 1, 0]]
+
+
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=6), window=st.integers(1, 12))
+def test_recent_weights_mark_the_latest_real_behaviours_only(lengths, window):
+    seq_len = torch.tensor(lengths)
+    weights = recent_behaviour_weights(seq_len, 12, window)
+    assert weights.shape == (len(lengths), 1, 12)
+    for row, length in enumerate(lengths):
+        expected = [1.0 if max(0, length - window) <= pos < length else 0.0 for pos in range(12)]
+        assert weights[row, 0].tolist() == expected
+
+
+def test_recency_embedding_adds_by_recency_and_leaves_padding_alone():
+    torch.manual_seed(0)
+    layer = RecencyEmbedding(max_seq_length=4, embedding_size=3)
+    emb = torch.zeros(2, 4, 3)
+    out = layer(emb, torch.tensor([2, 4]))
+    table = layer.embedding.weight
+    # user 0: positions 0, 1 are recency 1, 0; positions 2, 3 are padding
+    assert torch.equal(out[0, 0], table[1]) and torch.equal(out[0, 1], table[0])
+    assert (out[0, 2:] == 0).all()
+    assert torch.equal(out[1, 3], table[0]) and torch.equal(out[1, 0], table[3])
+
+
+def test_recency_prior_starts_at_zero_and_indexes_by_capsule_and_recency():
+    prior = RecencyLogitPrior(interest_num=2, max_seq_length=3)
+    assert (prior(torch.tensor([3]), 3) == 0).all()
+    with torch.no_grad():
+        prior.bias.copy_(torch.tensor([[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]]))
+    logits = prior(torch.tensor([3, 2]), 3)
+    assert logits.shape == (2, 2, 3)
+    assert logits[0].tolist() == [[2.0, 1.0, 0.0], [12.0, 11.0, 10.0]]
+    assert logits[1, 0, :2].tolist() == [1.0, 0.0]
+
+
+def test_recency_prior_steers_routing_and_gets_gradient():
+    torch.manual_seed(0)
+    routing = B2IRouting(embedding_size=8, interest_num=2, routing_times=3, max_seq_length=6)
+    prior = RecencyLogitPrior(interest_num=2, max_seq_length=6)
+    emb = torch.randn(3, 6, 8)
+    behaviour_mask = torch.ones(3, 6, dtype=torch.bool)
+    capsule_mask = torch.ones(3, 2, dtype=torch.bool)
+    logits = torch.zeros(3, 2, 6)
+    with torch.no_grad():  # capsule 0 takes the two latest behaviours, capsule 1 the rest
+        prior.bias.copy_(torch.tensor([[20.0, 20, -20, -20, -20, -20], [-20.0, -20, 20, 20, 20, 20]]))
+    capsules, weights = routing(emb, behaviour_mask, capsule_mask, logits, prior(torch.tensor([6, 6, 6]), 6))
+    assert torch.allclose(weights[:, 0, 4:], torch.ones(3, 2), atol=1e-6)
+    assert torch.allclose(weights[:, 0, :4], torch.zeros(3, 4), atol=1e-6)
+    capsules.sum().backward()
+    assert prior.bias.grad is not None and torch.isfinite(prior.bias.grad).all()
+
+
+def test_no_prior_is_the_paper_routing():
+    torch.manual_seed(0)
+    routing = B2IRouting(embedding_size=8, interest_num=3, routing_times=3, max_seq_length=5)
+    emb, logits = torch.randn(2, 5, 8), torch.randn(2, 3, 5)
+    masks = (torch.ones(2, 5, dtype=torch.bool), torch.ones(2, 3, dtype=torch.bool))
+    plain = routing(emb, *masks, logits)
+    zero_prior = routing(emb, *masks, logits, torch.zeros(2, 3, 5))
+    assert torch.equal(plain[0], zero_prior[0]) and torch.equal(plain[1], zero_prior[1])
