@@ -135,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a grid (validation only), appending to the log")
     run.add_argument("grid")
     run.add_argument("--log", required=True)
+    run.add_argument("--threads", type=int, default=0,
+                     help="torch threads (0: torch's default); two 1-thread grids use 2 cores better than one")
     show = commands.add_parser("table", help="mean +- std per point from one or more logs")
     show.add_argument("logs", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "run":
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         run_grid(args.grid, args.log)
     else:
         print(table(args.logs))

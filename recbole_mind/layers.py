@@ -165,13 +165,27 @@ class B2IRouting(nn.Module):
             capsules: ``(B, K, d)``, inactive capsules are zero.
             weights: ``(B, K, L)`` routing weights of the last iteration.
         """
-        batch_size, seq_length, _ = behaviour_emb.shape
+        return self.route_mapped(self.bilinear(behaviour_emb), behaviour_mask, capsule_mask, logits, logit_prior)
+
+    def route_mapped(
+        self,
+        mapped: torch.Tensor,
+        behaviour_mask: torch.Tensor,
+        capsule_mask: torch.Tensor,
+        logits: torch.Tensor | None = None,
+        logit_prior: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` for behaviours already mapped by ``S``: ``mapped`` is ``(B, L, d)``.
+
+        A caller that maps a small catalogue once per batch (``S`` applied to ``N`` items
+        instead of ``B x L`` positions) routes the gathered rows here.
+        """
+        batch_size, seq_length, _ = mapped.shape
         if logits is None:
-            logits = self.initial_logits(batch_size, seq_length, behaviour_emb.device)
+            logits = self.initial_logits(batch_size, seq_length, mapped.device)
         logits = logits.detach()
         if logit_prior is not None:
             logits = logits + logit_prior
-        mapped = self.bilinear(behaviour_emb)  # (B, L, d)
         mapped_fixed = mapped.detach()
         for iteration in range(self.routing_times):
             weights = self.routing_weights(logits, behaviour_mask, capsule_mask)

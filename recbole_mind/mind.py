@@ -132,10 +132,8 @@ class MIND(SequentialRecommender):
         else:
             active_num = torch.full_like(item_seq_len, self.interest_num)
         capsule_mask = interest_mask(active_num, self.interest_num)
-        behaviour_emb = self.emb_dropout(self.item_encoder(item_seq))
-        if self.recency_embedding is not None:
-            behaviour_emb = self.recency_embedding(behaviour_emb, item_seq_len)
-        capsules, routing_weights = self.route(behaviour_emb, behaviour_mask, item_seq_len, capsule_mask)
+        mapped = self._mapped_behaviours(item_seq, item_seq_len)
+        capsules, routing_weights = self._capsules(mapped, behaviour_mask, item_seq_len, capsule_mask)
         if self.user_profile is not None:
             profile = self.user_profile(interaction).flatten(start_dim=1)  # (B, F * d)
             tiled = profile.unsqueeze(1).expand(-1, self.interest_num, -1)
@@ -145,18 +143,33 @@ class MIND(SequentialRecommender):
             return interests, capsule_mask, routing_weights
         return interests, capsule_mask
 
-    def route(self, behaviour_emb, behaviour_mask, item_seq_len, capsule_mask):
+    def _mapped_behaviours(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """``S e_i`` (plus ``S p_r`` with recency embeddings) for every behaviour: ``(B, L, d)``."""
+        seq_length = item_seq.size(1)
+        if self.emb_dropout.p == 0 and self.n_items <= item_seq.numel():
+            # S is linear: mapping the catalogue once and gathering rows gives the same vectors
+            # at a fraction of the cost when the batch holds more positions than there are items.
+            mapped = self.routing.bilinear(self.item_encoder.all_items())[item_seq]
+            if self.recency_embedding is not None:
+                mapped = mapped + self.recency_embedding(item_seq_len, seq_length, self.routing.bilinear)
+            return mapped
+        behaviour_emb = self.emb_dropout(self.item_encoder(item_seq))
+        if self.recency_embedding is not None:
+            behaviour_emb = behaviour_emb + self.recency_embedding(item_seq_len, seq_length)
+        return self.routing.bilinear(behaviour_emb)
+
+    def _capsules(self, mapped, behaviour_mask, item_seq_len, capsule_mask):
         """Capsules ``(B, K, d)`` and routing weights ``(B, K, L)``: routed, or short-term + routed."""
         prior = None
         if self.routing_prior is not None:
-            prior = self.routing_prior(item_seq_len, behaviour_emb.size(1))
+            prior = self.routing_prior(item_seq_len, mapped.size(1))
         if not self.short_term_window:
-            return self.routing(behaviour_emb, behaviour_mask, capsule_mask, logit_prior=prior)
-        recent = recent_behaviour_weights(item_seq_len, behaviour_emb.size(1), self.short_term_window)
-        short_term = squash(torch.bmm(recent, self.routing.bilinear(behaviour_emb)))  # (B, 1, d)
+            return self.routing.route_mapped(mapped, behaviour_mask, capsule_mask, logit_prior=prior)
+        recent = recent_behaviour_weights(item_seq_len, mapped.size(1), self.short_term_window)
+        short_term = squash(torch.bmm(recent, mapped))  # (B, 1, d)
         if self.routed_num == 0:
             return short_term, recent
-        routed, weights = self.routing(behaviour_emb, behaviour_mask, capsule_mask[:, 1:], logit_prior=prior)
+        routed, weights = self.routing.route_mapped(mapped, behaviour_mask, capsule_mask[:, 1:], logit_prior=prior)
         return torch.cat([short_term, routed], dim=1), torch.cat([recent, weights], dim=1)
 
     def calculate_loss(self, interaction):

@@ -20,6 +20,8 @@ embedding size). Histories are left-aligned: the most recent behaviour sits at
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -63,12 +65,17 @@ class RecencyEmbedding(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(max_seq_length, embedding_size)
 
-    def forward(self, behaviour_emb: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
-        """``(B, L, d)`` behaviour embeddings plus their recency vectors; padding untouched."""
-        seq_length = behaviour_emb.size(1)
-        recency = recency_index(seq_len, seq_length)
+    def forward(
+        self, seq_len: torch.Tensor, seq_length: int, transform: Callable | None = None
+    ) -> torch.Tensor:
+        """Recency vectors ``(B, L, d)`` to add to the behaviour embeddings; 0 at padding.
+
+        ``transform`` maps the ``(L, d)`` table first: a linear map applied to these ``L``
+        rows costs less than applying it to every position of the batch.
+        """
+        table = self.embedding.weight if transform is None else transform(self.embedding.weight)
         real = torch.arange(seq_length, device=seq_len.device).unsqueeze(0) < seq_len.unsqueeze(1)
-        return behaviour_emb + self.embedding(recency) * real.unsqueeze(-1)
+        return table[recency_index(seq_len, seq_length)] * real.unsqueeze(-1)
 
 
 class RecencyLogitPrior(nn.Module):

@@ -222,3 +222,15 @@ def test_degenerate_histories_keep_loss_gradients_and_scores_finite(
         model.eval()
         assert torch.isfinite(model.full_sort_predict(batch)).all()
         assert torch.isfinite(model.predict(batch)).all()
+
+
+@pytest.mark.parametrize("recency_embedding", [False, True])
+def test_catalogue_mapping_equals_mapping_every_behaviour(ml100k_data, batch, recency_embedding):
+    model = make_model(ml100k_data, recency_embedding=recency_embedding)
+    item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
+    assert model.n_items <= item_seq.numel()  # the catalogue path is taken
+    behaviour_emb = model.item_encoder(item_seq)
+    if recency_embedding:
+        behaviour_emb = behaviour_emb + model.recency_embedding(item_seq_len, item_seq.size(1))
+    expected = model.routing.bilinear(behaviour_emb)
+    assert torch.allclose(model._mapped_behaviours(item_seq, item_seq_len), expected, atol=1e-5)

@@ -26,16 +26,18 @@ def test_recent_weights_mark_the_latest_real_behaviours_only(lengths, window):
         assert weights[row, 0].tolist() == expected
 
 
-def test_recency_embedding_adds_by_recency_and_leaves_padding_alone():
+def test_recency_embedding_indexes_by_recency_and_leaves_padding_zero():
     torch.manual_seed(0)
     layer = RecencyEmbedding(max_seq_length=4, embedding_size=3)
-    emb = torch.zeros(2, 4, 3)
-    out = layer(emb, torch.tensor([2, 4]))
+    out = layer(torch.tensor([2, 4]), 4)
     table = layer.embedding.weight
     # user 0: positions 0, 1 are recency 1, 0; positions 2, 3 are padding
     assert torch.equal(out[0, 0], table[1]) and torch.equal(out[0, 1], table[0])
     assert (out[0, 2:] == 0).all()
     assert torch.equal(out[1, 3], table[0]) and torch.equal(out[1, 0], table[3])
+    # a linear map applied to the table equals the map applied to every position
+    linear = torch.nn.Linear(3, 3, bias=False)
+    assert torch.allclose(layer(torch.tensor([2, 4]), 4, linear), linear(out), atol=1e-6)
 
 
 def test_recency_prior_starts_at_zero_and_indexes_by_capsule_and_recency():

@@ -3,7 +3,10 @@
 Items are split into ``n_clusters`` equal clusters (latent interests). Each user holds
 ``interests_per_user`` distinct clusters and every interaction picks one of them at random,
 then an item inside it with Zipf-like popularity (rank r drawn with weight 1 / r). Users
-therefore mix several disjoint interests, which a single user vector cannot cover well.
+therefore mix several disjoint interests, which a single user vector cannot cover well. With
+``stickiness`` s > 0 a user stays in the interest of their previous interaction with
+probability s (sessions: recent behaviours then predict the next one, as on real data); with
+s = 0 (default) interests are drawn independently and order carries no signal.
 
 Files written in ``<out_dir>/<name>/``:
 
@@ -35,6 +38,7 @@ def write_multi_interest_dataset(
     n_clusters: int = 20,
     interests_per_user: int = 4,
     seed: int = 0,
+    stickiness: float = 0.0,
 ) -> str:
     """Write the atomic files; returns the dataset folder. Same arguments, same files."""
     for key, value, minimum in (
@@ -43,6 +47,8 @@ def write_multi_interest_dataset(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(stickiness, bool) or not isinstance(stickiness, (int, float)) or not 0 <= stickiness < 1:
+        raise ValueError(f"stickiness must be a number in [0, 1), got {stickiness!r}")
     if n_clusters > n_items:
         raise ValueError(f"n_clusters ({n_clusters}) must not exceed n_items ({n_items})")
     if interests_per_user > n_clusters:
@@ -57,6 +63,11 @@ def write_multi_interest_dataset(
     chosen = user_interests[users, rng.integers(0, interests_per_user, n_interactions)]
     # Zipf-like rank inside the cluster: P(rank r) proportional to 1 / r, by inverse CDF.
     uniform = rng.random(n_interactions)
+    if stickiness > 0:  # drawn last, so stickiness 0 writes the same files as before it existed
+        stay = rng.random(n_interactions) < stickiness
+        for index in range(1, n_interactions):
+            if stay[index] and users[index] == users[index - 1]:
+                chosen[index] = chosen[index - 1]
     ranks = np.floor(np.exp(uniform * np.log(sizes[chosen] + 1))).astype(np.int64) - 1
     items = starts[chosen] + np.minimum(ranks, sizes[chosen] - 1)
     timestamps = np.arange(n_interactions, dtype=np.int64)  # each user's draws in order
@@ -87,11 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--interests_per_user", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stickiness", type=float, default=0.0,
+                        help="probability of staying in the previous interaction's interest (0: independent draws)")
     args = parser.parse_args(argv)
     try:
         folder = write_multi_interest_dataset(
             args.out_dir, args.name, args.users, args.items, args.interactions,
-            args.clusters, args.interests_per_user, args.seed,
+            args.clusters, args.interests_per_user, args.seed, args.stickiness,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

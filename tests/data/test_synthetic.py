@@ -73,3 +73,24 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys):
     assert (tmp_path / "synthetic" / "synthetic.inter").exists()
     assert main([str(tmp_path), "--clusters", "0"]) == 2
     assert "n_clusters must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_stickiness_keeps_consecutive_interactions_in_one_interest(tmp_path):
+    def same_cluster_share(stickiness):
+        folder = write_multi_interest_dataset(
+            str(tmp_path / str(stickiness)), **{**SMALL, "n_interactions": 5000}, seed=4, stickiness=stickiness
+        )
+        cluster = dict(read(folder, "synthetic", "item"))
+        inter = read(folder, "synthetic", "inter")
+        pairs = [(a, b) for a, b in zip(inter, inter[1:]) if a[0] == b[0]]
+        return sum(cluster[a[1]] == cluster[b[1]] for a, b in pairs) / len(pairs)
+
+    # independent draws among 3 interests: about 1/3 of consecutive pairs share one
+    assert abs(same_cluster_share(0.0) - 1 / 3) < 0.05
+    assert abs(same_cluster_share(0.8) - (0.8 + 0.2 / 3)) < 0.05
+
+
+@pytest.mark.parametrize("stickiness", [-0.1, 1.0, "high"])
+def test_bad_stickiness_is_named(tmp_path, stickiness):
+    with pytest.raises(ValueError, match="stickiness must be a number in"):
+        write_multi_interest_dataset(str(tmp_path), **SMALL, stickiness=stickiness)
