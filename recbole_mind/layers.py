@@ -249,18 +249,22 @@ class LabelAwareAttention(nn.Module):
 
 
 def max_interest_scores(
-    interests: torch.Tensor, item_emb: torch.Tensor, capsule_mask: torch.Tensor
+    interests: torch.Tensor, item_emb: torch.Tensor, capsule_mask: torch.Tensor, paired: bool = False
 ) -> torch.Tensor:
-    """Serving score ``max_k e_i . v_u^k`` over the active interests, for every item.
+    """Serving score ``max_k e_i . v_u^k`` over the active interests.
 
     Args:
         interests: ``(B, K, d)``.
-        item_emb: ``(N, d)``.
+        item_emb: ``(N, d)`` items scored for every user, or with ``paired`` ``(B, d)``: one
+            item per user.
         capsule_mask: ``(B, K)`` bool.
 
     Returns:
-        ``(B, N)`` scores.
+        ``(B, N)`` scores, or ``(B,)`` with ``paired``.
     """
+    if paired:
+        scores = torch.bmm(interests, item_emb.unsqueeze(-1)).squeeze(-1)  # (B, K)
+        return scores.masked_fill(~capsule_mask, float("-inf")).max(dim=1).values
     scores = torch.matmul(interests, item_emb.t())  # (B, K, N)
     scores = scores.masked_fill(~capsule_mask.unsqueeze(-1), float("-inf"))
     return scores.max(dim=1).values

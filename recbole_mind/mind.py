@@ -20,7 +20,7 @@ from recbole_mind.layers import (
 )
 from recbole_mind.params import read_mind_params
 from recbole_mind.recency import RecencyEmbedding, RecencyLogitPrior, recent_behaviour_weights
-from recbole_mind.sampling import NegativeSampler, sampled_softmax_loss
+from recbole_mind.sampling import NegativeSampler, sampled_softmax_from_logits, sampled_softmax_loss
 
 
 class MIND(SequentialRecommender):
@@ -42,6 +42,7 @@ class MIND(SequentialRecommender):
         self.interest_num = params.interest_num
         self.dynamic_interest = params.dynamic_interest
         self.loss_type = params.loss_type
+        self.training_score = params.training_score
 
         item_fields = check_fields(dataset, params.item_feature_fields, "item_feature_fields", FeatureSource.ITEM)
         user_fields = check_fields(dataset, params.user_profile_fields, "user_profile_fields", FeatureSource.USER)
@@ -178,17 +179,24 @@ class MIND(SequentialRecommender):
         )
         pos_items = interaction[self.POS_ITEM_ID]
         pos_emb = self.item_encoder(pos_items)
-        user_vector = self.attention(interests, pos_emb, capsule_mask)
         if self.loss_type == "CE":
-            logits = torch.matmul(user_vector, self.item_encoder.all_items().t())
+            all_items = self.item_encoder.all_items()
+            if self.training_score == "max":
+                logits = max_interest_scores(interests, all_items, capsule_mask)
+            else:
+                logits = torch.matmul(self.attention(interests, pos_emb, capsule_mask), all_items.t())
             return self.loss_fct(logits, pos_items)
         neg_items = self.negative_sampler(self.num_negatives)
+        neg_emb = self.item_encoder(neg_items)
         log_q = (None, None)
         if self.logq_correction:
             log_q = (self.negative_sampler.log_q(pos_items), self.negative_sampler.log_q(neg_items))
-        return sampled_softmax_loss(
-            user_vector, pos_emb, pos_items, self.item_encoder(neg_items), neg_items, *log_q
-        )
+        if self.training_score == "max":
+            pos_logits = max_interest_scores(interests, pos_emb, capsule_mask, paired=True)
+            neg_logits = max_interest_scores(interests, neg_emb, capsule_mask)
+            return sampled_softmax_from_logits(pos_logits, pos_items, neg_logits, neg_items, *log_q)
+        user_vector = self.attention(interests, pos_emb, capsule_mask)
+        return sampled_softmax_loss(user_vector, pos_emb, pos_items, neg_emb, neg_items, *log_q)
 
     def predict(self, interaction):
         interests, capsule_mask = self.forward(

@@ -14,6 +14,7 @@ from recbole_mind.layers import ROUTING_SOFTMAX_AXES
 from recbole_mind.sampling import SAMPLER_DISTRIBUTIONS
 
 LOSS_TYPES = ("CE", "SSM")
+TRAINING_SCORES = ("attention", "max")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class MINDParams:
     recency_embedding: bool
     routing_recency_prior: bool
     short_term_window: int
+    training_score: str
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -143,4 +145,5 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         recency_embedding=_bool(config, "recency_embedding"),
         routing_recency_prior=_bool(config, "routing_recency_prior"),
         short_term_window=short_term_window,
+        training_score=_choice(config, "training_score", TRAINING_SCORES),
     )

@@ -89,8 +89,30 @@ def sampled_softmax_loss(
     Returns:
         Scalar loss. One ``(B x N)`` matmul.
     """
-    pos_logits = (user_vectors * pos_emb).sum(dim=-1, keepdim=True)  # (B, 1)
+    pos_logits = (user_vectors * pos_emb).sum(dim=-1)  # (B,)
     neg_logits = user_vectors @ neg_emb.t()  # (B, N)
+    return sampled_softmax_from_logits(pos_logits, pos_ids, neg_logits, neg_ids, pos_log_q, neg_log_q)
+
+
+def sampled_softmax_from_logits(
+    pos_logits: torch.Tensor,
+    pos_ids: torch.Tensor,
+    neg_logits: torch.Tensor,
+    neg_ids: torch.Tensor,
+    pos_log_q: torch.Tensor | None = None,
+    neg_log_q: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """:func:`sampled_softmax_loss` from scores already computed.
+
+    Args:
+        pos_logits: ``(B,)`` score of each row's positive.
+        pos_ids: ``(B,)``.
+        neg_logits: ``(B, N)`` scores of the shared negatives.
+        neg_ids: ``(N,)``.
+        pos_log_q: ``(B,)`` or None.
+        neg_log_q: ``(N,)`` or None.
+    """
+    pos_logits = pos_logits.unsqueeze(1)  # (B, 1)
     if pos_log_q is not None and neg_log_q is not None:
         pos_logits = pos_logits - pos_log_q.unsqueeze(1)
         neg_logits = neg_logits - neg_log_q.unsqueeze(0)

@@ -81,6 +81,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"loss_type": "SSM", "num_negatives": 50},
         {"loss_type": "SSM", "negative_sampler": "uniform", "logq_correction": False},
         {"interest_num": 4, "short_term_window": 3},
+        {"interest_num": 4, "training_score": "max"},
+        {"interest_num": 4, "training_score": "max", "loss_type": "SSM"},
         {"interest_num": 4, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
     ],
@@ -234,3 +236,12 @@ def test_catalogue_mapping_equals_mapping_every_behaviour(ml100k_data, batch, re
         behaviour_emb = behaviour_emb + model.recency_embedding(item_seq_len, item_seq.size(1))
     expected = model.routing.bilinear(behaviour_emb)
     assert torch.allclose(model._mapped_behaviours(item_seq, item_seq_len), expected, atol=1e-5)
+
+
+def test_max_training_score_is_cross_entropy_of_the_serving_scores(ml100k_data, batch):
+    model = make_model(ml100k_data, interest_num=4, training_score="max").eval()
+    with torch.no_grad():
+        loss = model.calculate_loss(batch)
+        serving = model.full_sort_predict(batch)
+    expected = torch.nn.functional.cross_entropy(serving, batch["item_id"])
+    assert torch.allclose(loss, expected, atol=1e-5)

@@ -24,6 +24,7 @@ VALID = {
     "recency_embedding": False,
     "routing_recency_prior": False,
     "short_term_window": 0,
+    "training_score": "attention",
 }
 
 
@@ -71,6 +72,7 @@ def test_attention_power_accepts_infinity(value):
         ("routing_recency_prior", 1, "True or False"),
         ("short_term_window", -1, ">= 0"),
         ("short_term_window", 2.5, "integer"),
+        ("training_score", "maximum", "attention"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):

@@ -84,3 +84,17 @@ def test_uniform_sampler_never_draws_padding_and_covers_items():
 def test_sampler_rejects_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         NegativeSampler(10, *args)
+
+
+def test_loss_from_logits_equals_loss_from_vectors():
+    from recbole_mind.sampling import sampled_softmax_from_logits, sampled_softmax_loss
+
+    torch.manual_seed(0)
+    users, pos_emb, neg_emb = torch.randn(6, 4), torch.randn(6, 4), torch.randn(9, 4)
+    pos_ids, neg_ids = torch.randint(1, 10, (6,)), torch.randint(1, 10, (9,))
+    log_q = (torch.rand(6).log(), torch.rand(9).log())
+    from_vectors = sampled_softmax_loss(users, pos_emb, pos_ids, neg_emb, neg_ids, *log_q)
+    from_logits = sampled_softmax_from_logits(
+        (users * pos_emb).sum(-1), pos_ids, users @ neg_emb.t(), neg_ids, *log_q
+    )
+    assert torch.allclose(from_vectors, from_logits)
