@@ -62,10 +62,15 @@ def run_trial(dataset: str, config_dict: dict[str, Any]) -> dict[str, Any]:
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     epoch_seconds = time_training_epochs(trainer)
     start = time.perf_counter()
-    _, best_valid = trainer.fit(train_data, valid_data, saved=False, show_progress=False)
+    curve: list[list[float]] = []  # [cumulative training seconds, validation score] per epoch
+    _, best_valid = trainer.fit(
+        train_data, valid_data, saved=False, show_progress=False,
+        callback_fn=lambda epoch, score: curve.append([sum(epoch_seconds), float(score)]),
+    )
     return {
         "valid": {key: float(value) for key, value in best_valid.items()},
         "epochs_run": len(epoch_seconds),
+        "valid_curve": curve,
         "train_epoch_seconds": epoch_seconds,
         "total_seconds": time.perf_counter() - start,
     }

@@ -73,17 +73,15 @@ class MIND(SequentialRecommender):
             if params.routing_recency_prior and routed_num > 0
             else None
         )
-        mlp_layers: list[nn.Module] = []
         in_size = self.embedding_size * (1 + len(user_fields))  # capsule + tiled profile
-        for hidden_size in params.interest_mlp_hidden_sizes:
-            mlp_layers += [
-                nn.Linear(in_size, hidden_size),
-                nn.ReLU(),
-                nn.Dropout(params.dropout_prob),
-            ]
-            in_size = hidden_size
-        mlp_layers.append(nn.Linear(in_size, self.embedding_size))
-        self.interest_mlp = nn.Sequential(*mlp_layers)
+        self.interest_mlp = self._interest_mlp(in_size, params.interest_mlp_hidden_sizes, params.dropout_prob)
+        # The short-term capsule gets an MLP of its own, so that serving's max over interests
+        # can weigh it against the routed ones (a shared map scales them all alike).
+        self.short_term_mlp = (
+            self._interest_mlp(in_size, params.interest_mlp_hidden_sizes, params.dropout_prob)
+            if self.short_term_window and routed_num > 0
+            else None
+        )
         self.attention = LabelAwareAttention(params.attention_power)
         if self.loss_type == "SSM":
             item_counts = torch.zeros(self.n_items)
@@ -139,10 +137,23 @@ class MIND(SequentialRecommender):
             profile = self.user_profile(interaction).flatten(start_dim=1)  # (B, F * d)
             tiled = profile.unsqueeze(1).expand(-1, self.interest_num, -1)
             capsules = torch.cat([capsules, tiled], dim=-1)
-        interests = self.interest_mlp(capsules) * capsule_mask.unsqueeze(-1)
+        if self.short_term_mlp is None:
+            interests = self.interest_mlp(capsules)
+        else:
+            interests = torch.cat([self.short_term_mlp(capsules[:, :1]), self.interest_mlp(capsules[:, 1:])], dim=1)
+        interests = interests * capsule_mask.unsqueeze(-1)
         if return_routing_weights:
             return interests, capsule_mask, routing_weights
         return interests, capsule_mask
+
+    def _interest_mlp(self, in_size: int, hidden_sizes: tuple[int, ...], dropout_prob: float) -> nn.Sequential:
+        """Capsule (+ tiled profile) -> interest vector: ReLU hidden layers, then a linear map."""
+        layers: list[nn.Module] = []
+        for hidden_size in hidden_sizes:
+            layers += [nn.Linear(in_size, hidden_size), nn.ReLU(), nn.Dropout(dropout_prob)]
+            in_size = hidden_size
+        layers.append(nn.Linear(in_size, self.embedding_size))
+        return nn.Sequential(*layers)
 
     def _mapped_behaviours(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """``S e_i`` (plus ``S p_r`` with recency embeddings) for every behaviour: ``(B, L, d)``."""

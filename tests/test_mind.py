@@ -125,7 +125,7 @@ def test_short_term_interest_pools_the_latest_behaviours(ml100k_data, batch):
             length = int(batch["item_length"][row])
             latest = batch["item_id_list"][row, max(0, length - 3): length]
             capsule = squash(model.routing.bilinear(model.item_encoder(latest)).sum(0))
-            assert torch.allclose(interests[row, 0], model.interest_mlp(capsule), atol=1e-5)
+            assert torch.allclose(interests[row, 0], model.short_term_mlp(capsule), atol=1e-5)
             assert weights[row, 0].sum() == min(3, length)
     # a single interest is the short-term one alone, whatever the history's length
     single = make_model(ml100k_data, interest_num=1, short_term_window=3).eval()
