@@ -132,6 +132,8 @@ def compare_rows(summary: dict, dataset: str, row: str, baseline: str, metric: s
         return None
     (mean, std), (base_mean, base_std) = entry[metric], base[metric]
     ratio = mean / base_mean
+    if min(entry["seeds"], base["seeds"]) < 2:
+        return ratio, "no verdict (one seed: no spread to compare with)"
     if abs(mean - base_mean) <= margin_stds * max(std, base_std):
         return ratio, "level"
     return ratio, "met" if ratio >= goal else "NOT met"

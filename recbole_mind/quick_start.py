@@ -201,8 +201,9 @@ def run_recbole_mind(
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
         as RecBole's ``run_recbole``, plus ``checkpoint`` (path of the saved model, or None),
         ``train_epoch_seconds`` (wall time of each training epoch, validation excluded),
-        ``test_seconds`` (wall time of the test evaluation), ``test_users`` (users evaluated)
-        and ``model_parameters`` (trainable parameters).
+        ``test_seconds`` (wall time of the test evaluation), ``test_users`` (users evaluated),
+        ``model_parameters`` (trainable parameters) and ``valid_curve`` (``[cumulative training
+        seconds, validation score]`` after each validation).
     """
     config = build_config(model, dataset, config_file_list, config_dict)
     init_seed(config["seed"], config["reproducibility"])
@@ -224,8 +225,10 @@ def run_recbole_mind(
         check_resumable(resume_checkpoint, config)
         trainer.resume_checkpoint(resume_checkpoint)
     epoch_seconds = time_training_epochs(trainer)
+    valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"],
+        callback_fn=lambda epoch, score: valid_curve.append([sum(epoch_seconds), float(score)]),
     )
     if not config["single_spec"]:
         # Only rank 0 writes the best checkpoint, under a name made of its own clock: every
@@ -251,6 +254,7 @@ def run_recbole_mind(
         "test_seconds": test_seconds,
         "test_users": test_data.sample_size,
         "model_parameters": sum(p.numel() for p in model_obj.parameters() if p.requires_grad),
+        "valid_curve": valid_curve,
     }
     if not config["single_spec"]:
         # Every process is done before the group goes, and DDP's reducer before the group:
