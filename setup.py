@@ -12,7 +12,7 @@ setup(
     # The YAML defaults live in the top-level properties/ folder of the repository and are
     # installed inside the package, so they are found the same way from a checkout or a wheel.
     package_dir={"recbole_mind.properties": "properties"},
-    package_data={"recbole_mind.properties": ["*.yaml", "hyper/*.yaml"]},
+    package_data={"recbole_mind.properties": ["*.yaml", "hyper/*.yaml", "presets/*.yaml"]},
     install_requires=[
         # Install torch first (README): a bare requirement with no torch present pulls a
         # multi-GB CUDA build. Any torch >= 2.0 works; 2.13.0 (CPU) is what we test.
