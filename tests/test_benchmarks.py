@@ -27,10 +27,12 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=1200,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "[compare] 7/7" in done.stdout  # progress is shown
+    assert "[compare] 8/8" in done.stdout  # progress is shown
     report = (tmp_path / "benchmarks.md").read_text()
     rows = table_rows(report, "ml-100k")
-    assert set(rows) == {"MIND", "MIND K=1", "MIND L=50", "SASRec", "GRU4Rec", "SINE", "Pop"}
+    assert set(rows) == {
+        "MIND", "MIND preset", "MIND preset K=1", "MIND preset L=5", "SASRec", "GRU4Rec", "SINE", "Pop"
+    }
     for model, cells in rows.items():
         metrics = [float(cell.split("±")[0]) for cell in cells[1:9]]
         assert all(math.isfinite(value) and 0 <= value <= 1 for value in metrics), model
@@ -38,7 +40,8 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         assert int(cells[12].replace(",", "")) > 0, model  # parameters
     assert "Targets" in report
     assert (tmp_path / "benchmarks.png").stat().st_size > 0
-    assert len(list((tmp_path / "benchmark_runs_quick").glob("ml-100k_*.json"))) == 7
+    assert (tmp_path / "time_to_quality.png").stat().st_size > 0 and "## Time to quality" in report
+    assert len(list((tmp_path / "benchmark_runs_quick").glob("ml-100k_*.json"))) == 8
 
     # a second call reuses the finished runs instead of training again
     again = subprocess.run(
@@ -106,3 +109,47 @@ def test_eval_determinism_benchmark_shows_the_fixed_draw_is_repeatable(tmp_path)
     changed = {row[0]: float(row[1].rstrip("%")) for row in cells if len(row) == 3}
     assert changed["fixed"] == 0.0
     assert changed["fresh"] > 0.0
+
+
+def test_noise_rule_calls_differences_within_the_seed_spread_level():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import compare_rows
+
+    def entry(mean, std, seeds=3):
+        return {"recall@50": (mean, std), "seeds": seeds}
+
+    summary = {
+        ("d", "a"): entry(0.40, 0.01), ("d", "b"): entry(0.385, 0.01), ("d", "c"): entry(0.395, 0.008),
+        ("d", "one"): entry(0.5, 0.0, seeds=1),
+    }
+    assert compare_rows(summary, "d", "a", "b", "recall@50")[1] == "met"  # .015 > 1 std
+    assert compare_rows(summary, "d", "a", "b", "recall@50", margin_stds=2.0)[1] == "level"  # .015 < 2 std
+    assert compare_rows(summary, "d", "b", "a", "recall@50")[1] == "NOT met"
+    assert compare_rows(summary, "d", "a", "c", "recall@50")[1] == "level"
+    assert compare_rows(summary, "d", "one", "a", "recall@50")[1].startswith("no verdict")
+    assert compare_rows(summary, "d", "a", "missing", "recall@50") is None
+
+
+def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        "dataset: ml-100k\n"
+        "fixed: {epochs: 1, MAX_ITEM_LIST_LENGTH: 10, user_inter_num_interval: '[20,30]'}\n"
+        "seeds: [2020]\n"
+        "points:\n  - short: {short_term_window: 3, interest_num: 2}\n"
+    )
+    script = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
+    log = tmp_path / "log.jsonl"
+    run = [sys.executable, script, "run", str(grid), "--log", str(log)]
+    done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record["label"] == "short" and record["params"] == {"short_term_window": 3, "interest_num": 2}
+    assert "test" not in json.dumps(record).lower().replace("protocol", "")
+    assert 0 <= record["valid"]["ndcg@10"] <= 1 and len(record["valid_curve"]) == 1
+    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and len(log.read_text().splitlines()) == 1  # nothing rerun
+    table = subprocess.run([sys.executable, script, "table", str(log)], capture_output=True, text=True)
+    assert "| ml-100k | short | 1 |" in table.stdout
