@@ -232,16 +232,18 @@ class LabelAwareAttention(nn.Module):
 def max_interest_scores(
     interests: torch.Tensor, item_emb: torch.Tensor, capsule_mask: torch.Tensor
 ) -> torch.Tensor:
-    """Serving score ``max_k e_i . v_u^k`` over the active interests, for every item.
+    """Serving score ``max_k e_i . v_u^k`` over the active interests: the one scoring rule of
+    ``predict``, ``full_sort_predict``, retrieval's exact check and explanations.
 
     Args:
         interests: ``(B, K, d)``.
-        item_emb: ``(N, d)``.
+        item_emb: ``(N, d)`` items scored for every user (full sort), or ``(B, N, d)`` items
+            of each user (``predict`` passes ``N = 1``).
         capsule_mask: ``(B, K)`` bool.
 
     Returns:
         ``(B, N)`` scores.
     """
-    scores = torch.matmul(interests, item_emb.t())  # (B, K, N)
+    scores = torch.matmul(interests, item_emb.transpose(-1, -2))  # (B, K, N)
     scores = scores.masked_fill(~capsule_mask.unsqueeze(-1), float("-inf"))
     return scores.max(dim=1).values
