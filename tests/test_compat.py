@@ -147,7 +147,10 @@ for name, module in list(sys.modules.items()):
             patched.update(f"{name}.{value.__name__}.{key}" for key, item in vars(value).items() if marked(item))
 import recbole.trainer
 added = {"recbole.trainer.MINDTrainer"} if hasattr(recbole.trainer, "MINDTrainer") else set()
-added |= {name for name in sys.modules if name.startswith("recbole.") and getattr(sys.modules[name], "__file__", 1) is None}
+added |= {  # modules with no file: made by us, not imported from RecBole's folder
+    name for name, module in sys.modules.items()
+    if name.startswith("recbole.") and module is not None and getattr(module, "__file__", None) is None
+}
 print(json.dumps({"patched": sorted(patched), "added": sorted(added)}))
 """
 
