@@ -8,7 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.9",
-    packages=["recbole_mind", "recbole_mind.data", "recbole_mind.properties"],
+    packages=["recbole_mind", "recbole_mind.data", "recbole_mind.serving", "recbole_mind.properties"],
     # The YAML defaults live in the top-level properties/ folder of the repository and are
     # installed inside the package, so they are found the same way from a checkout or a wheel.
     package_dir={"recbole_mind.properties": "properties"},

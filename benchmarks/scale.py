@@ -33,20 +33,14 @@ def train_one_epoch(task: dict[str, Any]) -> dict[str, Any]:
     """Executed in a fresh spawned process: RSS then belongs to this run alone."""
     sys.argv = sys.argv[:1]
     os.chdir(task["work_dir"])
-    from recbole.data import create_dataset, data_preparation
-    from recbole.utils import get_trainer, init_seed
-
-    from recbole_mind import MIND
-    from recbole_mind.quick_start import build_config, time_training_epochs
+    from recbole_mind.config import build_config
+    from recbole_mind.pipeline import build_trainer, prepare
 
     config = build_config("MIND", task["name"], config_dict=task["config_dict"])
-    init_seed(config["seed"], config["reproducibility"])
-    train_data, _, _ = data_preparation(config, create_dataset(config))
-    model = MIND(config, train_data._dataset)
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    epoch_seconds = time_training_epochs(trainer)
+    _, train_data, _, _, model = prepare(config)
+    trainer = build_trainer(config, model)
     trainer.fit(train_data, None, saved=False, show_progress=config["show_progress"])
-    seconds = epoch_seconds[0]
+    seconds = trainer.epoch_seconds[0]
     table_bytes = model.item_encoder.id_embedding.weight.numel() * 4
     return {
         "seconds": seconds,

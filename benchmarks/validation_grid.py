@@ -46,21 +46,17 @@ def finished_trials(log_path: str) -> dict[str, dict[str, Any]]:
 
 def run_trial(dataset: str, config_dict: dict[str, Any]) -> dict[str, Any]:
     """Train MIND with ``config_dict``; best validation result, epochs and seconds."""
-    from recbole.data import data_preparation
-    from recbole.utils import get_trainer, init_logger, init_seed
+    from recbole.utils import init_logger
 
     import recbole_mind  # noqa: F401  (registration, compat)
-    from recbole_mind.quick_start import build_config, load_dataset, time_training_epochs
+    from recbole_mind.config import build_config
+    from recbole_mind.pipeline import build_trainer, prepare
 
     config = build_config("MIND", dataset, [PROTOCOL], config_dict)
-    init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
-    data = load_dataset(config)
-    train_data, valid_data, _ = data_preparation(config, data)
-    init_seed(config["seed"], config["reproducibility"])
-    model = config.model_class(config, train_data._dataset).to(config["device"])
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    epoch_seconds = time_training_epochs(trainer)
+    _, train_data, valid_data, _, model = prepare(config)
+    trainer = build_trainer(config, model)
+    epoch_seconds = trainer.epoch_seconds
     start = time.perf_counter()
     curve: list[list[float]] = []  # [cumulative training seconds, validation score] per epoch
     _, best_valid = trainer.fit(

@@ -1,4 +1,4 @@
-"""Reading RecBole checkpoints on torch >= 2.6.
+"""Checkpoints: reading them on torch >= 2.6, rebuilding data and model, checking a resume.
 
 RecBole's trainer saves ``{"config": Config, "state_dict": ..., "other_parameter": ...,
 "optimizer": ..., "epoch": ...}`` with pickle protocol 4. torch >= 2.6 loads with
@@ -15,6 +15,9 @@ import pickle
 from typing import Any
 
 import torch
+from recbole.config import Config
+
+from recbole_mind.pipeline import prepare
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
@@ -61,20 +64,25 @@ def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) ->
 
 def data_and_model(checkpoint: dict[str, Any], config_dict: dict[str, Any] | None = None) -> tuple:
     """:func:`load_data_and_model` for a checkpoint already read with :func:`load_checkpoint`."""
-    from recbole.data import data_preparation
-    from recbole.utils import get_model, init_seed
-
-    from recbole_mind.quick_start import load_dataset
-
     config = checkpoint["config"]
     config["device"] = torch.device("cpu")
     for key, value in (config_dict or {}).items():
         # RecBole's Config stores data_path joined with the dataset name.
         config[key] = os.path.join(value, config["dataset"]) if key == "data_path" else value
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = load_dataset(config)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset)
+    dataset, train_data, valid_data, test_data, model = prepare(config)
     restore_model(model, checkpoint)
     return config, model.eval(), dataset, train_data, valid_data, test_data
+
+
+def check_resumable(path: str, config: Config) -> None:
+    """Fail clearly before RecBole reads a checkpoint that cannot continue this run."""
+    checkpoint = load_checkpoint(path)
+    missing = {"state_dict", "optimizer", "epoch", "cur_step", "best_valid_score"} - set(checkpoint)
+    if missing:
+        raise ValueError(f"{path} cannot resume training: it lacks {', '.join(sorted(missing))}")
+    saved = checkpoint["config"]
+    for key in ("model", "dataset"):
+        if saved[key] != config[key]:
+            raise ValueError(
+                f"{path} was trained with {key}={saved[key]!r}; this run has {key}={config[key]!r}"
+            )

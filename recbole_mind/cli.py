@@ -12,7 +12,8 @@ import os
 import sys
 from typing import Any, Sequence
 
-from recbole_mind.quick_start import DatasetNotFoundError, run, run_recbole_mind
+from recbole_mind.data.datasets import DatasetNotFoundError
+from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
 

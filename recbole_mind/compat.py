@@ -1,6 +1,8 @@
 """Targeted shims that let RecBole 1.2.1 run on today's numpy, torch and setuptools.
 
-``install()`` runs once on ``import recbole_mind``. It changes nothing in numpy or torch by
+``install()`` runs once on ``import recbole_mind``. It first checks that the installed RecBole
+is the release these shims were written for (1.2.1), and stops naming both versions if not:
+on another release the functions they wrap may have changed. It changes nothing in numpy or torch by
 itself: each shim wraps one RecBole function and acts only while RecBole's own code runs,
 so code that never touches RecBole sees numpy, torch and ``sys.modules`` unchanged. Each shim
 fixes one measured breakage (README, 'Compatibility'); breakages that a version pin fixes
@@ -42,6 +44,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+# The one RecBole release whose internals these shims were written against and tested with.
+SUPPORTED_RECBOLE_VERSION = "1.2.1"
 
 _NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "str_", "bool8": "bool_"}
 
@@ -204,8 +209,22 @@ def _trainer_init_on_cpu(trainer_init: Callable) -> Callable:
     return wrapper
 
 
+def check_recbole_version() -> None:
+    """Refuse a RecBole release other than the one the shims patch: their targets may differ."""
+    import recbole
+
+    found = getattr(recbole, "__version__", "unknown")
+    if found != SUPPORTED_RECBOLE_VERSION:
+        raise ImportError(
+            f"recbole-mind supports RecBole {SUPPORTED_RECBOLE_VERSION} only (its compat layer patches "
+            f"that release's internals), but RecBole {found} is installed: "
+            f"pip install recbole=={SUPPORTED_RECBOLE_VERSION}"
+        )
+
+
 def install() -> None:
-    """Install every shim into RecBole; safe to call more than once."""
+    """Check the RecBole version, then install every shim into RecBole; safe to call more than once."""
+    check_recbole_version()
     from recbole.config import Config
     from recbole.trainer import Trainer
     from recbole.trainer.trainer import AbstractTrainer

@@ -249,22 +249,21 @@ class LabelAwareAttention(nn.Module):
 
 
 def max_interest_scores(
-    interests: torch.Tensor, item_emb: torch.Tensor, capsule_mask: torch.Tensor, paired: bool = False
+    interests: torch.Tensor, item_emb: torch.Tensor, capsule_mask: torch.Tensor
 ) -> torch.Tensor:
-    """Serving score ``max_k e_i . v_u^k`` over the active interests.
+    """Serving score ``max_k e_i . v_u^k`` over the active interests: the one scoring rule of
+    ``predict``, ``full_sort_predict``, training with ``training_score: max``, retrieval's
+    exact check and explanations.
 
     Args:
         interests: ``(B, K, d)``.
-        item_emb: ``(N, d)`` items scored for every user, or with ``paired`` ``(B, d)``: one
-            item per user.
+        item_emb: ``(N, d)`` items scored for every user (full sort), or ``(B, N, d)`` items
+            of each user (``predict`` passes ``N = 1``).
         capsule_mask: ``(B, K)`` bool.
 
     Returns:
-        ``(B, N)`` scores, or ``(B,)`` with ``paired``.
+        ``(B, N)`` scores.
     """
-    if paired:
-        scores = torch.bmm(interests, item_emb.unsqueeze(-1)).squeeze(-1)  # (B, K)
-        return scores.masked_fill(~capsule_mask, float("-inf")).max(dim=1).values
-    scores = torch.matmul(interests, item_emb.t())  # (B, K, N)
+    scores = torch.matmul(interests, item_emb.transpose(-1, -2))  # (B, K, N)
     scores = scores.masked_fill(~capsule_mask.unsqueeze(-1), float("-inf"))
     return scores.max(dim=1).values

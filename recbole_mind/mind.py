@@ -93,9 +93,11 @@ class MIND(SequentialRecommender):
         else:
             self.loss_fct = nn.CrossEntropyLoss()
 
-        # Eval-mode cache of the catalogue's vectors, keyed by the versions of the encoder's
-        # parameters (every optimizer step or load_state_dict bumps them): full_sort_predict
-        # computes them once per evaluation instead of once per batch.
+        # Eval-mode cache of the catalogue's vectors: full_sort_predict computes them once per
+        # evaluation instead of once per batch. It is dropped by train()/eval() (RecBole's
+        # evaluate calls eval() first, after loading the best weights) and by _apply (.to(),
+        # .double(), ...), and keyed by the parameters' versions (optimizer steps,
+        # load_state_dict). A write through .data bumps no version: call eval() after one.
         self._item_vectors_cache: tuple[tuple[int, ...], torch.Tensor] | None = None
 
         for module in self.modules():
@@ -203,27 +205,39 @@ class MIND(SequentialRecommender):
         if self.logq_correction:
             log_q = (self.negative_sampler.log_q(pos_items), self.negative_sampler.log_q(neg_items))
         if self.training_score == "max":
-            pos_logits = max_interest_scores(interests, pos_emb, capsule_mask, paired=True)
+            pos_logits = max_interest_scores(interests, pos_emb.unsqueeze(1), capsule_mask).squeeze(1)
             neg_logits = max_interest_scores(interests, neg_emb, capsule_mask)
             return sampled_softmax_from_logits(pos_logits, pos_items, neg_logits, neg_items, *log_q)
         user_vector = self.attention(interests, pos_emb, capsule_mask)
         return sampled_softmax_loss(user_vector, pos_emb, pos_items, neg_emb, neg_items, *log_q)
 
+    def train(self, mode: bool = True) -> MIND:
+        self._item_vectors_cache = None
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._item_vectors_cache = None
+        return super()._apply(fn, *args, **kwargs)
+
     def predict(self, interaction):
         interests, capsule_mask = self.forward(
             interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
         )
-        item_emb = self.item_encoder(interaction[self.ITEM_ID])  # (B, d)
-        scores = torch.bmm(interests, item_emb.unsqueeze(-1)).squeeze(-1)  # (B, K)
-        return scores.masked_fill(~capsule_mask, float("-inf")).max(dim=1).values
+        item_emb = self.item_encoder(interaction[self.ITEM_ID]).unsqueeze(1)  # (B, 1, d)
+        return max_interest_scores(interests, item_emb, capsule_mask).squeeze(1)
 
     def full_sort_predict(self, interaction):
         interests, capsule_mask = self.forward(
             interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
         )
+        return max_interest_scores(interests, self.catalogue_vectors(), capsule_mask)
+
+    def catalogue_vectors(self) -> torch.Tensor:
+        """``(n_items, d)`` vectors of every item (row = internal item id, 0 = padding);
+        computed once per evaluation in eval mode (see ``_item_vectors_cache``)."""
         if self.training:
-            return max_interest_scores(interests, self.item_encoder.all_items(), capsule_mask)
-        versions = tuple((id(parameter), parameter._version) for parameter in self.item_encoder.parameters())
+            return self.item_encoder.all_items()
+        versions = tuple(parameter._version for parameter in self.item_encoder.parameters())
         if self._item_vectors_cache is None or self._item_vectors_cache[0] != versions:
             self._item_vectors_cache = (versions, self.item_encoder.all_items().detach())
-        return max_interest_scores(interests, self._item_vectors_cache[1], capsule_mask)
+        return self._item_vectors_cache[1]

@@ -55,16 +55,14 @@ def in_tmp_dir(tmp_path, monkeypatch):
 
 def prepared_ml100k(work_dir, config_dict):
     """(config, dataset, train, valid, test) for MIND on ml-100k, built in ``work_dir``."""
-    from recbole.data import create_dataset, data_preparation
-
-    from recbole_mind.quick_start import build_config
+    from recbole_mind.config import build_config
+    from recbole_mind.pipeline import prepare
 
     old_cwd = os.getcwd()
     os.chdir(work_dir)
     try:
         config = build_config("MIND", "ml-100k", config_dict=dict(config_dict))
-        dataset = create_dataset(config)
-        train, valid, test = data_preparation(config, dataset)
+        dataset, train, valid, test, _ = prepare(config, build_model=False)
     finally:
         os.chdir(old_cwd)
     return config, dataset, train, valid, test
@@ -92,3 +90,47 @@ FEATURE_CONFIG = {
 def ml100k_feature_data(tmp_path_factory):
     """Like ml100k_data, with ml-100k's user profile and item genre/year fields loaded."""
     return prepared_ml100k(tmp_path_factory.mktemp("ml100k_features"), FEATURE_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def trained_mind(tmp_path_factory):
+    """(checkpoint, run folder, config, model, dataset) of a tiny MIND (4 interests) trained for
+    one epoch on a slice of ml-100k, for the serving tests."""
+    from recbole_mind.quick_start import run_recbole_mind
+    from recbole_mind.serving.users import load_mind
+
+    run_dir = tmp_path_factory.mktemp("trained_mind")
+    old_cwd = os.getcwd()
+    os.chdir(run_dir)
+    try:
+        result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE_CONFIG, "interest_num": 4})
+        checkpoint = os.path.abspath(result["checkpoint"])
+        config, model, dataset = load_mind(checkpoint)
+    finally:
+        os.chdir(old_cwd)
+    return checkpoint, run_dir, config, model, dataset
+
+
+@pytest.fixture
+def in_trained_dir(trained_mind, monkeypatch):
+    """``trained_mind``, run from its folder (where the checkpoint's data_path points)."""
+    monkeypatch.chdir(trained_mind[1])
+    return trained_mind
+
+
+def full_sort_scores(model, dataset, user_ids):
+    """``full_sort_predict`` on the users' latest histories: ``(U, n_items - 1)`` scores aligned
+    with the item vector rows (padding dropped), and the histories."""
+    import torch
+    from recbole.data.interaction import Interaction
+
+    from recbole_mind.serving.users import FIRST_ITEM_ID, latest_histories
+
+    histories = latest_histories(dataset, user_ids, model.max_seq_length)
+    batch = Interaction({
+        dataset.uid_field: histories.user_ids,
+        model.ITEM_SEQ: histories.item_seq,
+        model.ITEM_SEQ_LEN: histories.item_seq_len,
+    })
+    with torch.no_grad():
+        return model.eval().full_sort_predict(batch)[:, FIRST_ITEM_ID:].numpy(), histories

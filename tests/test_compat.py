@@ -74,7 +74,7 @@ def test_missing_feature_values_are_filled(tmp_path, monkeypatch):
     # pandas 3 silently ignores (NaN reaches the model); setup.py pins pandas < 3 for it.
     from recbole.data import create_dataset
 
-    from recbole_mind.quick_start import build_config
+    from recbole_mind.config import build_config
 
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "data" / "tiny"
@@ -101,3 +101,63 @@ def test_missing_feature_values_are_filled(tmp_path, monkeypatch):
     assert not feat["price"].isna().any()
     missing_row = feat[feat["item_id"] == dataset.token2id("item_id", "2")]
     assert missing_row["price"].item() == 4.0  # mean of 2, 4 and 6
+
+
+def test_install_refuses_another_recbole_release_naming_both_versions(monkeypatch):
+    import recbole
+
+    monkeypatch.setattr(recbole, "__version__", "1.3.0")
+    with pytest.raises(ImportError, match=r"supports RecBole 1\.2\.1 only.*RecBole 1\.3\.0 is installed"):
+        compat.install()
+
+
+# Every RecBole attribute that `import recbole_mind` replaces (compat's shims and registration's
+# hook, both marked), and every name it adds. A new patch must be added here, on purpose.
+PATCHED_RECBOLE_ATTRIBUTES = {
+    "recbole.config.configurator.Config.compatibility_settings",
+    "recbole.config.configurator.Config._init_device",
+    "recbole.config.configurator.Config._load_internal_config_dict",
+    "recbole.trainer.trainer.AbstractTrainer.__init__",
+    "recbole.trainer.trainer.Trainer.evaluate",
+    "recbole.trainer.trainer.Trainer.resume_checkpoint",
+    "recbole.quick_start.quick_start.load_data_and_model",
+    "recbole.quick_start.load_data_and_model",  # the package's re-export of the same function
+}
+ADDED_RECBOLE_NAMES = {"recbole.trainer.MINDTrainer", "recbole.model.sequential_recommender.mind"}
+
+FIND_PATCHES = """
+import json, sys
+import recbole_mind
+import recbole.quick_start
+
+def marked(value):
+    try:
+        return bool(getattr(value, "_recbole_mind_shim", False) or getattr(value, "_recbole_mind_registration", False))
+    except Exception:
+        return False
+
+patched = set()
+for name, module in list(sys.modules.items()):
+    if not name.startswith("recbole.") or module is None:
+        continue
+    for attribute, value in list(vars(module).items()):
+        if marked(value):
+            patched.add(f"{name}.{attribute}")
+        if isinstance(value, type) and value.__module__ == name:
+            patched.update(f"{name}.{value.__name__}.{key}" for key, item in vars(value).items() if marked(item))
+import recbole.trainer
+added = {"recbole.trainer.MINDTrainer"} if hasattr(recbole.trainer, "MINDTrainer") else set()
+added |= {  # modules with no file: made by us, not imported from RecBole's folder
+    name for name, module in sys.modules.items()
+    if name.startswith("recbole.") and module is not None and getattr(module, "__file__", None) is None
+}
+print(json.dumps({"patched": sorted(patched), "added": sorted(added)}))
+"""
+
+
+def test_every_recbole_attribute_we_patch_is_listed():
+    done = subprocess.run([sys.executable, "-c", FIND_PATCHES], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(found["patched"]) == PATCHED_RECBOLE_ATTRIBUTES
+    assert set(found["added"]) == ADDED_RECBOLE_NAMES

@@ -149,6 +149,30 @@ def test_model_survives_deepcopy_with_identical_scores(ml100k_data, batch):
         assert torch.equal(model.full_sort_predict(batch), clone.full_sort_predict(batch))
 
 
+@pytest.mark.parametrize("change", ["double", "data_write_then_eval", "in_place_step", "train_then_eval"])
+def test_eval_item_cache_never_serves_stale_vectors(ml100k_data, batch, change):
+    model = make_model(ml100k_data).eval()
+    weight = model.item_encoder.id_embedding.weight
+    with torch.no_grad():
+        model.full_sort_predict(batch)  # fills the cache
+        if change == "double":
+            model.double()  # new parameter tensors, new dtype
+        elif change == "data_write_then_eval":
+            weight.data.mul_(2)  # bumps no version counter ...
+            model.eval()  # ... so, as RecBole's evaluate does, eval() starts afresh
+        elif change == "in_place_step":
+            weight.mul_(2)  # as an optimizer step does
+        else:
+            model.train()
+            weight.mul_(2)
+            model.eval()
+        served = model.full_sort_predict(batch)
+        model._item_vectors_cache = None
+        fresh = model.full_sort_predict(batch)
+    assert served.dtype == (torch.float64 if change == "double" else torch.float32)
+    assert torch.equal(served, fresh)
+
+
 def test_bad_key_fails_when_the_model_is_built(ml100k_data):
     with pytest.raises(ValueError, match="routing_times must be an integer >= 1, got 0"):
         make_model(ml100k_data, routing_times=0)

@@ -9,7 +9,7 @@ PRESET = os.path.join(REPO_ROOT, "properties", "presets", "MIND-recommended.yaml
 
 def test_recommended_preset_sets_only_valid_mind_keys(in_tmp_dir):
     from recbole_mind.params import read_mind_params
-    from recbole_mind.quick_start import build_config
+    from recbole_mind.config import build_config
 
     with open(PRESET, encoding="utf-8") as file:
         preset = yaml.safe_load(file)

@@ -3,12 +3,12 @@ import urllib.error
 import urllib.request
 
 import pytest
-from recbole.data import create_dataset, data_preparation
 from recbole.utils import get_trainer
 
 from recbole_mind import MIND, run_recbole_mind
-from recbole_mind.checkpoint import load_checkpoint, restore_model
-from recbole_mind.quick_start import DatasetNotFoundError, build_config, resolve_model
+from recbole_mind.checkpoint import load_data_and_model
+from recbole_mind.config import build_config, resolve_model
+from recbole_mind.data.datasets import DatasetNotFoundError
 
 from conftest import FAST_CONFIG
 
@@ -47,13 +47,8 @@ def test_mind_trains_one_epoch_above_random_floor(mind_run):
 def test_best_checkpoint_reloads_and_reproduces_test_result(mind_run, monkeypatch):
     result, run_dir = mind_run
     monkeypatch.chdir(run_dir)
-    checkpoint = load_checkpoint(result["checkpoint"])
-    config = checkpoint["config"]
+    config, model, _, _, _, test = load_data_and_model(result["checkpoint"])
     assert config["model"] == "MIND"
-    dataset = create_dataset(config)
-    train, _, test = data_preparation(config, dataset)
-    model = MIND(config, train._dataset)
-    restore_model(model, checkpoint)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     reloaded = trainer.evaluate(test, load_best_model=False, show_progress=False)
     assert dict(reloaded) == pytest.approx(dict(result["test_result"]))

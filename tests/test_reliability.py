@@ -9,7 +9,7 @@ import pytest
 
 from recbole_mind import run_recbole_mind
 from recbole_mind.checkpoint import load_checkpoint, load_data_and_model
-from recbole_mind.quick_start import build_config
+from recbole_mind.config import build_config
 
 from conftest import REPO_ROOT, SLICE_CONFIG
 

@@ -5,7 +5,8 @@ import sys
 import pytest
 import yaml
 
-from recbole_mind.quick_start import build_config, run_recbole_mind
+from recbole_mind.config import build_config
+from recbole_mind.quick_start import run_recbole_mind
 from recbole_mind.tuning import load_search_space, tune
 
 from conftest import FAST_CONFIG, REPO_ROOT

@@ -1,7 +1,8 @@
 import pytest
 
 from recbole_mind.data.atomic import AtomicFileError, check_atomic_file
-from recbole_mind.quick_start import build_config, load_dataset
+from recbole_mind.config import build_config
+from recbole_mind.data.datasets import load_dataset
 
 HEADER = "user_id:token\titem_id:token\ttimestamp:float\n"
 

@@ -1,0 +1,102 @@
+"""Config building: which model a name means, and the layers of defaults under the user's keys.
+
+RecBole's ``Config`` reads its own defaults; ours go underneath the user's files, dict and
+command line (README, 'Configuration'). MIND's keys are checked here, before any data loads.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+
+import recbole
+from recbole.config import Config
+from recbole.utils import ModelType, get_model
+
+from recbole_mind.mind import MIND
+from recbole_mind.params import read_mind_params
+from recbole_mind.registration import PLUGIN_MODELS, properties_path
+
+# Where RecBole keeps the defaults YAML of each of its built-in models.
+RECBOLE_MODEL_PROPERTIES = os.path.join(os.path.dirname(recbole.__file__), "properties", "model")
+
+
+def recbole_model_names() -> list[str]:
+    """Names of RecBole's built-in models (one defaults YAML each ships with RecBole)."""
+    return sorted(
+        name[: -len(".yaml")] for name in os.listdir(RECBOLE_MODEL_PROPERTIES) if name.endswith(".yaml")
+    )
+
+
+def recbole_default(model_class: type, key: str) -> Any:
+    """Value of ``key`` in the defaults YAML RecBole ships for a built-in model, else None."""
+    path = os.path.join(RECBOLE_MODEL_PROPERTIES, f"{model_class.__name__}.yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        return (yaml.safe_load(file) or {}).get(key)
+
+
+def resolve_model(model: str | type) -> type:
+    """Model class for ``"MIND"``, a RecBole model name such as ``"SASRec"``, or a class."""
+    if isinstance(model, type):
+        return model
+    if model in PLUGIN_MODELS:
+        return PLUGIN_MODELS[model]
+    builtin = recbole_model_names()
+    if model in builtin:
+        return get_model(model)
+    known = sorted(PLUGIN_MODELS) + builtin
+    close = [name for name in known if name.lower() == str(model).lower()]
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Unknown model {model!r}.{hint} Available models: {', '.join(known)}"
+    )
+
+
+def check_config_file(path: str) -> None:
+    """A user's YAML file must exist, parse, and hold ``key: value`` pairs."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Config file not found: {path}")
+    with open(path, encoding="utf-8") as file:
+        try:
+            content = yaml.load(file, Loader=yaml.FullLoader)
+        except yaml.YAMLError as error:
+            raise ValueError(f"Config file {path} is not valid YAML: {error}") from error
+    if content is not None and not isinstance(content, dict):
+        raise ValueError(
+            f"Config file {path} must hold 'key: value' lines, got a {type(content).__name__}"
+        )
+
+
+def build_config(
+    model: str | type = "MIND",
+    dataset: str = "ml-100k",
+    config_file_list: list[str] | None = None,
+    config_dict: dict[str, Any] | None = None,
+) -> Config:
+    """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
+
+    Priority, lowest first: RecBole's defaults with ``properties/MIND.yaml`` for MIND (see
+    ``registration``), ``properties/sequential_ce.yaml`` (RecBole's sequential models trained
+    with CE), ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``,
+    ``--key=value``.
+    """
+    model_class = resolve_model(model)
+    for path in config_file_list or []:
+        check_config_file(path)
+    names = [f"{dataset}.yaml"]
+    if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
+        names.insert(0, "sequential_ce.yaml")
+    defaults = [properties_path(name) for name in names if os.path.isfile(properties_path(name))]
+    config = Config(
+        model=model_class,
+        dataset=dataset,
+        config_file_list=defaults + list(config_file_list or []),
+        config_dict=config_dict,
+    )
+    if model_class is MIND:
+        read_mind_params(config)  # fail on a bad key before the data is loaded
+    return config

@@ -1,0 +1,83 @@
+"""The steps every run shares: data and model from a config, and a trainer that times its epochs.
+
+``prepare`` is the one place that turns a config into data splits and a model; the run
+(``quick_start``), checkpoint loading (``checkpoint``), the benchmarks and the tests all call it,
+so they seed, load and split the same way RecBole's ``run_recbole`` does.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from logging import getLogger
+from typing import Any, NamedTuple
+
+from recbole.config import Config
+from recbole.data import data_preparation
+from recbole.data.dataloader import AbstractDataLoader
+from recbole.data.dataset import Dataset
+from recbole.trainer import Trainer
+from recbole.utils import get_trainer, init_seed
+from torch import nn
+
+from recbole_mind.data.datasets import load_dataset
+
+
+class Prepared(NamedTuple):
+    """What :func:`prepare` returns; ``model`` is None when none was asked for."""
+
+    dataset: Dataset
+    train_data: AbstractDataLoader
+    valid_data: AbstractDataLoader
+    test_data: AbstractDataLoader
+    model: nn.Module | None
+
+
+def prepare(config: Config, build_model: bool = True) -> Prepared:
+    """Seed, load and check the dataset, split it, seed again and build ``config``'s model.
+
+    The second seed (``seed + local_rank``, as RecBole's ``run_recbole``) makes the initial
+    weights independent of how much randomness the data preparation used, and gives each
+    process of a distributed run its own stream. The model is put on ``config["device"]``.
+    """
+    logger = getLogger()
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = load_dataset(config)
+    logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    model = None
+    if build_model:
+        init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+        model = config.model_class(config, train_data._dataset).to(config["device"])
+        logger.info(model)
+    return Prepared(dataset, train_data, valid_data, test_data, model)
+
+
+def build_trainer(config: Config, model: nn.Module) -> Trainer:
+    """RecBole's trainer for ``model`` (``get_trainer``) that also records, in its
+    ``epoch_seconds`` list, the wall time of each training epoch (validation excluded)."""
+    trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
+    return _epoch_timed(trainer_class)(config, model)
+
+
+@functools.lru_cache(maxsize=None)
+def _epoch_timed(trainer_class: type) -> type:
+    """A subclass of ``trainer_class`` timing ``_train_epoch``.
+
+    ``_train_epoch`` is the hook RecBole's own trainers override per epoch (``KGTrainer``,
+    ``DecisionTreeTrainer``, ...); a subclass keeps the trainer RecBole chose, whatever it is.
+    """
+
+    class EpochTimedTrainer(trainer_class):
+        def __init__(self, config: Config, model: nn.Module) -> None:
+            super().__init__(config, model)
+            self.epoch_seconds: list[float] = []
+
+        def _train_epoch(self, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            loss = super()._train_epoch(*args, **kwargs)
+            self.epoch_seconds.append(time.perf_counter() - start)
+            return loss
+
+    EpochTimedTrainer.__name__ = EpochTimedTrainer.__qualname__ = f"EpochTimed{trainer_class.__name__}"
+    return EpochTimedTrainer

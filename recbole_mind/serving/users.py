@@ -1,0 +1,151 @@
+"""From a MIND checkpoint to what serving needs: users' histories, interests, item vectors.
+
+Histories are the user's latest ``MAX_ITEM_LIST_LENGTH`` interactions in the whole dataset
+(time order), i.e. what would be served now, not the test-time history.
+
+Index rows and item ids: RecBole's internal item id 0 is padding, so the item vector array
+(and every index built on it) holds the real items only, and row ``r`` is item id
+``r + FIRST_ITEM_ID``. :func:`item_ids_of_rows` and :func:`rows_of_item_ids` are the only
+places that know it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from recbole.data.interaction import Interaction
+
+from recbole_mind.checkpoint import data_and_model, load_checkpoint
+from recbole_mind.mind import MIND
+
+FIRST_ITEM_ID = 1  # internal id 0 is RecBole's padding item
+
+
+def item_ids_of_rows(rows: np.ndarray) -> np.ndarray:
+    """Internal item ids of item vector (index) rows."""
+    return np.asarray(rows) + FIRST_ITEM_ID
+
+
+def rows_of_item_ids(item_ids: np.ndarray) -> np.ndarray:
+    """Item vector (index) rows of internal item ids (>= 1)."""
+    return np.asarray(item_ids) - FIRST_ITEM_ID
+
+
+def load_mind(checkpoint: str, config_dict: dict[str, Any] | None = None) -> tuple:
+    """``(config, model, dataset)`` of a MIND checkpoint, model in eval mode on CPU."""
+    saved = load_checkpoint(checkpoint)
+    if saved["config"]["model"] != "MIND":
+        raise ValueError(
+            f"{checkpoint} holds a {saved['config']['model']} model; export, retrieval and explanations "
+            "need a MIND checkpoint (saved/MIND-<time>.pth)"
+        )
+    config, model, dataset, *_ = data_and_model(saved, config_dict)
+    assert isinstance(model, MIND)
+    return config, model, dataset
+
+
+@dataclass
+class Histories:
+    """Latest behaviours of some users, as MIND's forward takes them."""
+
+    user_ids: torch.Tensor  # (U,) internal user ids
+    item_seq: torch.Tensor  # (U, L) internal item ids, 0 = padding
+    item_seq_len: torch.Tensor  # (U,)
+    seen: list[np.ndarray]  # every item id each user interacted with
+
+
+@dataclass
+class ServedUsers:
+    """What a checkpoint serves for some users: their histories and interests."""
+
+    config: Any
+    model: MIND
+    dataset: Any
+    user_ids: np.ndarray
+    histories: Histories
+    interests: torch.Tensor  # (U, K, d)
+    capsule_mask: torch.Tensor  # (U, K)
+    routing_weights: torch.Tensor  # (U, K, L)
+
+    def item_tokens(self) -> np.ndarray:
+        """Tokens of the real items, aligned with :func:`item_vectors` rows."""
+        rows = np.arange(self.dataset.item_num - FIRST_ITEM_ID)
+        return self.dataset.id2token(self.dataset.iid_field, item_ids_of_rows(rows))
+
+    def user_tokens(self) -> np.ndarray:
+        """Tokens of the served users, aligned with ``user_ids``."""
+        return self.dataset.id2token(self.dataset.uid_field, self.user_ids)
+
+
+def serve_users(
+    checkpoint: str, user_tokens: Sequence[str] | None, config_dict: dict[str, Any] | None = None
+) -> ServedUsers:
+    """Load a MIND checkpoint and compute the interests of ``user_tokens`` (all users: None)."""
+    config, model, dataset = load_mind(checkpoint, config_dict)
+    user_ids = user_ids_of(dataset, user_tokens)
+    histories = latest_histories(dataset, user_ids, model.max_seq_length)
+    return ServedUsers(config, model, dataset, user_ids, histories, *user_interests(model, dataset, histories))
+
+
+def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
+    """Internal ids of ``user_tokens`` (all users when None); unknown tokens raise ValueError."""
+    field = dataset.uid_field
+    if user_tokens is None:
+        return np.arange(1, dataset.user_num)
+    known = dataset.field2token_id[field]
+    unknown = [token for token in user_tokens if str(token) not in known]
+    if unknown:
+        raise ValueError(
+            f"Unknown user token(s) {unknown[:5]} for {field!r} in dataset {dataset.dataset_name!r} "
+            f"({dataset.user_num - 1} users, e.g. {[str(token) for token in list(known)[1:4]]})"
+        )
+    return np.array([known[str(token)] for token in user_tokens], dtype=np.int64)
+
+
+def latest_histories(dataset, user_ids: np.ndarray, max_length: int) -> Histories:
+    """Each user's latest ``max_length`` interactions, oldest first, over the whole dataset."""
+    inter = dataset.inter_feat
+    users = inter[dataset.uid_field].numpy()
+    items = inter[dataset.iid_field].numpy()
+    times = (
+        inter[dataset.time_field].numpy() if dataset.time_field in inter else np.zeros(len(users))
+    )
+    order = np.lexsort((np.arange(len(users)), times, users))
+    users, items = users[order], items[order]
+    starts = np.searchsorted(users, user_ids, side="left")
+    ends = np.searchsorted(users, user_ids, side="right")
+    item_seq = np.zeros((len(user_ids), max_length), dtype=np.int64)
+    lengths = np.minimum(ends - starts, max_length)
+    seen = []
+    for row, (start, end, length) in enumerate(zip(starts, ends, lengths)):
+        item_seq[row, :length] = items[end - length : end]
+        seen.append(np.unique(items[start:end]))
+    return Histories(
+        torch.as_tensor(user_ids), torch.as_tensor(item_seq), torch.as_tensor(lengths), seen
+    )
+
+
+@torch.no_grad()
+def user_interests(model: MIND, dataset, histories: Histories, batch_size: int = 1024) -> tuple:
+    """Interests ``(U, K, d)``, capsule mask ``(U, K)`` and routing weights ``(U, K, L)``."""
+    model.eval()
+    outputs = []
+    for start in range(0, len(histories.user_ids), batch_size):
+        rows = slice(start, start + batch_size)
+        batch = Interaction({dataset.uid_field: histories.user_ids[rows]})
+        if model.user_profile is not None:
+            batch = dataset.join(batch)  # the profile fields of these users
+        outputs.append(
+            model(histories.item_seq[rows], histories.item_seq_len[rows], batch, return_routing_weights=True)
+        )
+    return tuple(torch.cat(parts) for parts in zip(*outputs))
+
+
+@torch.no_grad()
+def item_vectors(model: MIND) -> np.ndarray:
+    """``(n_items - 1, d)`` float32 vectors of the real items, one per index row."""
+    model.eval()
+    return model.catalogue_vectors()[FIRST_ITEM_ID:].cpu().numpy().astype(np.float32)

@@ -1,0 +1,54 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from recbole_mind.layers import dynamic_interest_num
+from recbole_mind.serving.export import export_vectors, load_vectors, retrieve_for_users
+from recbole_mind.serving.users import latest_histories, user_ids_of
+
+from conftest import full_sort_scores
+
+
+def test_exported_vectors_reload_and_reproduce_the_models_scores(in_trained_dir, tmp_path):
+    checkpoint, _, _, model, dataset = in_trained_dir
+    export_vectors(checkpoint, str(tmp_path))
+    vectors = load_vectors(str(tmp_path))
+    users = np.unique(vectors["user_tokens"])
+    assert len(users) == dataset.user_num - 1
+    assert list(vectors["item_tokens"]) == list(dataset.id2token(dataset.iid_field, np.arange(1, dataset.item_num)))
+    expected, histories = full_sort_scores(model, dataset, user_ids_of(dataset, users[:50]))
+    for row, user in enumerate(users[:50]):
+        mine = vectors["user_tokens"] == user
+        active = int(dynamic_interest_num(histories.item_seq_len[row : row + 1], 4))
+        assert mine.sum() == active  # inactive capsules are not exported
+        assert sorted(vectors["interest_index"][mine]) == list(range(active))
+        scores = (vectors["item_vectors"] @ vectors["interest_vectors"][mine].T).max(axis=1)
+        np.testing.assert_allclose(scores, expected[row], rtol=1e-4, atol=1e-5)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["interest_rows"] == len(vectors["user_tokens"])
+
+
+def test_retrieve_for_users_drops_seen_items_and_still_returns_n(in_trained_dir):
+    checkpoint, _, _, model, dataset = in_trained_dir
+    users = [str(token) for token in dataset.id2token(dataset.uid_field, [1, 2, 3])]
+    found = retrieve_for_users(checkpoint, users, n=15, exclude_seen=True)
+    histories = latest_histories(dataset, np.array([1, 2, 3]), model.max_seq_length)
+    for user, seen in zip(users, histories.seen):
+        seen_tokens = set(dataset.id2token(dataset.iid_field, seen))
+        assert len(found[user]) == 15 and len({item for item, _ in found[user]}) == 15
+        assert not seen_tokens & {item for item, _ in found[user]}
+        assert [score for _, score in found[user]] == sorted((score for _, score in found[user]), reverse=True)
+
+
+def test_bad_requests_fail_with_clear_messages(in_trained_dir, tmp_path):
+    checkpoint, *_ = in_trained_dir
+    with pytest.raises(ValueError, match=r"Unknown user token\(s\) \['no-such-user'\]"):
+        retrieve_for_users(checkpoint, ["no-such-user"], n=5)
+    with pytest.raises(ValueError, match="n .* must be an integer >= 1, got 0"):
+        retrieve_for_users(checkpoint, None, n=0)
+    other = tmp_path / "SASRec.pth"
+    torch.save({"config": {"model": "SASRec"}, "state_dict": {}}, other)
+    with pytest.raises(ValueError, match="holds a SASRec model.*need a MIND checkpoint"):
+        export_vectors(str(other), str(tmp_path / "out"))

@@ -1,0 +1,72 @@
+"""The package's shape: no import cycles (lazy imports included), small modules, a light core."""
+
+import ast
+import os
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+PACKAGE_DIR = os.path.join(REPO_ROOT, "recbole_mind")
+MAX_MODULE_LINES = 350
+
+
+def package_modules() -> dict[str, str]:
+    """Dotted name -> path of every module of the package (``pkg.__init__`` named ``pkg``)."""
+    modules = {}
+    for folder, _, files in os.walk(PACKAGE_DIR):
+        for file in files:
+            if file.endswith(".py"):
+                path = os.path.join(folder, file)
+                parts = os.path.relpath(path, REPO_ROOT)[: -len(".py")].split(os.sep)
+                modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def imported_modules(path: str, modules: dict[str, str]) -> set[str]:
+    """Package modules imported anywhere in the file, function-level (lazy) imports included."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # `from recbole_mind import compat` imports the submodule compat
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in modules}
+
+
+def test_no_import_cycle_inside_the_package():
+    modules = package_modules()
+    graph = {name: imported_modules(path, modules) - {name} for name, path in modules.items()}
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            assert state.get(target) != "open", "import cycle: " + " -> ".join(trail + [name, target])
+            if target not in state:
+                visit(target, trail + [name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+
+
+def test_no_module_is_longer_than_350_lines():
+    lengths = {name: sum(1 for _ in open(path, encoding="utf-8")) for name, path in package_modules().items()}
+    assert {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_importing_a_layer_does_not_load_the_run_path_and_registration_still_happens():
+    code = (
+        "import sys\nimport recbole_mind.layers\n"
+        "print(sorted(name for name in sys.modules if name in "
+        "('recbole_mind.quick_start', 'recbole_mind.pipeline', 'recbole_mind.serving.users')))\n"
+        "from recbole.utils import get_model\nprint(get_model('MIND').__module__)\n"
+        "from recbole_mind import run_recbole_mind\nprint(run_recbole_mind.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["[]", "recbole_mind.mind", "recbole_mind.quick_start"]
