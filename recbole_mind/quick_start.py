@@ -22,6 +22,7 @@ from recbole.utils import init_logger, set_color
 from recbole_mind.checkpoint import check_resumable
 from recbole_mind.config import build_config
 from recbole_mind.pipeline import build_trainer, prepare
+from recbole_mind.protocols.multi_target import is_multi_target, run_multi_target
 
 
 def run_recbole_mind(
@@ -55,6 +56,8 @@ def run_recbole_mind(
         and ``model_parameters`` (trainable parameters).
     """
     config = build_config(model, dataset, config_file_list, config_dict)
+    if is_multi_target(config):  # held-out users, several targets each (issue 15)
+        return run_multi_target(config, saved, resume_checkpoint)
     init_logger(config)
     logger = getLogger()
     logger.info(sys.argv)
