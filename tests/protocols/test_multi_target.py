@@ -271,21 +271,26 @@ def test_no_held_out_user_reaches_training(tiny_data, tmp_path, monkeypatch):
     assert prepared.test_users.item_seq_len.tolist() == [10] * 4
 
 
-@pytest.mark.parametrize(
-    "model, overrides",
-    [
-        ("MIND", {"embedding_size": 16}),
-        ("SASRec", {"n_layers": 1, "n_heads": 1, "hidden_size": 16, "inner_size": 32}),
-        ("GRU4Rec", {"embedding_size": 16, "hidden_size": 16}),
-    ],
-)
-def test_one_epoch_through_the_quick_start(tiny_data, in_tmp_dir, model, overrides):
+def quick_start_run(data_path, model, overrides):
     config_dict = {
-        "data_path": tiny_data, "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1, "train_batch_size": 256,
+        "data_path": data_path, "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1, "train_batch_size": 256,
         "eval_batch_size": 16, "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
         **QUIET, **overrides,
     }
-    result = run_recbole_mind(model, "tiny", [PROTOCOL_YAML], config_dict)
+    return run_recbole_mind(model, "tiny", [PROTOCOL_YAML], config_dict)
+
+
+@pytest.fixture(scope="module")
+def mind_run(tiny_data, tmp_path_factory):
+    old_cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("mind_multi_target_run"))
+    try:
+        yield quick_start_run(tiny_data, "MIND", {"embedding_size": 16})
+    finally:
+        os.chdir(old_cwd)
+
+
+def check_run_result(result, model):
     assert result["protocol"] == "multi_target" and result["history_excluded"] is True
     assert result["users"] == {"train": 32, "valid": 4, "test": 4}
     assert result["test_users"] == 4 and result["valid_users"] == 4
@@ -297,3 +302,34 @@ def test_one_epoch_through_the_quick_start(tiny_data, in_tmp_dir, model, overrid
     assert len(result["train_epoch_seconds"]) == 1
     assert os.path.isfile(result["checkpoint"])
     assert os.path.basename(result["checkpoint"]).startswith(f"{model}-")
+
+
+def test_mind_one_epoch_through_the_quick_start(mind_run):
+    check_run_result(mind_run, "MIND")
+
+
+def test_the_best_checkpoint_reproduces_the_test_result(mind_run):
+    from recbole_mind.checkpoint import load_checkpoint, restore_model
+
+    checkpoint = load_checkpoint(mind_run["checkpoint"])
+    config = checkpoint["config"]
+    params = read_multi_target_params(config)
+    prepared = prepare_multi_target(config, params)
+    restore_model(prepared.model, checkpoint)
+    prepared.model.eval()
+    with torch.no_grad():
+        result = evaluate_held_out_users(
+            prepared.model.full_sort_predict, prepared.test_users, prepared.model.n_items, params, 16
+        )
+    assert dict(result) == pytest.approx(dict(mind_run["test_result"]))
+
+
+@pytest.mark.parametrize(
+    "model, overrides",
+    [
+        ("SASRec", {"n_layers": 1, "n_heads": 1, "hidden_size": 16, "inner_size": 32}),
+        ("GRU4Rec", {"embedding_size": 16, "hidden_size": 16}),
+    ],
+)
+def test_recbole_models_one_epoch_through_the_quick_start(tiny_data, in_tmp_dir, model, overrides):
+    check_run_result(quick_start_run(tiny_data, model, overrides), model)
