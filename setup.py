@@ -8,11 +8,14 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.9",
-    packages=["recbole_mind", "recbole_mind.data", "recbole_mind.serving", "recbole_mind.properties"],
+    packages=[
+        "recbole_mind", "recbole_mind.data", "recbole_mind.serving", "recbole_mind.protocols",
+        "recbole_mind.properties",
+    ],
     # The YAML defaults live in the top-level properties/ folder of the repository and are
     # installed inside the package, so they are found the same way from a checkout or a wheel.
     package_dir={"recbole_mind.properties": "properties"},
-    package_data={"recbole_mind.properties": ["*.yaml", "hyper/*.yaml", "presets/*.yaml"]},
+    package_data={"recbole_mind.properties": ["*.yaml", "hyper/*.yaml", "presets/*.yaml", "protocols/*.yaml"]},
     install_requires=[
         # Install torch first (README): a bare requirement with no torch present pulls a
         # multi-GB CUDA build. Any torch >= 2.0 works; 2.13.0 (CPU) is what we test.

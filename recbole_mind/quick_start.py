@@ -22,6 +22,8 @@ from recbole.utils import init_logger, set_color
 from recbole_mind.checkpoint import check_resumable
 from recbole_mind.config import build_config
 from recbole_mind.pipeline import build_trainer, prepare
+from recbole_mind.protocols.multi_target import run_multi_target
+from recbole_mind.protocols.params import is_multi_target
 
 
 def run_recbole_mind(
@@ -56,6 +58,8 @@ def run_recbole_mind(
         seconds, validation score]`` after each validation).
     """
     config = build_config(model, dataset, config_file_list, config_dict)
+    if is_multi_target(config):  # held-out users, several targets each (issue 15)
+        return run_multi_target(config, saved, resume_checkpoint)
     init_logger(config)
     logger = getLogger()
     logger.info(sys.argv)
