@@ -26,6 +26,7 @@ from recbole.utils import ModelType, get_model, get_trainer, init_logger, init_s
 
 from recbole_mind.checkpoint import load_checkpoint
 from recbole_mind.data.atomic import check_dataset_files
+from recbole_mind.keys import check_config_file_keys, check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
 from recbole_mind.registration import PLUGIN_MODELS, properties_path
@@ -82,6 +83,7 @@ def check_config_file(path: str) -> None:
         raise ValueError(
             f"Config file {path} must hold 'key: value' lines, got a {type(content).__name__}"
         )
+    check_config_file_keys(path)
 
 
 def build_config(
@@ -112,6 +114,7 @@ def build_config(
     )
     if model_class is MIND:
         read_mind_params(config)  # fail on a bad key before the data is loaded
+    check_run_config(config)
     return config
 
 
