@@ -344,6 +344,9 @@ def read_config_file(path: str) -> dict[str, Any]:
 
     with open(path, encoding="utf-8") as file:
         content = yaml.load(file.read(), Loader=Config._build_yaml_loader(None))
+    if content is None:
+        # RecBole's Config fails on an empty file with a TypeError (dict.update(None)).
+        raise ValueError(f"Config file {path} holds no keys: add 'key: value' lines or leave it out")
     return content if isinstance(content, dict) else {}
 
 
