@@ -188,3 +188,20 @@ def test_inconsistent_distributed_flags_are_refused(nproc, world_size, ip, port,
 @pytest.mark.parametrize("flags", [(1, -1, "localhost", "5678", 0), (4, 8, "10.0.0.1", 29500, 4)])
 def test_consistent_distributed_flags_pass(flags):
     check_distributed_flags(*flags)
+
+
+GRAD_SCALER = "`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use `torch.amp.GradScaler('cuda', args...)` instead."
+CHAINED = "A value is trying to be set on a copy of a DataFrame or Series through chained assignment using an inplace method."
+
+
+@pytest.mark.parametrize("message", [GRAD_SCALER, CHAINED])
+def test_third_party_deprecations_are_silenced_only_where_recbole_triggers_them(message):
+    from recbole_mind.keys import silence_third_party_deprecations
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        silence_third_party_deprecations()
+        warnings.warn_explicit(message, FutureWarning, "trainer.py", 235, module="recbole.trainer.trainer")
+        warnings.warn_explicit(message, FutureWarning, "ours.py", 1, module="recbole_mind.trainer")
+        warnings.warn_explicit("our own warning", FutureWarning, "trainer.py", 1, module="recbole.trainer.trainer")
+    assert [str(warning.message) for warning in caught] == [message, "our own warning"]

@@ -249,13 +249,47 @@ def check_dataset_files(config) -> None:
     ids = tuple(field for field in (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"]) if field)
     load_col, time_field = config["load_col"], config["TIME_FIELD"]
     time_loaded = load_col is None or time_field in load_col.get("inter", [])
-    check_atomic_file(
+    columns = {"inter": check_atomic_file(
         inter, separator, required=ids, encoding=encoding,
         time_field=time_field if time_loaded else None,
         duplicate_rows_allowed=config["rm_dup_inter"] is not None,
-    )
+    )}
     for suffix, id_field in (("user", config["USER_ID_FIELD"]), ("item", config["ITEM_ID_FIELD"])):
         path = os.path.join(folder, f"{name}.{suffix}")
         if os.path.isfile(path):
-            check_atomic_file(path, separator, required=(id_field,) if id_field else (),
-                              encoding=encoding, unique_field=id_field)
+            columns[suffix] = check_atomic_file(path, separator, required=(id_field,) if id_field else (),
+                                                encoding=encoding, unique_field=id_field)
+    _check_load_col(config, folder, name, columns)
+    if _orders_by_time(config) and time_loaded and time_field not in columns["inter"]:
+        raise AtomicFileError(
+            f"{inter} has no {time_field} column, but this run orders each user's interactions by "
+            f"time (a sequential model, or eval_args order: TO); its columns: "
+            f"{', '.join(columns['inter'])}. Add the column, or set TIME_FIELD to the one that holds times"
+        )
+
+
+def _orders_by_time(config) -> bool:
+    from recbole.utils import ModelType
+
+    eval_args = config["eval_args"] or {}
+    return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO"
+
+
+def _check_load_col(config, folder: str, name: str, columns: dict[str, list[str]]) -> None:
+    """Every column ``load_col`` names is in its file: RecBole skips a misspelt one silently."""
+    from recbole_mind.keys import close_keys
+
+    for suffix, wanted in (config["load_col"] or {}).items():
+        path = os.path.join(folder, f"{name}.{suffix}")
+        if suffix not in columns:
+            if suffix in ("user", "item") and not os.path.isfile(path):
+                raise AtomicFileError(f"load_col loads the .{suffix} file, but {path} does not exist")
+            continue  # other suffixes (kg, link, ...): RecBole checks them
+        for column in wanted:
+            if column not in columns[suffix]:
+                close = close_keys(column, columns[suffix])
+                hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise AtomicFileError(
+                    f"load_col names {column!r} for {path}, which has no such column.{hint} "
+                    f"Its columns: {', '.join(columns[suffix])}"
+                )

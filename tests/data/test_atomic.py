@@ -145,3 +145,21 @@ def test_without_load_col_every_column_of_the_files_is_loaded(in_tmp_dir):
     assert "timestamp" in dataset.inter_feat and "cluster" in dataset.item_feat
     explicit = load_dataset(tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]}))
     assert "timestamp" not in explicit.inter_feat  # a load_col the user gave is kept
+
+
+@pytest.mark.parametrize(
+    "overrides, files, message",
+    [
+        ({"load_col": {"inter": ["user_id", "item_id", "timestmap"]}}, {},
+         "load_col names 'timestmap' for data/tiny/tiny.inter, which has no such column. Did you mean 'timestamp'?"),
+        ({"load_col": {"inter": ["user_id", "item_id"], "item": ["item_id", "genre"]}}, {},
+         "load_col loads the .item file, but data/tiny/tiny.item does not exist"),
+        ({}, {"inter": "user_id:token\titem_id:token\n1\t2\n2\t3\n"},
+         "data/tiny/tiny.inter has no timestamp column, but this run orders each user's interactions by time"),
+    ],
+)
+def test_columns_the_run_needs_must_be_in_the_files(in_tmp_dir, overrides, files, message):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + ROWS, **files})
+    with pytest.raises(AtomicFileError) as error:
+        load_dataset(tiny_config("tiny", **overrides))
+    assert message in str(error.value)
