@@ -96,8 +96,7 @@ def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentPa
             raise ValueError(f"--{key} is given twice, as {values[key]!r} and {value!r}: keep one")
         values[key] = value
     check_known_keys(values, "the command line", also_known=flags)
-    check_key_values(command_line_values(f"--{key}={value}" for key, value in values.items()),
-                     "the command line")
+    check_key_values(command_line_values(values), "the command line")
 
 
 def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:

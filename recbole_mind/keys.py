@@ -326,16 +326,12 @@ def check_run_config(config) -> None:
         check_folder_writable(key, folder)
 
 
-def command_line_values(arguments: Iterable[str]) -> dict[str, Any]:
-    """``--key=value`` arguments as RecBole's ``Config`` reads them (values converted alike)."""
+def command_line_values(raw_values: Mapping[str, str]) -> dict[str, Any]:
+    """``--key=value`` strings converted as RecBole's ``Config`` converts them (literals, true/false)."""
     from recbole.config import Config
 
-    values = {}
-    for argument in arguments:
-        key, _, value = argument[2:].partition("=")
-        values[key] = value
-    # RecBole's own conversion (Python literals, true/false); it does not use the instance.
-    return Config._convert_config_dict(None, values)
+    # RecBole's own conversion; it does not use the instance.
+    return Config._convert_config_dict(None, dict(raw_values))
 
 
 def read_config_file(path: str) -> dict[str, Any]:

@@ -141,24 +141,6 @@ def test_a_new_checkpoint_dir_is_accepted_and_not_created_by_the_check(tmp_path)
     assert not (tmp_path / "new").exists()
 
 
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        ("epoch: 1\n", "unknown key 'epoch'; did you mean 'epochs'"),
-        ("MAX_ITEM_LIST_LENGTH: 0\n", "MAX_ITEM_LIST_LENGTH must be an integer >= 1, got 0"),
-        ("metrics: [Recal]\n", "metrics has no metric 'Recal'"),
-        ("topk: ten\n", "topk must be an integer >= 1"),
-        ("", "holds no keys"),
-    ],
-)
-def test_yaml_file_keys_are_checked_and_the_file_named(tmp_path, content, message):
-    path = tmp_path / "mine.yaml"
-    path.write_text(content)
-    with pytest.raises(ValueError) as error:
-        build_config("MIND", "ml-100k", config_file_list=[str(path)])
-    assert str(path) in str(error.value) and message in str(error.value)
-
-
 def test_yaml_numbers_are_read_as_recbole_reads_them(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("learning_rate: 1e-3\nstate: ERROR\n")

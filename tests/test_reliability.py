@@ -58,7 +58,15 @@ def test_resume_refuses_a_checkpoint_of_another_dataset_or_a_corrupt_one(in_tmp_
 
 @pytest.mark.parametrize(
     "content, message",
-    [("interest_num: [4\n", "is not valid YAML"), ("- interest_num\n- 4\n", "must hold 'key: value' lines, got a list")],
+    [
+        ("interest_num: [4\n", "is not valid YAML"),
+        ("- interest_num\n- 4\n", "must hold 'key: value' lines, got a list"),
+        ("", "holds no keys"),
+        ("epoch: 1\n", "unknown key 'epoch'; did you mean 'epochs'"),
+        ("MAX_ITEM_LIST_LENGTH: 0\n", "MAX_ITEM_LIST_LENGTH must be an integer >= 1, got 0"),
+        ("metrics: [Recal]\n", "metrics has no metric 'Recal'"),
+        ("topk: ten\n", "topk must be an integer >= 1"),
+    ],
 )
 def test_bad_yaml_file_is_named(tmp_path, content, message):
     path = tmp_path / "mine.yaml"
