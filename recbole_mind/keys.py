@@ -136,6 +136,9 @@ def _name() -> tuple[Callable[[Any], bool], str]:
 def _interval(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, list):
+        # RecBole's Config reads "[20,30]" from a dict or the command line as the list [20, 30]
+        return len(value) == 2 and all(_is_number(end) for end in value) and value[0] <= value[1]
     if not isinstance(value, str):
         return False
     for part in value.split(";"):
