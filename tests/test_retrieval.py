@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -179,3 +180,17 @@ def test_command_line_export_retrieve_explain(in_run_dir, tmp_path):
     assert "formed by (routing weight)" in done.stdout and (tmp_path / "heat.png").stat().st_size > 0
     done = cli("retrieve", checkpoint, "--users", "nobody", "--n", "3")
     assert done.returncode == 2 and "Unknown user token" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("token", ["[PAD]", "no-such-user"])
+def test_the_padding_token_and_unknown_users_are_refused_by_name(token):
+    from types import SimpleNamespace
+
+    dataset = SimpleNamespace(
+        uid_field="user_id", dataset_name="tiny", user_num=3,
+        field2token_id={"user_id": {"[PAD]": 0, "u1": 1, "u2": 2}},
+        field2id_token={"user_id": ["[PAD]", "u1", "u2"]},
+    )
+    with pytest.raises(ValueError, match=rf"Unknown user token\(s\) \['{re.escape(token)}'\] .*'\[PAD\]' is the padding token"):
+        retrieval.user_ids_of(dataset, [token])
+    assert list(retrieval.user_ids_of(dataset, ["u2", "u1"])) == [2, 1]
