@@ -13,6 +13,7 @@ import sys
 from typing import Any, Sequence
 
 from recbole_mind.data.datasets import DatasetNotFoundError
+from recbole_mind.keys import check_distributed_flags, check_key_values, check_known_keys, command_line_values
 from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
@@ -42,6 +43,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         ),
         epilog=mind_keys_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # an abbreviated flag would be taken silently (--tune_max_eval=3 as --tune_max_evals);
+        # without abbreviations it is checked as a key, with "did you mean"
+        allow_abbrev=False,
     )
     parser.add_argument("--model", "-m", default="MIND", help="MIND or a RecBole model name (default: MIND)")
     parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: ml-100k)")
@@ -70,6 +74,30 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     tuning.add_argument("--tune_output", default=None,
                         help="YAML file for the best keys (default: <space name>.best.yaml here)")
     return parser
+
+
+def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """The arguments argparse leaves to RecBole: ``--key=value`` config keys, each set once.
+
+    RecBole's ``Config`` drops anything else with only a log line (``--epochs 20`` trains for
+    the default), silently drops a value holding '=', and raises a traceback for a key given
+    twice; the key names and values are checked as a YAML file's are.
+    """
+    flags = {action.dest for action in parser._actions}
+    values: dict[str, str] = {}
+    for argument in arguments:
+        key, equals, value = argument[2:].partition("=") if argument.startswith("--") else ("", "", "")
+        if not key or not equals or "=" in value:
+            example = f" (e.g. {argument}=VALUE)" if argument.startswith("--") and not equals else ""
+            raise ValueError(
+                f"unexpected argument {argument!r}: config keys are given as --key=value with a "
+                f"single '='{example}; run with --help for the flags"
+            )
+        if key in values and values[key] != value:
+            raise ValueError(f"--{key} is given twice, as {values[key]!r} and {value!r}: keep one")
+        values[key] = value
+    check_known_keys(values, "the command line", also_known=flags)
+    check_key_values(command_line_values(values), "the command line")
 
 
 def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:
@@ -102,16 +130,23 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
     return 0
 
 
-def _format_result(result: dict[str, Any]) -> str:
+def _format_result(result: dict[str, Any] | None) -> str:
+    if result is None:  # resumed, and no epoch beat the checkpoint's best valid score
+        return "no resumed epoch beat the checkpoint's best valid score; its weights were kept"
     return ", ".join(f"{metric}: {float(value):.4f}" for metric, value in result.items())
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Entry point of ``run_recbole_mind.py``, ``python -m recbole_mind`` and ``recbole-mind``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args, _ = build_parser(prog).parse_known_args(argv)
+    parser = build_parser(prog)
+    args, config_arguments = parser.parse_known_args(argv)
     config_files = args.config_files.split() if args.config_files else None
     try:
+        check_config_arguments(config_arguments, parser)
+        check_distributed_flags(args.nproc, args.world_size, args.ip, args.port, args.group_offset)
+        if args.resume is not None and not os.path.isfile(args.resume):
+            raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
         if args.tune:
             return _run_tuning(args, config_files, argv)
         result = run(

@@ -15,6 +15,7 @@ import recbole
 from recbole.config import Config
 from recbole.utils import ModelType, get_model
 
+from recbole_mind.keys import check_config_file_keys, check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
 from recbole_mind.registration import PLUGIN_MODELS, properties_path
@@ -69,6 +70,7 @@ def check_config_file(path: str) -> None:
         raise ValueError(
             f"Config file {path} must hold 'key: value' lines, got a {type(content).__name__}"
         )
+    check_config_file_keys(path)
 
 
 def build_config(
@@ -99,4 +101,5 @@ def build_config(
     )
     if model_class is MIND:
         read_mind_params(config)  # fail on a bad key before the data is loaded
+    check_run_config(config)
     return config

@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import yaml
 
+from recbole_mind.keys import check_key_values, check_known_keys
+
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3}
 ALGORITHMS = ("bayes", "random", "exhaustive")
 
@@ -57,6 +59,11 @@ def load_search_space(path: str) -> dict[str, dict[str, list]]:
                 raise ValueError(f"{path}: key {key!r} appears under more than one distribution")
             seen.add(key)
             _check_values(path, distribution, key, values)
+    # A misspelt key would run every trial unchanged and land in the best-config YAML.
+    check_known_keys(seen, path)
+    for key, values in space.get("choice", {}).items():
+        for value in values:
+            check_key_values({key: value}, f"{path}, choice of {key!r}")
     return space
 
 

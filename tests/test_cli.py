@@ -2,6 +2,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from recbole_mind.cli import main
+
 from conftest import REPO_ROOT
 
 SCRIPT = os.path.join(REPO_ROOT, "run_recbole_mind.py")
@@ -65,3 +69,29 @@ def test_console_script_is_installed_and_lists_mind_keys(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     for text in ("--model", *MIND_KEYS):
         assert text in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epoch=1"], "the command line: unknown key 'epoch'; did you mean 'epochs'"),
+        (["--interest_nums=4"], "did you mean 'interest_num'"),
+        (["--tune_max_eval=3"], "did you mean 'tune_max_evals'"),  # no silent abbreviation
+        (["--epochs", "5"], "unexpected argument '--epochs': config keys are given as --key=value"),
+        (["stray"], "unexpected argument 'stray'"),
+        (["--load_col=a=b"], "with a single '='"),
+        (["--epochs=1", "--epochs=2"], "--epochs is given twice, as '1' and '2'"),
+        (["--topk=ten"], "the command line: topk must be an integer >= 1"),
+        (["--metrics=['Recal']"], "metrics has no metric 'Recal'. Did you mean 'Recall'"),
+        (["--MAX_ITEM_LIST_LENGTH=2.5"], "MAX_ITEM_LIST_LENGTH must be an integer >= 1, got 2.5"),
+        (["--seed=abc"], "seed must be an integer in [0, 2**32), got 'abc'"),
+        (["--nproc", "2", "--world_size", "1"], "--world_size must be -1 (= nproc) or at least --nproc (2)"),
+        (["--nproc", "2", "--port", "99999"], "--port must be an integer in [1, 65535], got '99999'"),
+        (["--resume", "no/such.pth"], "--resume: checkpoint not found: no/such.pth"),
+    ],
+)
+def test_cli_odd_arguments_stop_before_any_work_without_traceback(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written: no log/, no saved/

@@ -58,7 +58,15 @@ def test_resume_refuses_a_checkpoint_of_another_dataset_or_a_corrupt_one(in_tmp_
 
 @pytest.mark.parametrize(
     "content, message",
-    [("interest_num: [4\n", "is not valid YAML"), ("- interest_num\n- 4\n", "must hold 'key: value' lines, got a list")],
+    [
+        ("interest_num: [4\n", "is not valid YAML"),
+        ("- interest_num\n- 4\n", "must hold 'key: value' lines, got a list"),
+        ("", "holds no keys"),
+        ("epoch: 1\n", "unknown key 'epoch'; did you mean 'epochs'"),
+        ("MAX_ITEM_LIST_LENGTH: 0\n", "MAX_ITEM_LIST_LENGTH must be an integer >= 1, got 0"),
+        ("metrics: [Recal]\n", "metrics has no metric 'Recal'"),
+        ("topk: ten\n", "topk must be an integer >= 1"),
+    ],
 )
 def test_bad_yaml_file_is_named(tmp_path, content, message):
     path = tmp_path / "mine.yaml"
@@ -87,3 +95,40 @@ def test_distributed_training_on_cpu_with_two_processes(tmp_path):
     ndcg = float(lines[0].split("ndcg@10:")[1].split(",")[0])
     assert 0 < ndcg < 1
     assert len(list((tmp_path / "saved").glob("MIND-*.pth"))) == 1  # only rank 0 saves
+
+
+def run_cli_in_process(monkeypatch, args):
+    """cli.main as the shell runs it: RecBole's Config reads --key=value from sys.argv itself."""
+    from recbole_mind.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    return main(args)
+
+
+TINY_RUN = ["--epochs=1", "--state=ERROR", "--show_progress=False", "--MAX_ITEM_LIST_LENGTH=5"]
+
+
+def test_generated_dataset_runs_with_the_command_the_generator_prints(in_tmp_dir, monkeypatch, capsys):
+    # issue 13, item 1: no load_col given, so the files' own columns (timestamp too) are loaded
+    from recbole_mind.data.synthetic import main as synthetic_main
+
+    assert synthetic_main(["synth", "--users", "60", "--items", "100", "--interactions", "1200",
+                           "--clusters", "4", "--interests_per_user", "2"]) == 0
+    assert "--dataset=synthetic --data_path=synth" in capsys.readouterr().out
+    assert run_cli_in_process(monkeypatch, ["--dataset=synthetic", "--data_path=synth", *TINY_RUN]) == 0
+    assert "test result: recall@10:" in capsys.readouterr().out
+    checkpoint = next((in_tmp_dir / "saved").glob("MIND-*.pth"))
+
+    # issue 13, item 3: a resumed run in which no epoch beats the checkpoint's best score
+    import torch
+
+    saved = load_checkpoint(str(checkpoint))
+    saved["best_valid_score"] = float("inf")
+    unbeatable = in_tmp_dir / "unbeatable.pth"
+    torch.save(saved, unbeatable)
+    args = ["--dataset=synthetic", "--data_path=synth", f"--resume={unbeatable}", *TINY_RUN]
+    args[args.index("--epochs=1")] = "--epochs=2"
+    assert run_cli_in_process(monkeypatch, args) == 0
+    output = capsys.readouterr().out
+    assert "best valid: no resumed epoch beat the checkpoint's best valid score" in output
+    assert "test result: recall@10:" in output

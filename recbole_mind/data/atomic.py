@@ -1,75 +1,241 @@
-"""Checks of RecBole atomic files before RecBole reads them.
+"""Checks of RecBole atomic files before RecBole reads them, and their natural columns.
 
 RecBole 1.2.1 reports a header without ``:type`` as "not enough values to unpack", a missing
 user or item column as ``KeyError``, reads rows with too few or too many cells without a word
-(missing cells become NaN), and calls an empty file "Some feat is empty". We read each file
-once, in a streaming pass, and name the file, line and column instead.
+(missing cells become NaN), and calls an empty file "Some feat is empty". Worse, some data
+changes results silently: repeated rows put a user's test item into their own history, and a
+missing time is filled with the column's mean, which scrambles the time order. Others end in a
+traceback deep inside pandas: a byte that is not valid in the file's encoding, a Windows line
+end (RecBole reads the last header type as ``float\\r``), a non-numeric cell in a float column,
+a cell longer than Python's csv field limit. We read each file once, in a streaming pass, and
+stop before training, naming the file, the line, the column, how many rows are affected and
+the fix to apply.
+
+When the user sets no ``load_col``, RecBole loads only the user and item id columns, so a
+dataset whose protocol orders by time fails with "[timestamp] is not exist in interaction".
+:func:`check_dataset_files` then loads every column the files have (``load_col: ~``).
 """
 
 from __future__ import annotations
 
+import csv
 import os
+from dataclasses import dataclass, field
+
+import yaml
 
 FEATURE_TYPES = ("token", "float", "token_seq", "float_seq")
+# RecBole's fix for repeated interactions: drop repeated user-item pairs, keeping one.
+DUPLICATE_FIX = "set rm_dup_inter: first (RecBole keeps the first of repeated user-item pairs)"
 
 
 class AtomicFileError(ValueError):
     """An atomic file that RecBole would misread or fail on."""
 
 
-def check_atomic_file(path: str, separator: str = "\t", required: tuple[str, ...] = ()) -> list[str]:
+@dataclass
+class _Problem:
+    """One kind of problem in a file: how many rows, the first line, and what to do."""
+
+    description: str
+    fix: str
+    count: int = 0
+    first_lines: list[int] = field(default_factory=list)
+
+    def add(self, line_number: int) -> None:
+        self.count += 1
+        if len(self.first_lines) < 3:
+            self.first_lines.append(line_number)
+
+    def report(self) -> str:
+        lines = ", ".join(map(str, self.first_lines)) + (", ..." if self.count > len(self.first_lines) else "")
+        return f"{self.count} row(s) {self.description} (line {lines}); {self.fix}"
+
+
+def _header_fields(path: str, header: str, separator: str) -> list[tuple[str, str]]:
+    if header.startswith("\ufeff"):
+        raise AtomicFileError(
+            f"{path}, line 1 starts with a UTF-8 byte-order mark, which RecBole reads as part of the "
+            "first column's name: set encoding: utf-8-sig, or save the file without it"
+        )
+    if header.endswith("\r"):
+        raise AtomicFileError(
+            f"{path} has Windows line ends (\\r\\n): RecBole reads the last column's type with a "
+            "trailing \\r and fails; convert the file (e.g. dos2unix, or sed -i 's/\\r$//' FILE)"
+        )
+    columns = []
+    for column in header.split(separator):
+        name, colon, kind = column.partition(":")
+        if not colon or not name:
+            raise AtomicFileError(
+                f"{path}, line 1: header column {column!r} is not name:type "
+                f"(type one of {', '.join(FEATURE_TYPES)}; separator {separator!r})"
+            )
+        if kind not in FEATURE_TYPES:
+            raise AtomicFileError(
+                f"{path}, line 1: column {name!r} has type {kind!r}; allowed: {', '.join(FEATURE_TYPES)}"
+            )
+        columns.append((name, kind))
+    return columns
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _lines(path: str, encoding: str):
+    """(line number, text) of each line, decoded one by one so a bad byte is placed exactly."""
+    with open(path, "rb") as file:
+        for line_number, raw in enumerate(file, start=1):
+            try:
+                yield line_number, raw.decode(encoding).rstrip("\n")
+            except UnicodeDecodeError as error:
+                raise AtomicFileError(
+                    f"{path}, line {line_number}: byte {raw[error.start:error.start + 1]!r} at "
+                    f"position {error.start + 1} is not valid {encoding}; if the file is in another "
+                    "encoding, set encoding: latin-1 (for example), or convert it "
+                    f"(iconv -f latin-1 -t utf-8)"
+                ) from error
+
+
+def check_atomic_file(
+    path: str,
+    separator: str = "\t",
+    required: tuple[str, ...] = (),
+    *,
+    encoding: str = "utf-8",
+    time_field: str | None = None,
+    unique_field: str | None = None,
+    duplicate_rows_allowed: bool = True,
+) -> list[str]:
     """Validate one atomic file; returns its field names.
 
     Args:
         path: ``<dataset>.inter``, ``.user``, ``.item``, ...
         separator: RecBole's ``field_separator``.
-        required: fields that must be in the header (e.g. the user and item id fields).
+        required: fields that must be in the header and filled in every row (user, item ids).
+        encoding: RecBole's ``encoding`` (UTF-8 unless set).
+        time_field: a field whose empty cells RecBole would fill with the mean time.
+        unique_field: a field that must not repeat (the id of a ``.user`` or ``.item`` file).
+        duplicate_rows_allowed: False: identical rows stop the run (an ``.inter`` file).
 
     Raises:
-        AtomicFileError: header not ``name:type`` with a known type, a required field
-            missing, a row whose cell count differs from the header's, or no rows at all.
+        AtomicFileError: header not ``name:type`` with a known type, a byte-order mark or
+            Windows line ends, a required field missing, a row whose cell count differs from
+            the header's, no rows at all; or, with counts and first lines, rows with a missing
+            id or time, non-numeric cells in float columns, cells over the csv field limit,
+            repeated ids, or repeated rows.
     """
-    with open(path, encoding="utf-8") as file:
-        header = file.readline().rstrip("\r\n")
-        if not header:
-            raise AtomicFileError(f"{path} is empty: its first line must be a header like user_id:token")
-        fields = []
-        for column in header.split(separator):
-            name, colon, kind = column.partition(":")
-            if not colon or not name:
-                raise AtomicFileError(
-                    f"{path}, line 1: header column {column!r} is not name:type "
-                    f"(type one of {', '.join(FEATURE_TYPES)}; separator {separator!r})"
-                )
-            if kind not in FEATURE_TYPES:
-                raise AtomicFileError(
-                    f"{path}, line 1: column {name!r} has type {kind!r}; allowed: {', '.join(FEATURE_TYPES)}"
-                )
-            fields.append(name)
-        missing = [field for field in required if field not in fields]
-        if missing:
-            raise AtomicFileError(f"{path} has no {', '.join(missing)} column; its columns: {', '.join(fields)}")
-        rows = 0
-        for line_number, line in enumerate(file, start=2):
-            line = line.rstrip("\r\n")
-            if not line:
-                continue
-            cells = line.count(separator) + 1
-            if cells != len(fields):
-                raise AtomicFileError(
-                    f"{path}, line {line_number}: {cells} cells, but the header has {len(fields)} "
-                    f"({', '.join(fields)})"
-                )
-            rows += 1
+    lines = _lines(path, encoding)
+    line_number, header = next(lines, (1, ""))
+    if not header:
+        raise AtomicFileError(f"{path} is empty: its first line must be a header like user_id:token")
+    columns = _header_fields(path, header, separator)
+    fields = [name for name, _ in columns]
+    missing = [name for name in required if name not in fields]
+    if missing:
+        raise AtomicFileError(f"{path} has no {', '.join(missing)} column; its columns: {', '.join(fields)}")
+    problems: dict[str, _Problem] = {}
+
+    def problem(key: str, description: str, fix: str) -> _Problem:
+        return problems.setdefault(key, _Problem(description, fix))
+
+    required_at = [fields.index(name) for name in required]
+    time_at = fields.index(time_field) if time_field in fields else None
+    unique_at = fields.index(unique_field) if unique_field in fields else None
+    float_at = [index for index, (_, kind) in enumerate(columns) if kind == "float"]
+    limit = csv.field_size_limit()
+    seen_rows: dict[int, int] = {}
+    seen_ids: set[str] = set()
+    rows = 0
+    for line_number, line in lines:
+        if not line:  # pandas skips empty lines; a line of empty cells is a row
+            continue
+        cells = line.split(separator)
+        if len(cells) != len(fields):
+            raise AtomicFileError(
+                f"{path}, line {line_number}: {len(cells)} cells, but the header has {len(fields)} "
+                f"({', '.join(fields)})"
+            )
+        rows += 1
+        for index in required_at:
+            if not cells[index].strip():
+                problem(f"missing {fields[index]}", f"without a {fields[index]}",
+                        "fill it in or drop those rows").add(line_number)
+        if time_at is not None and not cells[time_at].strip():
+            problem("missing time", f"without a {time_field} (RecBole would fill in the mean time, "
+                    "scrambling the order)", "fill it in or drop those rows").add(line_number)
+        for index in float_at:
+            cell = cells[index].strip()
+            if cell and not _is_number(cell):
+                problem(f"float {fields[index]}", f"with a non-number in float column {fields[index]!r} "
+                        f"(e.g. {cell[:20]!r})", f"fix the cells, or declare {fields[index]}:token"
+                        ).add(line_number)
+        if any(len(cell) > limit for cell in cells):
+            problem("long", f"with a cell over {limit} characters (Python's csv field limit, which "
+                    "RecBole's reader applies)", "shorten or drop those cells").add(line_number)
+        if unique_at is not None:
+            if cells[unique_at] in seen_ids:
+                problem("repeated id", f"repeating an earlier {unique_field}",
+                        "keep one row per id").add(line_number)
+            seen_ids.add(cells[unique_at])
+        if not duplicate_rows_allowed:
+            key = hash(line)
+            if key in seen_rows:
+                problem("duplicate", "identical to an earlier row (a repeated row can put a test "
+                        "interaction into the user's own history and inflate every metric)",
+                        DUPLICATE_FIX + ", or remove them").add(line_number)
+            else:
+                seen_rows[key] = line_number
     if rows == 0:
         raise AtomicFileError(f"{path} has a header but no rows")
+    if problems:
+        raise AtomicFileError(
+            f"{path} ({rows} rows) cannot be used as is:\n"
+            + "\n".join(f"  - {found.report()}" for found in problems.values())
+        )
     return fields
 
 
+def _set_by_user(config, key: str) -> bool:
+    """Whether the user's files, dict or command line set ``key`` (not RecBole's defaults)."""
+    return any(
+        key in (getattr(config, source, None) or {})
+        for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict")
+    )
+
+
+def _recbole_dataset_default(dataset: str, key: str) -> bool:
+    """Whether RecBole ships a YAML for ``dataset`` that sets ``key`` (ml-100k sets load_col)."""
+    import recbole
+
+    path = os.path.join(os.path.dirname(recbole.__file__), "properties", "dataset", f"{dataset}.yaml")
+    if not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8") as file:
+        return key in (yaml.safe_load(file) or {})
+
+
+def use_natural_columns(config) -> bool:
+    """With no ``load_col`` from the user, load every column of the files; returns whether it did."""
+    if _set_by_user(config, "load_col") or _recbole_dataset_default(config["dataset"], "load_col"):
+        return False
+    config["load_col"] = None
+    return True
+
+
 def check_dataset_files(config) -> None:
-    """Check the atomic files RecBole is about to read for ``config``'s dataset."""
+    """Check the atomic files RecBole is about to read for ``config``'s dataset.
+
+    Also chooses the natural columns (:func:`use_natural_columns`) when the user chose none.
+    """
     folder, name = config["data_path"], config["dataset"]
     separator = config["field_separator"] or "\t"
+    encoding = config["encoding"] or "utf-8"
     inter = os.path.join(folder, f"{name}.inter")
     if os.path.isdir(folder) and not os.path.isfile(inter):
         present = sorted(entry for entry in os.listdir(folder) if not entry.startswith("."))
@@ -79,9 +245,51 @@ def check_dataset_files(config) -> None:
         )
     if not os.path.isfile(inter):
         return  # not on disk: RecBole downloads it, or load_dataset explains
+    use_natural_columns(config)
     ids = tuple(field for field in (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"]) if field)
-    check_atomic_file(inter, separator, required=ids)
+    load_col, time_field = config["load_col"], config["TIME_FIELD"]
+    time_loaded = load_col is None or time_field in load_col.get("inter", [])
+    columns = {"inter": check_atomic_file(
+        inter, separator, required=ids, encoding=encoding,
+        time_field=time_field if time_loaded else None,
+        duplicate_rows_allowed=config["rm_dup_inter"] is not None,
+    )}
     for suffix, id_field in (("user", config["USER_ID_FIELD"]), ("item", config["ITEM_ID_FIELD"])):
         path = os.path.join(folder, f"{name}.{suffix}")
         if os.path.isfile(path):
-            check_atomic_file(path, separator, required=(id_field,) if id_field else ())
+            columns[suffix] = check_atomic_file(path, separator, required=(id_field,) if id_field else (),
+                                                encoding=encoding, unique_field=id_field)
+    _check_load_col(config, folder, name, columns)
+    if _orders_by_time(config) and time_loaded and time_field not in columns["inter"]:
+        raise AtomicFileError(
+            f"{inter} has no {time_field} column, but this run orders each user's interactions by "
+            f"time (a sequential model, or eval_args order: TO); its columns: "
+            f"{', '.join(columns['inter'])}. Add the column, or set TIME_FIELD to the one that holds times"
+        )
+
+
+def _orders_by_time(config) -> bool:
+    from recbole.utils import ModelType
+
+    eval_args = config["eval_args"] or {}
+    return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO"
+
+
+def _check_load_col(config, folder: str, name: str, columns: dict[str, list[str]]) -> None:
+    """Every column ``load_col`` names is in its file: RecBole skips a misspelt one silently."""
+    from recbole_mind.keys import close_keys
+
+    for suffix, wanted in (config["load_col"] or {}).items():
+        path = os.path.join(folder, f"{name}.{suffix}")
+        if suffix not in columns:
+            if suffix in ("user", "item") and not os.path.isfile(path):
+                raise AtomicFileError(f"load_col loads the .{suffix} file, but {path} does not exist")
+            continue  # other suffixes (kg, link, ...): RecBole checks them
+        for column in wanted:
+            if column not in columns[suffix]:
+                close = close_keys(column, columns[suffix])
+                hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise AtomicFileError(
+                    f"load_col names {column!r} for {path}, which has no such column.{hint} "
+                    f"Its columns: {', '.join(columns[suffix])}"
+                )

@@ -22,6 +22,8 @@ import re
 import sys
 from typing import Iterator, Sequence
 
+from recbole_mind.data.output import all_or_nothing
+
 DATASET = "ml-1m"
 ENCODING = "latin-1"
 # raw file -> (number of fields, atomic suffix, header)
@@ -74,20 +76,18 @@ def convert_ml1m(raw_dir: str, out_dir: str) -> str:
             "(ratings.dat, users.dat, movies.dat)"
         )
     target = os.path.join(out_dir, DATASET)
-    os.makedirs(target, exist_ok=True)
-    for raw_name, (fields, suffix, header) in LAYOUT.items():
-        path = os.path.join(raw_dir, raw_name)
-        rows = 0
-        out_path = os.path.join(target, f"{DATASET}.{suffix}")
-        with open(out_path + ".part", "w", encoding="utf-8") as out:
-            out.write("\t".join(header) + "\n")
-            for values in _records(path, fields):
-                out.write("\t".join(_convert_row(raw_name, values)) + "\n")
-                rows += 1
-        if rows == 0:
-            os.remove(out_path + ".part")
-            raise MovieLensFormatError(f"{path} has no records")
-        os.replace(out_path + ".part", out_path)
+    outputs = [os.path.join(target, f"{DATASET}.{suffix}") for _, suffix, _ in LAYOUT.values()]
+    with all_or_nothing(outputs) as partial:
+        for (raw_name, (fields, _, header)), out_path in zip(LAYOUT.items(), partial):
+            path = os.path.join(raw_dir, raw_name)
+            rows = 0
+            with open(out_path, "w", encoding="utf-8") as out:
+                out.write("\t".join(header) + "\n")
+                for values in _records(path, fields):
+                    out.write("\t".join(_convert_row(raw_name, values)) + "\n")
+                    rows += 1
+            if rows == 0:
+                raise MovieLensFormatError(f"{path} has no records")
     return target
 
 
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         target = convert_ml1m(args.raw_dir, args.out_dir)
-    except MovieLensFormatError as error:
+    except (MovieLensFormatError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {target}; run: python run_recbole_mind.py --dataset=ml-1m --data_path={args.out_dir}")

@@ -28,6 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
+from recbole_mind.data.output import all_or_nothing
+
 
 def write_multi_interest_dataset(
     out_dir: str,
@@ -49,6 +51,10 @@ def write_multi_interest_dataset(
             raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
     if isinstance(stickiness, bool) or not isinstance(stickiness, (int, float)) or not 0 <= stickiness < 1:
         raise ValueError(f"stickiness must be a number in [0, 1), got {stickiness!r}")
+    if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+        raise ValueError(
+            f"name must be a plain dataset name (it names <out_dir>/<name>/<name>.inter), got {name!r}"
+        )
     if n_clusters > n_items:
         raise ValueError(f"n_clusters ({n_clusters}) must not exceed n_items ({n_items})")
     if interests_per_user > n_clusters:
@@ -73,15 +79,16 @@ def write_multi_interest_dataset(
     timestamps = np.arange(n_interactions, dtype=np.int64)  # each user's draws in order
 
     folder = os.path.join(out_dir, name)
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, f"{name}.inter"), "w", encoding="utf-8") as file:
-        file.write("user_id:token\titem_id:token\ttimestamp:float\n")
-        for user, item, stamp in zip(users.tolist(), items.tolist(), timestamps.tolist()):
-            file.write(f"u{user}\ti{item}\t{stamp}\n")
-    with open(os.path.join(folder, f"{name}.item"), "w", encoding="utf-8") as file:
-        file.write("item_id:token\tcluster:token\n")
-        for item, cluster in enumerate(cluster_of_item.tolist()):
-            file.write(f"i{item}\tc{cluster}\n")
+    paths = [os.path.join(folder, f"{name}.inter"), os.path.join(folder, f"{name}.item")]
+    with all_or_nothing(paths) as (inter_path, item_path):
+        with open(inter_path, "w", encoding="utf-8") as file:
+            file.write("user_id:token\titem_id:token\ttimestamp:float\n")
+            for user, item, stamp in zip(users.tolist(), items.tolist(), timestamps.tolist()):
+                file.write(f"u{user}\ti{item}\t{stamp}\n")
+        with open(item_path, "w", encoding="utf-8") as file:
+            file.write("item_id:token\tcluster:token\n")
+            for item, cluster in enumerate(cluster_of_item.tolist()):
+                file.write(f"i{item}\tc{cluster}\n")
     return folder
 
 
@@ -106,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out_dir, args.name, args.users, args.items, args.interactions,
             args.clusters, args.interests_per_user, args.seed, args.stickiness,
         )
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {folder}; run: python run_recbole_mind.py --dataset={args.name} --data_path={args.out_dir}")

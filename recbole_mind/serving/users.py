@@ -96,11 +96,13 @@ def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
     if user_tokens is None:
         return np.arange(1, dataset.user_num)
     known = dataset.field2token_id[field]
-    unknown = [token for token in user_tokens if str(token) not in known]
+    # id 0 is RecBole's padding token ([PAD]): it has no history and is no user
+    unknown = [token for token in user_tokens if known.get(str(token), 0) == 0]
     if unknown:
         raise ValueError(
             f"Unknown user token(s) {unknown[:5]} for {field!r} in dataset {dataset.dataset_name!r} "
-            f"({dataset.user_num - 1} users, e.g. {[str(token) for token in list(known)[1:4]]})"
+            f"({dataset.user_num - 1} users, e.g. {[str(token) for token in list(known)[1:4]]}; "
+            f"{dataset.field2id_token[field][0]!r} is the padding token, not a user)"
         )
     return np.array([known[str(token)] for token in user_tokens], dtype=np.int64)
 

@@ -74,3 +74,93 @@ def test_unknown_dataset_name_suggests_close_names_and_lists_local_ones(in_tmp_d
     message = str(error.value)
     assert "Unknown dataset 'ml-100'" in message and "Did you mean 'ml-100k'" in message
     assert "Datasets on disk next to it: mine" in message and "url.yaml" in message
+
+
+ROWS = "1\t2\t3\n2\t3\t4\n"
+
+
+@pytest.mark.parametrize(
+    "content, options, fragments",
+    [
+        (HEADER + ROWS + "1\t2\t3\n", {"duplicate_rows_allowed": False},
+         ["1 row(s) identical to an earlier row", "(line 4)", "set rm_dup_inter: first"]),
+        (HEADER + ROWS + "1\t2\t3\n2\t3\t4\n", {"duplicate_rows_allowed": False},
+         ["2 row(s) identical to an earlier row", "(line 4, 5)"]),
+        (HEADER + ROWS + "\t2\t5\n", {}, ["1 row(s) without a user_id (line 4); fill it in or drop those rows"]),
+        (HEADER + ROWS + "1\t\t5\n", {}, ["1 row(s) without a item_id (line 4)"]),
+        (HEADER + ROWS + "\t\t\n", {}, ["without a user_id (line 4)", "without a item_id (line 4)"]),
+        (HEADER + ROWS + "3\t4\t\n", {"time_field": "timestamp"},
+         ["1 row(s) without a timestamp (RecBole would fill in the mean time", "(line 4)"]),
+        (HEADER + ROWS + "3\t4\tyesterday\n", {},
+         ["non-number in float column 'timestamp' (e.g. 'yesterday')", "(line 4)", "declare timestamp:token"]),
+        (HEADER + ROWS + "3\t" + "x" * 200_000 + "\t5\n", {}, ["1 row(s) with a cell over 131072 characters", "(line 4)"]),
+        ("\ufeff" + HEADER + ROWS, {}, ["line 1 starts with a UTF-8 byte-order mark", "encoding: utf-8-sig"]),
+        (HEADER.replace("\n", "\r\n") + ROWS, {}, ["Windows line ends", "dos2unix"]),
+        ("item_id:token\tclass:token\n1\ta\n2\tb\n1\tc\n", {"unique_field": "item_id"},
+         ["1 row(s) repeating an earlier item_id (line 4)"]),
+    ],
+)
+def test_data_problems_are_counted_with_lines_and_fix(tmp_path, content, options, fragments):
+    path = tmp_path / "odd.inter"
+    path.write_text(content, encoding="utf-8", newline="")
+    required = ("item_id",) if content.startswith("item_id") else ("user_id", "item_id")
+    with pytest.raises(AtomicFileError) as error:
+        check_atomic_file(str(path), required=required, **options)
+    message = str(error.value)
+    assert str(path) in message and all(fragment in message for fragment in fragments), message
+
+
+def test_a_byte_invalid_in_the_encoding_is_placed_and_the_fix_named(tmp_path):
+    path = tmp_path / "odd.inter"
+    path.write_bytes((HEADER + ROWS).encode() + "3\tMisérables\t5\n".encode("latin-1"))
+    with pytest.raises(AtomicFileError, match=r"odd.inter, line 4: byte b'\\xe9' at position 6 is not valid utf-8.*encoding: latin-1"):
+        check_atomic_file(str(path), required=("user_id", "item_id"))
+    assert check_atomic_file(str(path), encoding="latin-1") == ["user_id", "item_id", "timestamp"]
+
+
+def tiny_config(name, **overrides):
+    return build_config("MIND", name, config_dict={"data_path": "data", "state": "ERROR", **overrides})
+
+
+def test_repeated_rows_stop_the_run_and_rm_dup_inter_lets_recbole_drop_them(in_tmp_dir):
+    rows = "".join(f"{user}\t{item}\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 4))
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + rows + rows})
+    with pytest.raises(AtomicFileError, match=r"9 row\(s\) identical to an earlier row .*set rm_dup_inter: first"):
+        load_dataset(tiny_config("tiny"))
+    assert load_dataset(tiny_config("tiny", rm_dup_inter="first")).inter_num == 9
+
+
+def test_missing_time_is_not_a_problem_when_time_is_not_loaded(in_tmp_dir):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + ROWS + "3\t4\t\n"})
+    with pytest.raises(AtomicFileError, match="without a timestamp"):
+        load_dataset(tiny_config("tiny"))
+    config = tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]},
+                         eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
+    assert load_dataset(config).inter_num == 3
+
+
+def test_without_load_col_every_column_of_the_files_is_loaded(in_tmp_dir):
+    rows = "".join(f"u{user}\ti{item}\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 4))
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + rows, "item": "item_id:token\tcluster:token\ni1\tc1\n"})
+    dataset = load_dataset(tiny_config("tiny"))
+    assert "timestamp" in dataset.inter_feat and "cluster" in dataset.item_feat
+    explicit = load_dataset(tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]}))
+    assert "timestamp" not in explicit.inter_feat  # a load_col the user gave is kept
+
+
+@pytest.mark.parametrize(
+    "overrides, files, message",
+    [
+        ({"load_col": {"inter": ["user_id", "item_id", "timestmap"]}}, {},
+         "load_col names 'timestmap' for data/tiny/tiny.inter, which has no such column. Did you mean 'timestamp'?"),
+        ({"load_col": {"inter": ["user_id", "item_id"], "item": ["item_id", "genre"]}}, {},
+         "load_col loads the .item file, but data/tiny/tiny.item does not exist"),
+        ({}, {"inter": "user_id:token\titem_id:token\n1\t2\n2\t3\n"},
+         "data/tiny/tiny.inter has no timestamp column, but this run orders each user's interactions by time"),
+    ],
+)
+def test_columns_the_run_needs_must_be_in_the_files(in_tmp_dir, overrides, files, message):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + ROWS, **files})
+    with pytest.raises(AtomicFileError) as error:
+        load_dataset(tiny_config("tiny", **overrides))
+    assert message in str(error.value)

@@ -92,3 +92,27 @@ def test_malformed_line_names_file_and_line(tmp_path):
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     assert main([str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
     assert "lacks ratings.dat, users.dat, movies.dat" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("broken", ["ratings.dat", "users.dat", "movies.dat"])
+def test_a_failed_conversion_leaves_no_partial_files_and_keeps_earlier_output(tmp_path, broken):
+    write_raw_ml1m(tmp_path / "raw")
+    with open(tmp_path / "raw" / broken, "a", encoding="latin-1") as file:
+        file.write("not::a::valid::line::at::all\n")
+    with pytest.raises(MovieLensFormatError, match=f"{broken}, line"):
+        convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "fresh"))
+    assert not (tmp_path / "fresh").exists()  # the folder it created is gone again
+    write_raw_ml1m(tmp_path / "good")
+    target = convert_ml1m(str(tmp_path / "good"), str(tmp_path / "out"))
+    before = {path.name: path.read_bytes() for path in (tmp_path / "out" / "ml-1m").iterdir()}
+    with pytest.raises(MovieLensFormatError):
+        convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    assert {path.name: path.read_bytes() for path in (tmp_path / "out" / "ml-1m").iterdir()} == before
+    assert sorted(before) == ["ml-1m.inter", "ml-1m.item", "ml-1m.user"] and target.endswith("ml-1m")
+
+
+def test_cli_output_folder_blocked_by_a_file_is_reported(tmp_path, capsys):
+    write_raw_ml1m(tmp_path / "raw")
+    (tmp_path / "out").write_text("")
+    assert main([str(tmp_path / "raw"), str(tmp_path / "out")]) == 2
+    assert "error:" in capsys.readouterr().err and (tmp_path / "out").read_text() == ""

@@ -94,3 +94,31 @@ def test_stickiness_keeps_consecutive_interactions_in_one_interest(tmp_path):
 def test_bad_stickiness_is_named(tmp_path, stickiness):
     with pytest.raises(ValueError, match="stickiness must be a number in"):
         write_multi_interest_dataset(str(tmp_path), **SMALL, stickiness=stickiness)
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b"])
+def test_a_name_that_is_not_a_plain_folder_name_is_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="name must be a plain dataset name"):
+        write_multi_interest_dataset(str(tmp_path), name=name, **SMALL)
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_output_folder_blocked_by_a_file_writes_nothing(tmp_path, capsys):
+    (tmp_path / "out").write_text("")
+    assert main([str(tmp_path / "out"), "--users", "5", "--items", "20", "--interactions", "40",
+                 "--clusters", "4", "--interests_per_user", "2"]) == 2
+    assert "error:" in capsys.readouterr().err and (tmp_path / "out").read_text() == ""
+
+
+def test_an_interrupted_write_leaves_no_partial_files(tmp_path, monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    def failing_open(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".item.part"):
+            raise KeyboardInterrupt  # Ctrl-C after the .inter file was written
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    with pytest.raises(KeyboardInterrupt):
+        write_multi_interest_dataset(str(tmp_path / "out"), **SMALL)
+    assert not (tmp_path / "out").exists()

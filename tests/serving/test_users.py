@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,18 @@ def test_unknown_user_tokens_are_named(trained_mind):
     dataset = trained_mind[4]
     with pytest.raises(ValueError, match=r"Unknown user token\(s\) \['no-such-user'\]"):
         user_ids_of(dataset, ["no-such-user"])
+
+
+@pytest.mark.parametrize("token", ["[PAD]", "no-such-user"])
+def test_the_padding_token_and_unknown_users_are_refused_by_name(token):
+    from types import SimpleNamespace
+
+    dataset = SimpleNamespace(
+        uid_field="user_id", dataset_name="tiny", user_num=3,
+        field2token_id={"user_id": {"[PAD]": 0, "u1": 1, "u2": 2}},
+        field2id_token={"user_id": ["[PAD]", "u1", "u2"]},
+    )
+    pattern = rf"Unknown user token\(s\) \['{re.escape(token)}'\] .*'\[PAD\]' is the padding token"
+    with pytest.raises(ValueError, match=pattern):
+        user_ids_of(dataset, [token])
+    assert list(user_ids_of(dataset, ["u2", "u1"])) == [2, 1]

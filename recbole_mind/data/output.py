@@ -1,0 +1,38 @@
+"""Write a set of output files all at once or not at all.
+
+A converter stopped by a bad line, a full disk or Ctrl-C must not leave half a dataset behind:
+the next run would read the truncated files without a word. Each file is written under a
+temporary name next to its final path and renamed into place only once every file is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def all_or_nothing(paths: list[str]) -> Iterator[list[str]]:
+    """Yield a temporary path for each of ``paths``; rename them into place if the block succeeds.
+
+    On an error (or KeyboardInterrupt) the temporary files are removed, the final paths are
+    left as they were, and a folder this call created is removed again if it stayed empty.
+    """
+    folders = sorted({os.path.dirname(os.path.abspath(path)) for path in paths})
+    created = [folder for folder in folders if not os.path.isdir(folder)]
+    for folder in folders:
+        os.makedirs(folder, exist_ok=True)
+    partial = [f"{path}.part" for path in paths]
+    try:
+        yield partial
+    except BaseException:
+        for path in partial:
+            if os.path.exists(path):
+                os.remove(path)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                os.removedirs(folder)  # only while empty; stops at the first non-empty parent
+        raise
+    for temporary, path in zip(partial, paths):
+        os.replace(temporary, path)

@@ -1,0 +1,395 @@
+"""Checks of the RecBole keys a run reads, and of key names, before any data is loaded.
+
+RecBole 1.2.1 ignores a key it does not know (``--epoch=1`` trains for 300 epochs), keeps a
+value of the wrong type until deep inside training (``learning_rate: fast``, ``seed: abc``),
+trains with values that make no sense (``MAX_ITEM_LIST_LENGTH: 0``) and finds out only after
+the first epoch, or after training, that ``valid_metric`` is not computed or that
+``checkpoint_dir`` cannot be written. Each check here raises ``ValueError`` naming where the key
+came from, the key, the bad value and what is allowed.
+
+A key is known when RecBole's ``overall.yaml``, a dataset YAML, the YAML of ANY RecBole model,
+our ``properties/*.yaml`` or RecBole's own code reads it, so keys of other RecBole models stay
+allowed. An unknown key close to a known one stops the run ("did you mean ..."); any other
+unknown key is reported with a warning (it may belong to a user's own model).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import glob
+import math
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import fields
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+import recbole
+from recbole_mind.params import MINDParams
+from recbole_mind.registration import properties_path
+
+# Keys RecBole's code reads (or the run sets) that no shipped YAML lists.
+CODE_ONLY_KEYS = (
+    "model", "dataset", "config_file", "device", "encoding", "local_rank", "world_size", "ip",
+    "port", "nproc", "offset", "single_spec", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
+    "valid_neg_sample_args", "test_neg_sample_args",
+)
+# RecBole's optimizers (Trainer._build_optimizer); any other name silently falls back to Adam.
+LEARNERS = ("adam", "sgd", "adagrad", "rmsprop", "sparse_adam")
+LOG_LEVELS = ("info", "debug", "warning", "error", "critical")
+EVAL_ORDERS = ("RO", "TO")
+EVAL_GROUPS = ("user", "none")
+DUPLICATE_POLICIES = ("first", "last")
+_INTERVAL_END = r"\s*(-?inf|-?\d+(?:\.\d*)?)\s*"
+_INTERVAL = re.compile(rf"^[\[(]{_INTERVAL_END},{_INTERVAL_END}[\])]$")
+
+
+class UnknownKeyError(ValueError):
+    """A key no RecBole model, dataset or MIND reads, close to one that is read."""
+
+
+@functools.lru_cache(maxsize=1)
+def known_keys() -> frozenset[str]:
+    """Every key RecBole (overall, datasets, all models), MIND or RecBole's code reads."""
+    recbole_properties = os.path.join(os.path.dirname(recbole.__file__), "properties")
+    # url.yaml and kg_url.yaml map dataset names to URLs: their keys are not config keys.
+    paths = [
+        path for path in glob.glob(os.path.join(recbole_properties, "**", "*.yaml"), recursive=True)
+        if os.path.basename(path) not in ("url.yaml", "kg_url.yaml")
+    ]
+    paths += glob.glob(os.path.join(os.path.dirname(properties_path("MIND.yaml")), "*.yaml"))
+    keys = set(CODE_ONLY_KEYS) | {field.name for field in fields(MINDParams)}
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            content = yaml.safe_load(file)
+        if isinstance(content, dict):
+            keys.update(str(key) for key in content)
+    return frozenset(keys)
+
+
+def close_keys(key: str, candidates: Iterable[str]) -> list[str]:
+    """Candidates that look like a misspelling of ``key`` (case ignored), closest first."""
+    by_lower = {candidate.lower(): candidate for candidate in candidates}
+    matches = difflib.get_close_matches(key.lower(), list(by_lower), n=3, cutoff=0.8)
+    return [by_lower[match] for match in matches]
+
+
+def check_known_keys(keys: Iterable[str], source: str, also_known: Iterable[str] = ()) -> None:
+    """Stop on a key that looks like a typo of a known one; warn about other unknown keys.
+
+    Args:
+        keys: the key names as the user wrote them.
+        source: where they come from (a file, ``the command line``, ``config_dict``), for the message.
+        also_known: further names allowed here (e.g. the command line's own flags).
+    """
+    known = known_keys() | set(also_known)
+    for key in keys:
+        key = str(key)
+        if key in known:
+            continue
+        close = close_keys(key, known)
+        if close:
+            raise UnknownKeyError(
+                f"{source}: unknown key {key!r}; did you mean {' or '.join(map(repr, close))}? "
+                "(no RecBole model, dataset or MIND reads it)"
+            )
+        warnings.warn(
+            f"{source}: key {key!r} is read by no RecBole model, dataset or MIND; it is ignored "
+            "unless your own model reads it",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int_at_least(minimum: int) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: _is_int(value) and value >= minimum), f"an integer >= {minimum}"
+
+
+def _bool() -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: isinstance(value, bool)), "True or False"
+
+
+def _one_of(allowed: tuple[str, ...]) -> tuple[Callable[[Any], bool], str]:
+    lowered = {name.lower() for name in allowed}
+    return (
+        lambda value: isinstance(value, str) and value.lower() in lowered,
+        f"one of {', '.join(allowed)}",
+    )
+
+
+def _name() -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: isinstance(value, str) and value != ""), "a non-empty string"
+
+
+def _interval(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, list):
+        # RecBole's Config reads "[20,30]" from a dict or the command line as the list [20, 30]
+        return len(value) == 2 and all(_is_number(end) for end in value) and value[0] <= value[1]
+    if not isinstance(value, str):
+        return False
+    for part in value.split(";"):
+        match = _INTERVAL.match(part.strip())
+        if not match or float(match.group(1)) > float(match.group(2)):
+            return False
+    return True
+
+
+def _load_col(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and all(
+            isinstance(columns, list) and all(isinstance(column, str) for column in columns)
+            for columns in value.values()
+        )
+    )
+
+
+def _topk(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(_is_int(k) and k >= 1 for k in values)
+
+
+# key -> (test, what is allowed). The keys a MIND or baseline run reads; MIND's own keys are
+# checked by recbole_mind.params.
+RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epochs": _int_at_least(1),
+    "train_batch_size": _int_at_least(1),
+    "eval_batch_size": _int_at_least(1),
+    "MAX_ITEM_LIST_LENGTH": _int_at_least(1),
+    "stopping_step": _int_at_least(1),
+    "eval_step": _int_at_least(0),
+    "worker": _int_at_least(0),
+    "loss_decimal_place": _int_at_least(0),
+    "metric_decimal_place": _int_at_least(0),
+    "seed": ((lambda value: _is_int(value) and 0 <= value < 2**32), "an integer in [0, 2**32)"),
+    "learning_rate": ((lambda value: _is_number(value) and value > 0), "a finite number > 0"),
+    "weight_decay": ((lambda value: _is_number(value) and value >= 0), "a finite number >= 0"),
+    "learner": _one_of(LEARNERS),
+    "state": _one_of(LOG_LEVELS),
+    "show_progress": _bool(),
+    "reproducibility": _bool(),
+    "use_gpu": _bool(),
+    "shuffle": _bool(),
+    "repeatable": _bool(),
+    "valid_metric_bigger": _bool(),
+    "filter_inter_by_user_or_item": _bool(),
+    "enable_amp": _bool(),
+    "enable_scaler": _bool(),
+    "topk": (_topk, "an integer >= 1 or a non-empty list of them"),
+    "metrics": (
+        lambda value: isinstance(value, str) or (isinstance(value, list) and bool(value)
+                                                 and all(isinstance(name, str) for name in value)),
+        "a metric name or a non-empty list of them",
+    ),
+    "valid_metric": _name(),
+    "checkpoint_dir": _name(),
+    "data_path": _name(),
+    "USER_ID_FIELD": _name(),
+    "ITEM_ID_FIELD": _name(),
+    "field_separator": _name(),
+    "seq_separator": _name(),
+    "user_inter_num_interval": (_interval, "an interval like '[5,inf)' or '(0,10]' (';' between several)"),
+    "item_inter_num_interval": (_interval, "an interval like '[5,inf)' or '(0,10]' (';' between several)"),
+    "rm_dup_inter": (lambda value: value is None or value in DUPLICATE_POLICIES, "~ (keep), first or last"),
+    "load_col": (_load_col, "~ (every column) or a mapping like {inter: [user_id, item_id, timestamp]}"),
+    "clip_grad_norm": (lambda value: value is None or isinstance(value, dict),
+                       "~ or a mapping like {max_norm: 5, norm_type: 2}"),
+    "eval_args": (lambda value: isinstance(value, dict), "a mapping with split, group_by, order, mode"),
+}
+
+
+def metric_names() -> dict[str, str]:
+    """RecBole's metric names, lower case -> as RecBole spells them in results (e.g. ndcg -> NDCG)."""
+    from recbole.evaluator.register import metrics_dict
+
+    return {name: metric.__name__ for name, metric in metrics_dict.items()}
+
+
+def _where(source: str) -> str:
+    return f"{source}: " if source else ""
+
+
+def check_key_values(values: Mapping[str, Any], source: str = "") -> None:
+    """Type and range of each key in ``values`` that has a rule; metric names; eval_args.
+
+    ``source`` (a file, ``the command line``) starts each message; empty for the merged config.
+    """
+    for key, value in values.items():
+        rule = RECBOLE_KEY_RULES.get(key)
+        if rule is not None and not rule[0](value):
+            raise ValueError(f"{_where(source)}{key} must be {rule[1]}, got {value!r}")
+    if values.get("metrics") is not None:
+        metrics = values["metrics"] if isinstance(values["metrics"], list) else [values["metrics"]]
+        known = metric_names()
+        for metric in metrics:
+            if metric.lower() not in known:
+                close = close_keys(metric, known.values())
+                hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise ValueError(
+                    f"{_where(source)}metrics has no metric {metric!r}.{hint} "
+                    f"RecBole's metrics: {', '.join(sorted(known.values()))}"
+                )
+    if isinstance(values.get("eval_args"), dict):
+        _check_eval_args(values["eval_args"], source)
+
+
+def _check_eval_args(eval_args: Mapping[str, Any], source: str) -> None:
+    unknown = set(eval_args) - {"split", "group_by", "order", "mode"}
+    if unknown:
+        raise ValueError(
+            f"{_where(source)}eval_args has unknown keys {sorted(unknown)}; allowed: split, group_by, order, mode"
+        )
+    order = eval_args.get("order")
+    if order is not None and order not in EVAL_ORDERS:
+        raise ValueError(f"{_where(source)}eval_args.order must be one of {', '.join(EVAL_ORDERS)}, got {order!r}")
+    group_by = eval_args.get("group_by")
+    if group_by is not None and group_by not in EVAL_GROUPS:
+        raise ValueError(
+            f"{_where(source)}eval_args.group_by must be one of {', '.join(EVAL_GROUPS)}, got {group_by!r}"
+        )
+    split = eval_args.get("split")
+    if split is not None:
+        ratios = split.get("RS") if isinstance(split, dict) and set(split) == {"RS"} else None
+        leave_one_out = isinstance(split, dict) and set(split) == {"LS"}
+        if not leave_one_out and not (
+            isinstance(ratios, list) and ratios and all(_is_number(r) and r >= 0 for r in ratios)
+            and sum(ratios) > 0
+        ):
+            raise ValueError(
+                f"{_where(source)}eval_args.split must be {{'RS': [train, valid, test]}} with ratios >= 0 "
+                f"or {{'LS': valid_and_test}}, got {split!r}"
+            )
+
+
+def check_metrics_consistent(config: Mapping[str, Any]) -> None:
+    """``valid_metric`` must be one of the metrics computed at one of the ``topk`` cut-offs."""
+    from recbole.evaluator.register import metric_types
+    from recbole.utils import EvaluatorType
+
+    known = metric_names()
+    metrics = config["metrics"] if isinstance(config["metrics"], list) else [config["metrics"]]
+    topk = config["topk"] if isinstance(config["topk"], list) else [config["topk"]]
+    computed = []
+    for metric in metrics:
+        if metric_types[metric.lower()] == EvaluatorType.RANKING:
+            computed += [f"{known[metric.lower()]}@{k}" for k in topk]
+        else:
+            computed.append(known[metric.lower()])
+    valid_metric = str(config["valid_metric"])
+    if valid_metric.lower() not in {name.lower() for name in computed}:
+        raise ValueError(
+            f"valid_metric {valid_metric!r} is not computed by this run (metrics {metrics}, topk "
+            f"{topk}), so early stopping could not read it; allowed: {', '.join(computed)}"
+        )
+
+
+def check_folder_writable(key: str, folder: str) -> None:
+    """``folder`` exists as a writable folder, or can be created: checked without creating it."""
+    path = os.path.abspath(folder)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{key} {folder!r} cannot be created: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ValueError(f"{key} {folder!r} is not writable ({existing}: {error.strerror})") from error
+
+
+def check_run_config(config) -> None:
+    """Every check that can be made before RecBole loads data (hooked into ``build_config``).
+
+    ``config`` is RecBole's ``Config``: the keys of its ``config_dict`` are checked for
+    typos, every RecBole key the run reads for type and range, the metrics for consistency,
+    and the folders a run writes (``checkpoint_dir``, ``./log``, ``./log_tensorboard``) for
+    being writable, so nothing fails after a long training.
+    """
+    silence_third_party_deprecations()
+    check_known_keys(getattr(config, "variable_config_dict", {}) or {}, "config_dict")
+    check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
+    check_metrics_consistent(config)
+    for key, folder in (("checkpoint_dir", config["checkpoint_dir"]), ("log folder", "log"),
+                        ("tensorboard folder", "log_tensorboard")):
+        check_folder_writable(key, folder)
+
+
+def command_line_values(raw_values: Mapping[str, str]) -> dict[str, Any]:
+    """``--key=value`` strings converted as RecBole's ``Config`` converts them (literals, true/false)."""
+    from recbole.config import Config
+
+    # RecBole's own conversion; it does not use the instance.
+    return Config._convert_config_dict(None, dict(raw_values))
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """A YAML config file as RecBole reads it (with RecBole's float rule: ``1e-3`` is a float)."""
+    from recbole.config import Config
+
+    with open(path, encoding="utf-8") as file:
+        content = yaml.load(file.read(), Loader=Config._build_yaml_loader(None))
+    if content is None:
+        # RecBole's Config fails on an empty file with a TypeError (dict.update(None)).
+        raise ValueError(f"Config file {path} holds no keys: add 'key: value' lines or leave it out")
+    return content if isinstance(content, dict) else {}
+
+
+def check_config_file_keys(path: str) -> None:
+    """Key names and values of a user's YAML file (hooked into ``check_config_file``)."""
+    content = read_config_file(path)
+    check_known_keys(content, path)
+    check_key_values(content, path)
+
+
+def silence_third_party_deprecations() -> None:
+    """Hide deprecation warnings RecBole's own code triggers on every run, and only those.
+
+    torch deprecated ``torch.cuda.amp.GradScaler(...)``, which RecBole's trainer calls; pandas
+    warns about the chained assignment in RecBole's dataset code. Neither is ours to fix, and
+    both would bury real warnings. The filters match the module RecBole calls from, so the
+    same warnings raised from any other code, ours included, still show.
+    """
+    warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
+                            category=FutureWarning, module=r"recbole\.")
+    warnings.filterwarnings("ignore", message=r"(?s).*chained assignment", category=FutureWarning,
+                            module=r"recbole\.")
+
+
+def check_distributed_flags(nproc: int, world_size: int, ip: str, port: Any, group_offset: int) -> None:
+    """``--nproc``, ``--world_size``, ``--group_offset``, ``--ip``, ``--port`` agree with each other.
+
+    Inconsistent values otherwise hang every process at the group's start (a rank nobody takes)
+    or fail inside torch's rendezvous, after the data has been loaded in each process.
+    """
+    if not _is_int(nproc) or nproc < 1:
+        raise ValueError(f"--nproc must be an integer >= 1, got {nproc!r}")
+    if not _is_int(world_size) or not (world_size == -1 or world_size >= nproc):
+        raise ValueError(
+            f"--world_size must be -1 (= nproc) or at least --nproc ({nproc}), got {world_size!r}"
+        )
+    total = nproc if world_size == -1 else world_size
+    if not _is_int(group_offset) or not 0 <= group_offset <= total - nproc:
+        raise ValueError(
+            f"--group_offset must be an integer in [0, world_size - nproc] = [0, {total - nproc}] "
+            f"(this machine's ranks are group_offset .. group_offset + nproc - 1), got {group_offset!r}"
+        )
+    if not isinstance(ip, str) or not ip.strip() or any(char.isspace() for char in ip):
+        raise ValueError(f"--ip must be a host name or address, got {ip!r}")
+    port_text = str(port)
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"--port must be an integer in [1, 65535], got {port!r}")
