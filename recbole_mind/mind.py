@@ -160,7 +160,8 @@ class MIND(SequentialRecommender):
     def _mapped_behaviours(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """``S e_i`` (plus ``S p_r`` with recency embeddings) for every behaviour: ``(B, L, d)``."""
         seq_length = item_seq.size(1)
-        if self.emb_dropout.p == 0 and self.n_items <= item_seq.numel():
+        sparse_table = self.item_encoder.id_embedding.sparse  # needs row gradients, not the table's
+        if self.emb_dropout.p == 0 and not sparse_table and self.n_items <= item_seq.numel():
             # S is linear: mapping the catalogue once and gathering rows gives the same vectors
             # at a fraction of the cost when the batch holds more positions than there are items.
             mapped = self.routing.bilinear(self.item_encoder.all_items())[item_seq]

@@ -269,3 +269,11 @@ def test_max_training_score_is_cross_entropy_of_the_serving_scores(ml100k_data, 
         serving = model.full_sort_predict(batch)
     expected = torch.nn.functional.cross_entropy(serving, batch["item_id"])
     assert torch.allclose(loss, expected, atol=1e-5)
+
+
+def test_sparse_item_table_keeps_sparse_gradients_on_a_small_catalogue(ml100k_data, batch):
+    model = make_model(
+        ml100k_data, loss_type="SSM", sparse_item_embedding=True, interest_num=4, short_term_window=3
+    ).train()
+    model.calculate_loss(batch).backward()
+    assert model.item_encoder.id_embedding.weight.grad.is_sparse
