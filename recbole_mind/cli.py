@@ -13,7 +13,8 @@ import sys
 from typing import Any, Sequence
 
 from recbole_mind.data.datasets import DatasetNotFoundError
-from recbole_mind.keys import check_distributed_flags, check_key_values, check_known_keys, command_line_values
+from recbole_mind.keys import check_key_values, check_known_keys, command_line_values
+from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune

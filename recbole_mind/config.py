@@ -15,7 +15,8 @@ import recbole
 from recbole.config import Config
 from recbole.utils import ModelType, get_model
 
-from recbole_mind.keys import check_config_file_keys, check_run_config
+from recbole_mind.keys import check_config_file_keys
+from recbole_mind.prerun import check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
 from recbole_mind.registration import PLUGIN_MODELS, properties_path

@@ -138,7 +138,9 @@ class B2IRouting(nn.Module):
         """
         valid = capsule_mask.unsqueeze(2) & behaviour_mask.unsqueeze(1)
         axis = 1 if self.softmax_axis == "interest" else 2
-        weights = torch.softmax(logits.masked_fill(~valid, float("-inf")), dim=axis)
+        # A finite floor, not -inf: a fully masked row then gives finite weights (zeroed below)
+        # instead of NaN, whose gradient would be NaN wherever the logits carry one (a prior).
+        weights = torch.softmax(logits.masked_fill(~valid, torch.finfo(logits.dtype).min), dim=axis)
         # A fully masked softmax row is NaN (padding column, or an empty history); zero it.
         return torch.where(valid, weights, torch.zeros_like(weights))
 

@@ -4,14 +4,9 @@ import warnings
 
 import pytest
 
-from recbole_mind.keys import (
-    UnknownKeyError,
-    check_distributed_flags,
-    check_key_values,
-    check_known_keys,
-    check_metrics_consistent,
-)
-from recbole_mind.quick_start import build_config
+from recbole_mind.config import build_config
+from recbole_mind.keys import UnknownKeyError, check_key_values, check_known_keys
+from recbole_mind.prerun import check_distributed_flags, check_metrics_consistent
 
 QUIET = {"state": "ERROR"}
 
@@ -178,7 +173,7 @@ CHAINED = "A value is trying to be set on a copy of a DataFrame or Series throug
 
 @pytest.mark.parametrize("message", [GRAD_SCALER, CHAINED])
 def test_third_party_deprecations_are_silenced_only_where_recbole_triggers_them(message):
-    from recbole_mind.keys import silence_third_party_deprecations
+    from recbole_mind.prerun import silence_third_party_deprecations
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

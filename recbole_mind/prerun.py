@@ -1,0 +1,109 @@
+"""Checks made before a run loads data, so that nothing fails after a long training.
+
+``check_run_config`` (hooked into ``recbole_mind.config.build_config``) checks the keys a run
+reads (``recbole_mind.keys``), that ``valid_metric`` is computed, and that the folders a run
+writes are writable; ``check_distributed_flags`` checks the multi-process flags of the command
+line. Third-party deprecation noise RecBole triggers on every run is silenced here too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Any, Mapping
+
+from recbole_mind.keys import RECBOLE_KEY_RULES, is_int, check_key_values, check_known_keys, metric_names
+
+
+def check_metrics_consistent(config: Mapping[str, Any]) -> None:
+    """``valid_metric`` must be one of the metrics computed at one of the ``topk`` cut-offs."""
+    from recbole.evaluator.register import metric_types
+    from recbole.utils import EvaluatorType
+
+    known = metric_names()
+    metrics = config["metrics"] if isinstance(config["metrics"], list) else [config["metrics"]]
+    topk = config["topk"] if isinstance(config["topk"], list) else [config["topk"]]
+    computed = []
+    for metric in metrics:
+        if metric_types[metric.lower()] == EvaluatorType.RANKING:
+            computed += [f"{known[metric.lower()]}@{k}" for k in topk]
+        else:
+            computed.append(known[metric.lower()])
+    valid_metric = str(config["valid_metric"])
+    if valid_metric.lower() not in {name.lower() for name in computed}:
+        raise ValueError(
+            f"valid_metric {valid_metric!r} is not computed by this run (metrics {metrics}, topk "
+            f"{topk}), so early stopping could not read it; allowed: {', '.join(computed)}"
+        )
+
+
+def check_folder_writable(key: str, folder: str) -> None:
+    """``folder`` exists as a writable folder, or can be created: checked without creating it."""
+    path = os.path.abspath(folder)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{key} {folder!r} cannot be created: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ValueError(f"{key} {folder!r} is not writable ({existing}: {error.strerror})") from error
+
+
+def check_run_config(config) -> None:
+    """Every check that can be made before RecBole loads data (hooked into ``build_config``).
+
+    ``config`` is RecBole's ``Config``: the keys of its ``config_dict`` are checked for
+    typos, every RecBole key the run reads for type and range, the metrics for consistency,
+    and the folders a run writes (``checkpoint_dir``, ``./log``, ``./log_tensorboard``) for
+    being writable, so nothing fails after a long training.
+    """
+    silence_third_party_deprecations()
+    check_known_keys(getattr(config, "variable_config_dict", {}) or {}, "config_dict")
+    check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
+    check_metrics_consistent(config)
+    for key, folder in (("checkpoint_dir", config["checkpoint_dir"]), ("log folder", "log"),
+                        ("tensorboard folder", "log_tensorboard")):
+        check_folder_writable(key, folder)
+
+
+def silence_third_party_deprecations() -> None:
+    """Hide deprecation warnings RecBole's own code triggers on every run, and only those.
+
+    torch deprecated ``torch.cuda.amp.GradScaler(...)``, which RecBole's trainer calls; pandas
+    warns about the chained assignment in RecBole's dataset code. Neither is ours to fix, and
+    both would bury real warnings. The filters match the module RecBole calls from, so the
+    same warnings raised from any other code, ours included, still show.
+    """
+    warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
+                            category=FutureWarning, module=r"recbole\.")
+    warnings.filterwarnings("ignore", message=r"(?s).*chained assignment", category=FutureWarning,
+                            module=r"recbole\.")
+
+
+def check_distributed_flags(nproc: int, world_size: int, ip: str, port: Any, group_offset: int) -> None:
+    """``--nproc``, ``--world_size``, ``--group_offset``, ``--ip``, ``--port`` agree with each other.
+
+    Inconsistent values otherwise hang every process at the group's start (a rank nobody takes)
+    or fail inside torch's rendezvous, after the data has been loaded in each process.
+    """
+    if not is_int(nproc) or nproc < 1:
+        raise ValueError(f"--nproc must be an integer >= 1, got {nproc!r}")
+    if not is_int(world_size) or not (world_size == -1 or world_size >= nproc):
+        raise ValueError(
+            f"--world_size must be -1 (= nproc) or at least --nproc ({nproc}), got {world_size!r}"
+        )
+    total = nproc if world_size == -1 else world_size
+    if not is_int(group_offset) or not 0 <= group_offset <= total - nproc:
+        raise ValueError(
+            f"--group_offset must be an integer in [0, world_size - nproc] = [0, {total - nproc}] "
+            f"(this machine's ranks are group_offset .. group_offset + nproc - 1), got {group_offset!r}"
+        )
+    if not isinstance(ip, str) or not ip.strip() or any(char.isspace() for char in ip):
+        raise ValueError(f"--ip must be a host name or address, got {ip!r}")
+    port_text = str(port)
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"--port must be an integer in [1, 65535], got {port!r}")
