@@ -163,8 +163,9 @@ class MIND(SequentialRecommender):
         sparse_table = self.item_encoder.id_embedding.sparse  # needs row gradients, not the table's
         if self.emb_dropout.p == 0 and not sparse_table and self.n_items <= item_seq.numel():
             # S is linear: mapping the catalogue once and gathering rows gives the same vectors
-            # at a fraction of the cost when the batch holds more positions than there are items.
-            mapped = self.routing.bilinear(self.item_encoder.all_items())[item_seq]
+            # at a fraction of the cost when the batch holds more positions than there are items
+            # (in eval mode from the catalogue cache that full_sort_predict fills anyway).
+            mapped = self.routing.bilinear(self.catalogue_vectors())[item_seq]
             if self.recency_embedding is not None:
                 mapped = mapped + self.recency_embedding(item_seq_len, seq_length, self.routing.bilinear)
             return mapped
