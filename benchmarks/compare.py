@@ -9,6 +9,10 @@ resumes where it stopped (``--rerun`` trains everything again):
     python benchmarks/compare.py                       # full run, ml-100k, 3 seeds
     python benchmarks/compare.py --datasets ml-100k ml-1m --data_path DIR
     python benchmarks/compare.py --quick --out_dir /tmp/bench   # smoke test, about a minute
+
+Two protocols (``--protocols``, both by default, one section each in the report): RecBole's
+leave-one-out (``benchmarks/protocol.yaml``) and the multi-interest literature's held-out users
+with several future items (``properties/protocols/multi_target.yaml`` layered on top).
 """
 
 from __future__ import annotations
@@ -19,18 +23,21 @@ import math
 import multiprocessing
 import os
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTOCOL = os.path.join(HERE, "protocol.yaml")
 QUICK = os.path.join(HERE, "quick.yaml")
+PROPERTIES = os.path.join(os.path.dirname(HERE), "properties")
 
 # row name -> (model, YAML files after the protocol's, config overrides)
-PRESET = os.path.join(os.path.dirname(HERE), "properties", "presets", "MIND-recommended.yaml")
+PRESET = os.path.join(PROPERTIES, "presets", "MIND-recommended.yaml")
 MODELS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
     "MIND": ("MIND", [], {}),
     "MIND preset": ("MIND", [PRESET], {}),
@@ -44,13 +51,65 @@ MODELS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
 REPORTED = ["recall@10", "mrr@10", "ndcg@10", "hit@10", "recall@50", "mrr@50", "ndcg@50", "hit@50"]
 
 
-def protocol_files(dataset: str, quick: bool, row_files: list[str] = ()) -> list[str]:
-    """The protocol, the dataset's protocol file, the row's own files, then --quick's slice."""
+@dataclass(frozen=True)
+class Protocol:
+    """One evaluation protocol of the benchmark: its YAML files (after ``protocol.yaml``), the
+    rows it runs by default, the metrics its table reports and the two its plot draws."""
+
+    files: tuple[str, ...]
+    rows: tuple[str, ...]
+    reported: tuple[str, ...]
+    headline: tuple[str, str]  # (quality metric, recall metric) of the plot and the targets
+    valid_metric: str  # what the validation curve holds
+    description: str
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "leave_one_out": Protocol(
+        files=(), rows=tuple(MODELS), reported=tuple(REPORTED), headline=("ndcg@10", "recall@50"),
+        valid_metric="NDCG@10",
+        description=(
+            "RecBole's leave-one-out (`benchmarks/protocol.yaml`): `LS: valid_and_test`, `order: TO`, "
+            "full sort over all items; every user's last item is the test target, the one before it "
+            "the validation target."
+        ),
+    ),
+    "multi_target": Protocol(
+        files=(os.path.join(PROPERTIES, "protocols", "multi_target.yaml"),),
+        rows=("MIND", "MIND preset", "MIND preset K=1", "SASRec", "GRU4Rec", "SINE", "Pop"),
+        reported=("recall@20", "ndcg@20", "hitrate@20", "recall@50", "ndcg@50", "hitrate@50"),
+        headline=("ndcg@50", "recall@50"), valid_metric="Recall@50",
+        description=(
+            "The multi-interest literature's protocol (ComiRec, REMI; "
+            "`properties/protocols/multi_target.yaml` on top of `benchmarks/protocol.yaml`): users "
+            "split 8:1:1 into train, validation and test users (seeded by the run's seed); models "
+            "train on the train users' sequences; a held-out user's earliest 80% of behaviours are "
+            "the history (truncated to the model's window), the distinct later items the targets; "
+            "full sort over the catalogue with history items excluded; Recall@N = hits / targets, "
+            "NDCG@N, HitRate@N averaged over users; early stopping on validation users' Recall@50."
+        ),
+    ),
+}
+
+
+def section_name(dataset: str, protocol: str) -> str:
+    """The report section (and summary key) of a dataset under a protocol."""
+    return dataset if protocol == "leave_one_out" else f"{dataset}, {protocol.replace('_', '-')} protocol"
+
+
+def run_section(run: dict[str, Any]) -> str:
+    # runs kept before the multi-target protocol existed carry no protocol: leave-one-out
+    return section_name(run["dataset"], run.get("protocol", "leave_one_out"))
+
+
+def protocol_files(dataset: str, quick: bool, row_files: list[str] = (), protocol: str = "leave_one_out") -> list[str]:
+    """The protocol, the dataset's protocol file, the protocol's own files, the row's own
+    files, then --quick's slice."""
     files = [PROTOCOL]
     dataset_file = os.path.join(HERE, f"protocol_{dataset}.yaml")
     if os.path.isfile(dataset_file):
         files.append(dataset_file)
-    files += row_files
+    files += [*PROTOCOLS[protocol].files, *row_files]
     if quick:
         files.append(QUICK)
     return files
@@ -72,6 +131,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "row": task["row"],
         "dataset": task["dataset"],
+        "protocol": task["protocol"],
         "seed": task["config_dict"]["seed"],
         "test_result": {key: float(value) for key, value in result["test_result"].items()},
         "best_valid_result": {
@@ -99,15 +159,17 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(dataset, row) -> mean/std of every reported metric, seconds per epoch, throughput."""
+    """(section, row) -> mean/std of every reported metric, seconds per epoch, throughput;
+    a section is a dataset under a protocol (:func:`section_name`)."""
     summary: dict[tuple[str, str], dict[str, Any]] = {}
     for run in runs:
-        entry = summary.setdefault((run["dataset"], run["row"]), {"runs": []})
+        entry = summary.setdefault((run_section(run), run["row"]), {"runs": []})
         entry["runs"].append(run)
     for entry in summary.values():
         runs_here = entry.pop("runs")
         entry["seeds"] = len(runs_here)
-        for metric in REPORTED:
+        entry["protocol"] = runs_here[0].get("protocol", "leave_one_out")
+        for metric in PROTOCOLS[entry["protocol"]].reported:
             entry[metric] = mean_std([run["test_result"][metric] for run in runs_here])
         # the median epoch of each run: one epoch slowed by other load does not move it
         entry["epoch_seconds"] = mean_std(
@@ -139,8 +201,9 @@ def compare_rows(summary: dict, dataset: str, row: str, baseline: str, metric: s
     return ratio, "met" if ratio >= goal else "NOT met"
 
 
-def target_lines(summary: dict, dataset: str) -> list[str]:
-    """The targets of the benchmark, each with the measured ratio and its verdict."""
+def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out") -> list[str]:
+    """The targets of the benchmark under ``protocol``, each with the measured ratio and its
+    verdict; ``dataset`` is the report section (:func:`section_name`)."""
     checks = []
 
     def quality(row: str, baseline: str, metric: str, goal: float = 1.0, margin_stds: float = 1.0):
@@ -155,16 +218,24 @@ def target_lines(summary: dict, dataset: str) -> list[str]:
             value = entry[key][0] / base[key][0]
             checks.append(f"| {row} / {baseline} {key} | {value:.3f} | <= {goal:g} | {'met' if value <= goal else 'NOT met'} |")
 
-    for metric in ("ndcg@10", "recall@50"):
-        quality("MIND preset", "SASRec", metric)
-    quality("MIND preset", "MIND preset K=1", "recall@50", margin_stds=2.0)
-    for metric in ("ndcg@10", "recall@50"):
-        quality("MIND preset", "MIND", metric)
-        quality("MIND", "GRU4Rec", metric)
-    quality("MIND preset", "Pop", "ndcg@10")
-    quality("MIND preset", "SINE", "ndcg@10")
-    cost("MIND preset", "SASRec", "epoch_seconds", 0.1)
-    cost("MIND", "SASRec", "epoch_seconds", 0.05)
+    if protocol == "multi_target":  # issue 15's targets
+        for row in ("MIND preset", "MIND"):
+            quality(row, "SASRec", "recall@50")
+            quality(row, "GRU4Rec", "recall@50")
+        quality("MIND preset", "MIND preset K=1", "recall@50", goal=1.05)
+        quality("MIND preset", "Pop", "recall@50")
+        cost("MIND preset", "SASRec", "epoch_seconds", 0.1)
+    else:
+        for metric in ("ndcg@10", "recall@50"):
+            quality("MIND preset", "SASRec", metric)
+        quality("MIND preset", "MIND preset K=1", "recall@50", margin_stds=2.0)
+        for metric in ("ndcg@10", "recall@50"):
+            quality("MIND preset", "MIND", metric)
+            quality("MIND", "GRU4Rec", metric)
+        quality("MIND preset", "Pop", "ndcg@10")
+        quality("MIND preset", "SINE", "ndcg@10")
+        cost("MIND preset", "SASRec", "epoch_seconds", 0.1)
+        cost("MIND", "SASRec", "epoch_seconds", 0.05)
     if not checks:
         return []
     return [
@@ -188,12 +259,11 @@ def write_plot(summary: dict, path: str) -> bool:
         print("[compare] matplotlib is not installed: no plot (pip install matplotlib)")
         return False
     datasets = sorted({dataset for dataset, _ in summary})
-    panels = [("ndcg@10", "test NDCG@10"), ("recall@50", "test Recall@50"), ("epoch_seconds", "s / train epoch")]
-    figure, axes = plt.subplots(
-        len(datasets), len(panels), figsize=(5 * len(panels), 3.6 * len(datasets)), squeeze=False
-    )
+    figure, axes = plt.subplots(len(datasets), 3, figsize=(15, 3.6 * len(datasets)), squeeze=False)
     for row_index, dataset in enumerate(datasets):
         rows = [row for row in MODELS if (dataset, row) in summary]
+        quality, recall = PROTOCOLS[summary[(dataset, rows[0])]["protocol"]].headline
+        panels = [(quality, f"test {quality}"), (recall, f"test {recall}"), ("epoch_seconds", "s / train epoch")]
         for col_index, (key, title) in enumerate(panels):
             axis = axes[row_index][col_index]
             means = [summary[(dataset, row)][key][0] for row in rows]
@@ -211,8 +281,8 @@ def write_plot(summary: dict, path: str) -> bool:
 
 
 def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
-    """Time to quality: validation NDCG@10 against cumulative training seconds, one line per
-    model (mean over its seeds, epoch by epoch), one panel per dataset. Returns the rows drawn;
+    """Time to quality: the validation metric against cumulative training seconds, one line per
+    model (mean over its seeds, epoch by epoch), one panel per dataset and protocol. Returns the rows drawn;
     runs recorded before curves were kept (no ``valid_curve``) are left out."""
     try:
         import matplotlib
@@ -222,9 +292,11 @@ def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
     except ImportError:
         return []
     curves: dict[tuple[str, str], list[list[list[float]]]] = {}
+    valid_metrics: dict[str, str] = {}
     for run in runs:
         if run.get("valid_curve"):
-            curves.setdefault((run["dataset"], run["row"]), []).append(run["valid_curve"])
+            curves.setdefault((run_section(run), run["row"]), []).append(run["valid_curve"])
+            valid_metrics[run_section(run)] = PROTOCOLS[run.get("protocol", "leave_one_out")].valid_metric
     if not curves:
         return []
     datasets = sorted({dataset for dataset, _ in curves})
@@ -241,7 +313,7 @@ def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
             axis.plot(seconds, scores, marker="o", markersize=3, label=row)
         axis.set_xscale("log")
         axis.set_xlabel("cumulative training seconds (log scale)")
-        axis.set_ylabel("validation NDCG@10")
+        axis.set_ylabel(f"validation {valid_metrics[dataset]}")
         axis.set_title(f"{dataset}: time to quality (mean over seeds)")
         axis.legend(fontsize=8)
     figure.tight_layout()
@@ -275,19 +347,19 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         )
         + ".",
         "",
-        "Protocol (`benchmarks/protocol.yaml`, the same for every model): leave-one-out "
-        "`LS: valid_and_test`, `order: TO`, full sort over all items, "
-        "`MAX_ITEM_LIST_LENGTH: 50` for the baselines and MIND's tuned window for MIND "
-        "(the `MIND L=50` row uses 50), "
-        f"validation on NDCG@10 with early stopping (`stopping_step: 10`), at most {args.epochs} epochs, "
+        "Shared by every model and both protocols (`benchmarks/protocol.yaml`): "
+        "`MAX_ITEM_LIST_LENGTH: 50` for the baselines and the row's own window for MIND "
+        "(`properties/MIND.yaml`, or the preset's), "
+        f"early stopping on validation (`stopping_step: 10`), at most {args.epochs} epochs, "
         f"seeds {', '.join(map(str, args.seeds))}; test metrics from the best-validation checkpoint, "
         "mean ± std over seeds. Each model otherwise uses its own defaults (RecBole's YAML for the "
         "baselines, `properties/MIND.yaml` for MIND). Seconds per epoch: the median training epoch of "
         "each run (validation excluded), mean ± std over seeds; eval users/s is the full-sort test "
         "evaluation; one training process at a time.",
         "",
-        "Caveats: RecBole's full sort for sequential models does not mask already-seen items; Pop is a "
-        "general model, and RecBole's full sort for general models does mask them. The baselines run "
+        "Caveats: under leave-one-out, RecBole's full sort for sequential models does not mask "
+        "already-seen items; Pop is a general model, and RecBole's full sort for general models does "
+        "mask them (the multi-target protocol excludes history items for every model). The baselines run "
         "with RecBole's default hyper-parameters; MIND's defaults were tuned on validation "
         "(docs/tuning.md). Finished runs are kept and reused, so rows may come from different "
         "invocations of this script on the same machine (delete a row's JSON files to run it again).",
@@ -299,24 +371,30 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
             "done so far, and ratios compare rows with different numbers of seeds.",
             "",
         ]
-    for dataset in sorted({run["dataset"] for run in runs}):
+    sections = {}  # report order: leave-one-out first, then the multi-target protocol
+    for run in sorted(runs, key=lambda run: (list(PROTOCOLS).index(run.get("protocol", "leave_one_out")), run["dataset"])):
+        sections.setdefault(run_section(run), run.get("protocol", "leave_one_out"))
+    for dataset, protocol in sections.items():
+        reported = PROTOCOLS[protocol].reported
         lines += [
             f"## {dataset}",
             "",
-            "| model | seeds | " + " | ".join(REPORTED) + " | epochs run | s / train epoch | eval users/s | parameters |",
-            "| --- | --- | " + " | ".join("---" for _ in REPORTED) + " | --- | --- | --- | --- |",
+            f"Protocol: {PROTOCOLS[protocol].description}",
+            "",
+            "| model | seeds | " + " | ".join(reported) + " | epochs run | s / train epoch | eval users/s | parameters |",
+            "| --- | --- | " + " | ".join("---" for _ in reported) + " | --- | --- | --- | --- |",
         ]
         for row in MODELS:
             entry = summary.get((dataset, row))
             if not entry:
                 continue
-            cells = [format_cell(*entry[metric]) for metric in REPORTED]
+            cells = [format_cell(*entry[metric]) for metric in reported]
             lines.append(
                 f"| {row} | {entry['seeds']} | " + " | ".join(cells)
                 + f" | {entry['epochs'][0]:.1f} | {format_cell(*entry['epoch_seconds'], digits=2)}"
                 + f" | {entry['eval_users_per_second'][0]:.0f} | {entry['model_parameters']:,} |"
             )
-        targets = target_lines(summary, dataset)
+        targets = target_lines(summary, dataset, protocol)
         if targets:
             lines += ["", "Targets (ratios of means, measured in this run):", "", *targets]
         lines.append("")
@@ -324,12 +402,13 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         lines += [f"![benchmark plot]({plot_name})", ""]
     curve_rows = write_curve_plot(runs, os.path.join(out_dir, "time_to_quality.png"))
     if curve_rows:
-        missing = [row for row in MODELS if row not in curve_rows and any(run["row"] == row for run in runs)]
+        missing = sorted({run_section(run) + ": " + run["row"] for run in runs if not run.get("valid_curve")})
         lines += [
             "## Time to quality",
             "",
-            "Validation NDCG@10 after each epoch against the cumulative training seconds of the "
-            "same runs (mean over seeds; evaluation time excluded).",
+            "The validation metric after each epoch (NDCG@10 under leave-one-out, Recall@50 under "
+            "the multi-target protocol) against the cumulative training seconds of the same runs "
+            "(mean over seeds; evaluation time excluded).",
             "",
             "![time to quality](time_to_quality.png)",
             "",
@@ -356,8 +435,10 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), metavar="MODEL",
-                        help=f"rows to run, from: {', '.join(MODELS)}")
+    parser.add_argument("--models", nargs="+", default=None, choices=list(MODELS), metavar="MODEL",
+                        help=f"rows to run, from: {', '.join(MODELS)} (default: each protocol's rows)")
+    parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=list(PROTOCOLS),
+                        help="evaluation protocols, one report section each (default: all)")
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-1m"],
                         help="datasets; any but ml-100k is skipped when its files are absent")
     parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ subfolders")
@@ -386,17 +467,19 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(out_dir, exist_ok=True)
     work_dir = tempfile.mkdtemp(prefix="recbole_mind_bench_")  # RecBole's log/ and saved/
     tasks = []
-    for dataset in datasets:
-        for seed in args.seeds:
-            for row in args.models:
-                model, extra_files, overrides = MODELS[row]
-                config_dict = {**overrides, "seed": seed, "epochs": args.epochs}
-                if args.data_path:
-                    config_dict["data_path"] = os.path.abspath(args.data_path)
-                tasks.append({
-                    "row": row, "model": model, "dataset": dataset, "work_dir": work_dir,
-                    "config_files": protocol_files(dataset, args.quick, extra_files), "config_dict": config_dict,
-                })
+    for protocol in args.protocols:
+        for dataset in datasets:
+            for seed in args.seeds:
+                for row in args.models or PROTOCOLS[protocol].rows:
+                    model, extra_files, overrides = MODELS[row]
+                    config_dict = {**overrides, "seed": seed, "epochs": args.epochs}
+                    if args.data_path:
+                        config_dict["data_path"] = os.path.abspath(args.data_path)
+                    tasks.append({
+                        "row": row, "model": model, "dataset": dataset, "work_dir": work_dir, "protocol": protocol,
+                        "config_files": protocol_files(dataset, args.quick, extra_files, protocol),
+                        "config_dict": config_dict,
+                    })
     runs_dir = os.path.join(out_dir, "benchmark_runs" + ("_quick" if args.quick else ""))
     os.makedirs(runs_dir, exist_ok=True)
     runs = []
@@ -404,9 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     trained = 0
     context = multiprocessing.get_context("spawn")
     for index, task in enumerate(tasks, start=1):
-        label = f"{task['dataset']} {task['row']} seed {task['config_dict']['seed']}"
+        label = f"{section_name(task['dataset'], task['protocol'])} {task['row']} seed {task['config_dict']['seed']}"
         # One JSON file per finished run: an interrupted benchmark resumes where it stopped.
-        cache = os.path.join(runs_dir, f"{task['dataset']}_{task['row'].replace(' ', '').replace('=', '')}"
+        prefix = "" if task["protocol"] == "leave_one_out" else task["protocol"] + "_"
+        cache = os.path.join(runs_dir, f"{prefix}{task['dataset']}_{task['row'].replace(' ', '').replace('=', '')}"
                              f"_seed{task['config_dict']['seed']}_epochs{args.epochs}.json")
         if os.path.isfile(cache) and not args.rerun:
             with open(cache, encoding="utf-8") as file:
@@ -425,13 +509,14 @@ def main(argv: list[str] | None = None) -> int:
         trained += 1
         elapsed = time.perf_counter() - started
         remaining = elapsed / trained * (len(tasks) - index)
+        headline = PROTOCOLS[task["protocol"]].headline[0]
         print(
-            f"[compare]   test ndcg@10 {run['test_result']['ndcg@10']:.4f}, "
+            f"[compare]   test {headline} {run['test_result'][headline]:.4f}, "
             f"{statistics.median(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "
             f"about {remaining / 60:.0f} min left",
             flush=True,
         )
-    command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks))
     print(f"[compare] wrote {report}")
     return 0

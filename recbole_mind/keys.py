@@ -60,7 +60,9 @@ def known_keys() -> frozenset[str]:
         path for path in glob.glob(os.path.join(recbole_properties, "**", "*.yaml"), recursive=True)
         if os.path.basename(path) not in ("url.yaml", "kg_url.yaml")
     ]
-    paths += glob.glob(os.path.join(os.path.dirname(properties_path("MIND.yaml")), "*.yaml"))
+    # ours: MIND.yaml, datasets, and the keys of protocols/ (multi_target.yaml) and presets/
+    ours = os.path.dirname(properties_path("MIND.yaml"))
+    paths += glob.glob(os.path.join(ours, "**", "*.yaml"), recursive=True)
     keys = set(CODE_ONLY_KEYS) | {field.name for field in fields(MINDParams)}
     for path in paths:
         with open(path, encoding="utf-8") as file:

@@ -197,10 +197,15 @@ def run_multi_target(
     ``protocol: "multi_target"``, ``history_excluded``, ``valid_users`` and ``users`` (the split).
     """
     params = read_multi_target_params(config)  # fail on a bad key before the data is loaded
-    if config["MODEL_TYPE"] != ModelType.SEQUENTIAL or not hasattr(config.model_class, "full_sort_predict"):
+    # Pop ranks every user's catalogue the same way, so it needs no history: the reference point
+    # every retrieval model must beat. Other general models score user ids a held-out user lacks.
+    if config["model"] != "Pop" and (
+        config["MODEL_TYPE"] != ModelType.SEQUENTIAL or not hasattr(config.model_class, "full_sort_predict")
+    ):
         raise ValueError(
             f"multi_target: True evaluates sequential models that rank the catalogue from a history "
-            f"(MIND, SASRec, GRU4Rec, SINE, ...); {config['model']} is a {config['MODEL_TYPE'].name} model"
+            f"(MIND, SASRec, GRU4Rec, SINE, ...) and Pop; {config['model']} is a "
+            f"{config['MODEL_TYPE'].name} model"
         )
     init_logger(config)
     logger = getLogger()
@@ -212,8 +217,10 @@ def run_multi_target(
 
         check_resumable(resume_checkpoint, config)
         trainer.resume_checkpoint(resume_checkpoint)
+    valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(
-        prepared.train_data, prepared.valid_users, saved=saved, show_progress=config["show_progress"]
+        prepared.train_data, prepared.valid_users, saved=saved, show_progress=config["show_progress"],
+        callback_fn=lambda epoch, score: valid_curve.append([sum(trainer.epoch_seconds), float(score)]),
     )
     test_start = time.perf_counter()
     test_result = trainer.evaluate(prepared.test_users, load_best_model=saved)
@@ -239,5 +246,6 @@ def run_multi_target(
         "model_parameters": sum(p.numel() for p in prepared.model.parameters() if p.requires_grad),
         "protocol": PROTOCOL_NAME,
         "history_excluded": params.exclude_history,
+        "valid_curve": valid_curve,
     }
 

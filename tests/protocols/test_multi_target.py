@@ -1,5 +1,6 @@
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -166,7 +167,9 @@ def test_a_random_scorer_lands_near_n_over_catalogue_size():
 
 def test_shipped_protocol_file_is_installed_and_read():
     assert os.path.isfile(properties_path(PROTOCOL_FILE))
-    config = build_config("MIND", "ml-100k", config_file_list=[PROTOCOL_YAML])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # its keys are known keys, not "read by no model"
+        config = build_config("MIND", "ml-100k", config_file_list=[PROTOCOL_YAML])
     params = read_multi_target_params(config)
     assert params.user_split == pytest.approx((0.8, 0.1, 0.1))
     assert params.user_split_seed == config["seed"]
@@ -298,6 +301,8 @@ def check_run_result(result, model):
     assert all(0 <= value <= 1 for value in result["test_result"].values())
     assert result["best_valid_score"] == result["best_valid_result"]["recall@50"]
     assert len(result["train_epoch_seconds"]) == 1
+    assert len(result["valid_curve"]) == 1  # [training seconds, validation score] per epoch
+    assert result["valid_curve"][0][1] == pytest.approx(result["best_valid_score"])
     assert os.path.isfile(result["checkpoint"])
     assert os.path.basename(result["checkpoint"]).startswith(f"{model}-")
 
@@ -331,3 +336,13 @@ def test_the_best_checkpoint_reproduces_the_test_result(mind_run):
 )
 def test_recbole_models_one_epoch_through_the_quick_start(tiny_data, in_tmp_dir, model, overrides):
     check_run_result(quick_start_run(tiny_data, model, overrides), model)
+
+
+def test_pop_ranks_by_the_train_users_popularity(tiny_data, in_tmp_dir):
+    # Pop needs no history: the floor every retrieval model of the benchmark must clear
+    check_run_result(quick_start_run(tiny_data, "Pop", {}), "Pop")
+
+
+def test_general_models_that_score_user_ids_are_refused(tiny_data, in_tmp_dir):
+    with pytest.raises(ValueError, match="BPR is a GENERAL model"):
+        quick_start_run(tiny_data, "BPR", {})
