@@ -18,6 +18,7 @@ with several future items (``properties/protocols/multi_target.yaml`` layered on
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import multiprocessing
@@ -121,6 +122,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     os.chdir(task["work_dir"])
     from recbole_mind import run_recbole_mind
 
+    environment = run_environment()
     start = time.perf_counter()
     result = run_recbole_mind(
         task["model"],
@@ -142,7 +144,41 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         "model_parameters": result["model_parameters"],
         "wall_seconds": time.perf_counter() - start,
         "valid_curve": result.get("valid_curve"),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment,
     }
+
+
+def run_environment() -> dict[str, Any]:
+    """Machine and versions of a run, kept in its record and printed by the report."""
+    import recbole
+    import torch
+
+    from recbole_mind import __version__
+
+    return {
+        "recbole_mind": __version__, "recbole": recbole.__version__, "torch": torch.__version__,
+        "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+    }
+
+
+def provenance_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """Which machine, versions and dates the runs of a report section come from."""
+    groups: dict[str, list[str]] = {}
+    for run in runs:
+        env = run.get("environment")
+        key = (
+            f"{env['cpus']} CPUs, {env['platform']}; recbole-mind {env['recbole_mind']}, recbole "
+            f"{env['recbole']}, torch {env['torch']}, Python {env['python']}"
+            if env else "not recorded (runs kept before records carried their machine and date)"
+        )
+        groups.setdefault(key, []).append(run.get("finished", "")[:10])
+    lines = []
+    for key, dates in groups.items():
+        known = sorted(date for date in dates if date)
+        when = f", finished {known[0]} to {known[-1]}" if known else ""
+        lines.append(f"- {len(dates)} runs{when}: {key}")
+    return lines
 
 
 def dataset_available(dataset: str, data_path: str | None) -> bool:
@@ -394,6 +430,8 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
                 + f" | {entry['epochs'][0]:.1f} | {format_cell(*entry['epoch_seconds'], digits=2)}"
                 + f" | {entry['eval_users_per_second'][0]:.0f} | {entry['model_parameters']:,} |"
             )
+        section_runs = [run for run in runs if run_section(run) == dataset]
+        lines += ["", "Runs of this table (machine, versions, dates):", "", *provenance_lines(section_runs)]
         targets = target_lines(summary, dataset, protocol)
         if targets:
             lines += ["", "Targets (ratios of means, measured in this run):", "", *targets]
