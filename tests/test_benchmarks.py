@@ -10,10 +10,11 @@ COMPARE = os.path.join(REPO_ROOT, "benchmarks", "compare.py")
 
 def table_rows(report: str, section: str) -> dict[str, list[str]]:
     lines = []
-    for line in report.split(f"## {section}\n", 1)[1].lstrip("\n").splitlines():
-        if not line.startswith("|"):
+    for line in report.split(f"## {section}\n", 1)[1].splitlines():
+        if line.startswith("|"):
+            lines.append(line)
+        elif lines:  # the first table of the section ends
             break
-        lines.append(line)
     rows = {}
     for line in lines[2:]:  # skip header and rule
         cells = [cell.strip() for cell in line.strip("|").split("|")]
@@ -23,7 +24,7 @@ def table_rows(report: str, section: str) -> dict[str, list[str]]:
 
 def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
     done = subprocess.run(
-        [sys.executable, COMPARE, "--quick", "--out_dir", str(tmp_path)],
+        [sys.executable, COMPARE, "--quick", "--protocols", "leave_one_out", "--out_dir", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=1200,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -49,6 +50,24 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert again.returncode == 0 and "done earlier" in again.stdout
+
+
+def test_quick_multi_target_benchmark_has_its_own_section_and_targets(tmp_path):
+    done = subprocess.run(
+        [sys.executable, COMPARE, "--quick", "--protocols", "multi_target", "--models", "MIND", "Pop",
+         "--out_dir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = (tmp_path / "benchmarks.md").read_text()
+    rows = table_rows(report, "ml-100k, multi-target protocol")
+    assert set(rows) == {"MIND", "Pop"}
+    for model, cells in rows.items():
+        metrics = [float(cell.split("±")[0]) for cell in cells[1:7]]  # recall, ndcg, hitrate @20, @50
+        assert all(math.isfinite(value) and 0 <= value <= 1 for value in metrics), model
+        assert metrics[3] >= metrics[0], model  # Recall@50 >= Recall@20
+    assert "history items excluded" in report and "Runs of this table" in report
+    assert len(list((tmp_path / "benchmark_runs_quick").glob("multi_target_ml-100k_*.json"))) == 2
 
 
 def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
@@ -154,3 +173,42 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
     assert again.returncode == 0 and len(log.read_text().splitlines()) == 1  # nothing rerun
     table = subprocess.run([sys.executable, script, "table", str(log)], capture_output=True, text=True)
     assert "| ml-100k | short | 1 |" in table.stdout
+
+
+def _figures():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    import figures
+
+    return figures
+
+
+def test_readme_and_tuning_figures_match_their_records():
+    figures = _figures()
+    assert figures.check_files(figures.FILES, write=False) == []
+    readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    assert "<!-- figures: benchmark -->\n**ml-100k**" in readme  # the block is filled, not empty
+
+
+def test_a_figure_edited_by_hand_is_caught(tmp_path):
+    figures = _figures()
+    readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    row = next(line for line in readme.splitlines() if line.startswith("| SASRec |"))
+    edited = tmp_path / "README.md"
+    edited.write_text(readme.replace(row, row.replace("| 3 |", "| 4 |", 1)), encoding="utf-8")
+    assert figures.check_files([str(edited)], write=False) == [str(edited)]
+
+
+def test_benchmark_report_tables_regenerate_from_the_kept_runs(tmp_path):
+    import shutil
+
+    figures = _figures()
+    shutil.copytree(os.path.join(REPO_ROOT, "docs", "benchmark_runs"), tmp_path / "benchmark_runs")
+    import compare
+
+    assert compare.main(["--report_only", "--out_dir", str(tmp_path)]) == 0
+    tables = [
+        [line for line in open(path, encoding="utf-8").read().splitlines() if line.startswith("|")]
+        for path in (tmp_path / "benchmarks.md", os.path.join(REPO_ROOT, "docs", "benchmarks.md"))
+    ]
+    assert tables[0] == tables[1] and len(tables[0]) > 10
+    assert figures.kept_runs(str(tmp_path / "benchmark_runs"))  # the records are committed

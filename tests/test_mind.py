@@ -180,7 +180,7 @@ def test_bad_key_fails_when_the_model_is_built(ml100k_data):
 
 def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch):
     # Users mixing 4 of 50 item clusters; same seed, same budget, only interest_num differs.
-    # Measured (seed 2020, 8 epochs): Recall@50 .694 with K = 4 vs .550 with K = 1.
+    # The margin (0.07 Recall@50) is the claim; the test prints both figures when it fails.
     from recbole_mind import run_recbole_mind
     from recbole_mind.data.synthetic import write_multi_interest_dataset
 

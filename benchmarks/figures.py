@@ -1,0 +1,131 @@
+"""Regenerate every benchmark and tuning figure quoted in README.md and docs/ from the records.
+
+The records are committed: ``docs/benchmark_runs/*.json`` (one per benchmark run, written by
+``benchmarks/compare.py``) and ``docs/tuning_runs/*.jsonl`` (one line per validation trial,
+written by ``benchmarks/validation_grid.py``). Generated text sits between markers:
+
+    <!-- figures: NAME -->
+    ...generated, do not edit by hand...
+    <!-- /figures: NAME -->
+
+    python benchmarks/figures.py            # check: exit 1 and show what differs
+    python benchmarks/figures.py --write    # rewrite the blocks and docs/benchmarks.md
+
+``--write`` also rewrites ``docs/benchmarks.md`` and its plots from the kept runs (the same as
+``python benchmarks/compare.py --report_only``); tests/test_benchmarks.py runs the check, so a
+README or doc that disagrees with its records fails CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import glob
+import json
+import os
+import re
+import sys
+from typing import Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import compare  # noqa: E402  (benchmarks/ is not a package)
+import validation_grid  # noqa: E402
+
+RUNS_DIR = os.path.join(ROOT, "docs", "benchmark_runs")
+TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")
+BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures: (?P=name) -->)", re.S)
+
+
+def kept_runs(runs_dir: str = RUNS_DIR) -> list[dict]:
+    runs = []
+    for path in sorted(glob.glob(os.path.join(runs_dir, "*.json"))):
+        with open(path, encoding="utf-8") as file:
+            runs.append(json.load(file))
+    return runs
+
+
+def benchmark_block(runs: list[dict]) -> str:
+    """Per report section: test headline metrics and epoch cost of every row, then the
+    targets with their verdicts, all computed by compare.py's own summary."""
+    summary = compare.summarise(runs)
+    lines = []
+    sections = dict.fromkeys(compare.run_section(run) for run in runs)
+    for section in sections:
+        protocol = next(entry["protocol"] for (name, _), entry in summary.items() if name == section)
+        quality, recall = compare.PROTOCOLS[protocol].headline
+        lines += [
+            f"**{section}** (test split, mean ± std over seeds; `docs/benchmarks.md` has every metric)",
+            "",
+            f"| model | seeds | {quality} | {recall} | s / train epoch |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in compare.MODELS:
+            entry = summary.get((section, row))
+            if entry:
+                lines.append(
+                    f"| {row} | {entry['seeds']} | {compare.format_cell(*entry[quality])} | "
+                    f"{compare.format_cell(*entry[recall])} | {compare.format_cell(*entry['epoch_seconds'], digits=1)} |"
+                )
+        lines += ["", *compare.target_lines(summary, section, protocol), ""]
+    return "\n".join(lines)
+
+
+def tuning_block(pattern: str) -> str:
+    return validation_grid.table(sorted(glob.glob(os.path.join(TUNING_RUNS, pattern)))) + "\n"
+
+
+# block name -> what generates it
+GENERATORS: dict[str, Callable[[], str]] = {
+    "benchmark": lambda: benchmark_block(kept_runs()),
+    "tuning-recency": lambda: tuning_block("recency_*.jsonl"),
+}
+FILES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "tuning.md")]
+
+
+def regenerate(text: str, generated: dict[str, str]) -> str:
+    """``text`` with the body of every known block replaced by its generated content."""
+    def body(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in generated:
+            raise KeyError(f"unknown figures block {name!r}; known: {', '.join(generated)}")
+        return match.group(1) + generated[name] + match.group(4)
+
+    return BLOCK.sub(body, text)
+
+
+def check_files(paths: list[str], write: bool) -> list[str]:
+    """Paths whose blocks differ from their records (rewritten when ``write``)."""
+    generated = {name: make() for name, make in GENERATORS.items()}
+    stale = []
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        fresh = regenerate(text, generated)
+        if fresh != text:
+            stale.append(path)
+            if write:
+                with open(path, "w", encoding="utf-8") as file:
+                    file.write(fresh)
+            else:
+                diff = difflib.unified_diff(text.splitlines(), fresh.splitlines(), path, "regenerated", lineterm="")
+                print("\n".join(list(diff)[:60]))
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite the blocks and docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    if args.write:
+        compare.main(["--report_only"])
+    stale = check_files(FILES, args.write)
+    verb = "rewrote" if args.write else "out of date with their records"
+    print(f"[figures] {verb}: {', '.join(stale)}" if stale else "[figures] every block matches its records")
+    return 1 if stale and not args.write else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
