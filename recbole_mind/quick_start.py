@@ -65,10 +65,10 @@ def run_recbole_mind(
     logger.info(sys.argv)
     logger.info(config)
 
-    _, train_data, valid_data, test_data, model_obj = prepare(config)
+    loaded, train_data, valid_data, test_data, model_obj = prepare(config)
     trainer = build_trainer(config, model_obj)
     if resume_checkpoint is not None:
-        check_resumable(resume_checkpoint, config)
+        check_resumable(resume_checkpoint, config, loaded)
         trainer.resume_checkpoint(resume_checkpoint)
     valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(

@@ -42,7 +42,7 @@ def load_mind(checkpoint: str, config_dict: dict[str, Any] | None = None) -> tup
             f"{checkpoint} holds a {saved['config']['model']} model; export, retrieval and explanations "
             "need a MIND checkpoint (saved/MIND-<time>.pth)"
         )
-    config, model, dataset, *_ = data_and_model(saved, config_dict)
+    config, model, dataset, *_ = data_and_model(saved, config_dict, source=checkpoint)
     assert isinstance(model, MIND)
     return config, model, dataset
 
