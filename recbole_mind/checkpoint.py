@@ -93,8 +93,9 @@ def data_and_model(
 def check_resumable(path: str, config: Config, dataset=None) -> None:
     """Fail clearly before RecBole reads a checkpoint that cannot continue this run.
 
-    Refused: a checkpoint that is not a full training state, of another model or dataset or,
-    when ``dataset`` is given, whose token <-> id maps differ from its.
+    Refused: a checkpoint that is not a full training state, of another model or dataset,
+    that has already trained the run's ``epochs`` (RecBole would train no epoch and re-save it
+    as epoch -1) or, when ``dataset`` is given, whose token <-> id maps differ from its.
     """
     checkpoint = load_checkpoint(path)
     missing = {"state_dict", "optimizer", "epoch", "cur_step", "best_valid_score"} - set(checkpoint)
@@ -106,5 +107,12 @@ def check_resumable(path: str, config: Config, dataset=None) -> None:
             raise ValueError(
                 f"{path} was trained with {key}={saved[key]!r}; this run has {key}={config[key]!r}"
             )
+    trained = checkpoint["epoch"] + 1  # RecBole resumes at the epoch after the saved one
+    if config["epochs"] <= trained:
+        raise ValueError(
+            f"{path} holds {trained} trained epoch{'s' if trained != 1 else ''} and this run has "
+            f"epochs={config['epochs']}: no epoch would be left to train (RecBole would resume at epoch "
+            f"{trained} of {config['epochs']} and stop at once); set epochs > {trained} to continue it"
+        )
     if dataset is not None:
         check_token_maps(saved_token_maps(checkpoint), dataset, path)
