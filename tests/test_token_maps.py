@@ -2,8 +2,6 @@
 
 import logging
 import os
-import random
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +12,7 @@ from recbole_mind.checkpoint import check_resumable, load_checkpoint, load_data_
 from recbole_mind.config import build_config
 from recbole_mind.token_maps import TOKEN_MAPS_ATTRIBUTE, check_token_maps, describe_difference
 
-from conftest import SLICE_CONFIG
+from conftest import SLICE_CONFIG, ml100k_copy
 
 SLICE = {**SLICE_CONFIG, "interest_num": 4}  # the trained_mind fixture's run
 
@@ -68,21 +66,6 @@ def test_describe_difference_counts_moved_tokens_only_once():
 
 
 # ------------------------------------------------------------------- with a trained checkpoint
-
-
-def ml100k_copy(trained_mind, folder, shuffle):
-    """A folder holding ml-100k's .inter file (rows shuffled or not), as data_path."""
-    config = trained_mind[2]
-    target = folder / "ml-100k"
-    target.mkdir(parents=True)
-    source = os.path.join(config["data_path"], "ml-100k.inter")
-    if not shuffle:
-        shutil.copy(source, target / "ml-100k.inter")
-        return str(folder)
-    header, *rows = open(source, encoding="utf-8").read().splitlines()
-    random.Random(0).shuffle(rows)
-    (target / "ml-100k.inter").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    return str(folder)
 
 
 def test_checkpoints_carry_the_maps_of_their_data(trained_mind):

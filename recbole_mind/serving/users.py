@@ -102,7 +102,7 @@ def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
         raise ValueError(
             f"Unknown user token(s) {unknown[:5]} for {field!r} in dataset {dataset.dataset_name!r} "
             f"({dataset.user_num - 1} users, e.g. {[str(token) for token in list(known)[1:4]]}; "
-            f"{dataset.field2id_token[field][0]!r} is the padding token, not a user)"
+            f"{str(dataset.field2id_token[field][0])!r} is the padding token, not a user)"
         )
     return np.array([known[str(token)] for token in user_tokens], dtype=np.int64)
 
