@@ -6,6 +6,10 @@ RecBole's trainer saves ``{"config": Config, "state_dict": ..., "other_parameter
 ``Config`` and protocol 4's FRAME opcode, so no allowlist of safe globals can make such a file
 load. We therefore read checkpoints with ``weights_only=False``, which unpickles arbitrary
 objects: only load checkpoints you wrote yourself or otherwise trust.
+
+A checkpoint's config also carries the user and item token <-> id maps of its data
+(``recbole_mind.token_maps``): loading it with data, or resuming from it, refuses data whose
+ids differ.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from recbole.config import Config
 
 from recbole_mind.pipeline import prepare
+from recbole_mind.token_maps import check_token_maps, saved_token_maps
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
@@ -59,23 +64,39 @@ def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) ->
         ``(config, model, dataset, train_data, valid_data, test_data)`` as RecBole's, with the
         model in eval mode.
     """
-    return data_and_model(load_checkpoint(path), config_dict)
+    return data_and_model(load_checkpoint(path), config_dict, source=path)
 
 
-def data_and_model(checkpoint: dict[str, Any], config_dict: dict[str, Any] | None = None) -> tuple:
-    """:func:`load_data_and_model` for a checkpoint already read with :func:`load_checkpoint`."""
+def data_and_model(
+    checkpoint: dict[str, Any], config_dict: dict[str, Any] | None = None, source: str = "the checkpoint"
+) -> tuple:
+    """:func:`load_data_and_model` for a checkpoint already read with :func:`load_checkpoint`.
+
+    ``source`` names the checkpoint in errors.
+
+    Raises:
+        ValueError: the rebuilt data gives users or items other ids than the checkpoint was
+            trained with (``recbole_mind.token_maps``).
+    """
     config = checkpoint["config"]
     config["device"] = torch.device("cpu")
     for key, value in (config_dict or {}).items():
         # RecBole's Config stores data_path joined with the dataset name.
         config[key] = os.path.join(value, config["dataset"]) if key == "data_path" else value
+    trained_maps = saved_token_maps(checkpoint)  # before prepare records the data's on config
     dataset, train_data, valid_data, test_data, model = prepare(config)
+    check_token_maps(trained_maps, dataset, source)
     restore_model(model, checkpoint)
     return config, model.eval(), dataset, train_data, valid_data, test_data
 
 
-def check_resumable(path: str, config: Config) -> None:
-    """Fail clearly before RecBole reads a checkpoint that cannot continue this run."""
+def check_resumable(path: str, config: Config, dataset=None) -> None:
+    """Fail clearly before RecBole reads a checkpoint that cannot continue this run.
+
+    Refused: a checkpoint that is not a full training state, of another model or dataset,
+    that has already trained the run's ``epochs`` (RecBole would train no epoch and re-save it
+    as epoch -1) or, when ``dataset`` is given, whose token <-> id maps differ from its.
+    """
     checkpoint = load_checkpoint(path)
     missing = {"state_dict", "optimizer", "epoch", "cur_step", "best_valid_score"} - set(checkpoint)
     if missing:
@@ -86,3 +107,12 @@ def check_resumable(path: str, config: Config) -> None:
             raise ValueError(
                 f"{path} was trained with {key}={saved[key]!r}; this run has {key}={config[key]!r}"
             )
+    trained = checkpoint["epoch"] + 1  # RecBole resumes at the epoch after the saved one
+    if config["epochs"] <= trained:
+        raise ValueError(
+            f"{path} holds {trained} trained epoch{'s' if trained != 1 else ''} and this run has "
+            f"epochs={config['epochs']}: no epoch would be left to train (RecBole would resume at epoch "
+            f"{trained} of {config['epochs']} and stop at once); set epochs > {trained} to continue it"
+        )
+    if dataset is not None:
+        check_token_maps(saved_token_maps(checkpoint), dataset, path)

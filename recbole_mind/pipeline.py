@@ -21,6 +21,7 @@ from recbole.utils import get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
+from recbole_mind.token_maps import record_token_maps
 
 
 class Prepared(NamedTuple):
@@ -39,10 +40,13 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     The second seed (``seed + local_rank``, as RecBole's ``run_recbole``) makes the initial
     weights independent of how much randomness the data preparation used, and gives each
     process of a distributed run its own stream. The model is put on ``config["device"]``.
+    The dataset's user and item token <-> id maps are recorded on ``config``, so every
+    checkpoint of the run carries them (``recbole_mind.token_maps``).
     """
     logger = getLogger()
     init_seed(config["seed"], config["reproducibility"])
     dataset = load_dataset(config)
+    record_token_maps(config, dataset)
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = None

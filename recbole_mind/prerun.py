@@ -3,7 +3,8 @@
 ``check_run_config`` (hooked into ``recbole_mind.config.build_config``) checks the keys a run
 reads (``recbole_mind.keys``), that ``valid_metric`` is computed, and that the folders a run
 writes are writable; ``check_distributed_flags`` checks the multi-process flags of the command
-line. Third-party deprecation noise RecBole triggers on every run is silenced here too.
+line and of ``quick_start.run``. Third-party deprecation noise RecBole triggers on every run is
+silenced here too.
 """
 
 from __future__ import annotations
@@ -84,26 +85,31 @@ def silence_third_party_deprecations() -> None:
                             module=r"recbole\.")
 
 
-def check_distributed_flags(nproc: int, world_size: int, ip: str, port: Any, group_offset: int) -> None:
+def check_distributed_flags(
+    nproc: int, world_size: int, ip: str, port: Any, group_offset: int, prefix: str = "--"
+) -> None:
     """``--nproc``, ``--world_size``, ``--group_offset``, ``--ip``, ``--port`` agree with each other.
 
     Inconsistent values otherwise hang every process at the group's start (a rank nobody takes)
-    or fail inside torch's rendezvous, after the data has been loaded in each process.
+    or fail inside torch's rendezvous, after the data has been loaded in each process. Checked
+    by the command line and by ``quick_start.run`` (``prefix=""``: messages name the arguments).
     """
+    flag = {name: prefix + name for name in ("nproc", "world_size", "group_offset", "ip", "port")}
     if not is_int(nproc) or nproc < 1:
-        raise ValueError(f"--nproc must be an integer >= 1, got {nproc!r}")
+        raise ValueError(f"{flag['nproc']} must be an integer >= 1, got {nproc!r}")
     if not is_int(world_size) or not (world_size == -1 or world_size >= nproc):
         raise ValueError(
-            f"--world_size must be -1 (= nproc) or at least --nproc ({nproc}), got {world_size!r}"
+            f"{flag['world_size']} must be -1 (= nproc) or at least {flag['nproc']} ({nproc}), "
+            f"got {world_size!r}"
         )
     total = nproc if world_size == -1 else world_size
     if not is_int(group_offset) or not 0 <= group_offset <= total - nproc:
         raise ValueError(
-            f"--group_offset must be an integer in [0, world_size - nproc] = [0, {total - nproc}] "
+            f"{flag['group_offset']} must be an integer in [0, world_size - nproc] = [0, {total - nproc}] "
             f"(this machine's ranks are group_offset .. group_offset + nproc - 1), got {group_offset!r}"
         )
     if not isinstance(ip, str) or not ip.strip() or any(char.isspace() for char in ip):
-        raise ValueError(f"--ip must be a host name or address, got {ip!r}")
+        raise ValueError(f"{flag['ip']} must be a host name or address, got {ip!r}")
     port_text = str(port)
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"--port must be an integer in [1, 65535], got {port!r}")
+        raise ValueError(f"{flag['port']} must be an integer in [1, 65535], got {port!r}")

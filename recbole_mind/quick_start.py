@@ -22,6 +22,7 @@ from recbole.utils import init_logger, set_color
 from recbole_mind.checkpoint import check_resumable
 from recbole_mind.config import build_config
 from recbole_mind.pipeline import build_trainer, prepare
+from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
 from recbole_mind.protocols.params import is_multi_target
 
@@ -65,10 +66,10 @@ def run_recbole_mind(
     logger.info(sys.argv)
     logger.info(config)
 
-    _, train_data, valid_data, test_data, model_obj = prepare(config)
+    loaded, train_data, valid_data, test_data, model_obj = prepare(config)
     trainer = build_trainer(config, model_obj)
     if resume_checkpoint is not None:
-        check_resumable(resume_checkpoint, config)
+        check_resumable(resume_checkpoint, config, loaded)
         trainer.resume_checkpoint(resume_checkpoint)
     valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(
@@ -137,18 +138,25 @@ def run(
     processes in all (default ``nproc``) at ``ip:port``; this machine's processes take the
     ranks ``group_offset`` .. ``group_offset + nproc - 1``. On CPUs the processes talk over
     gloo (``recbole_mind.compat``), on GPUs over NCCL. Returns the first process's result.
+
+    Raises:
+        ValueError: flags that disagree (``prerun.check_distributed_flags``), before any
+            process starts.
     """
-    if nproc == 1 and world_size <= 0:
+    # The command line's checks, here too: bad flags would hang every process at the group's start.
+    check_distributed_flags(nproc, world_size, ip, port, group_offset, prefix="")
+    if nproc == 1 and world_size == -1:
         return run_recbole_mind(model, dataset, config_file_list, config_dict, saved, resume_checkpoint)
     import torch.multiprocessing as mp
 
-    if not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
     world_size = nproc if world_size == -1 else world_size
     # RecBole checks, then creates ./log/<model> and the checkpoint folder in every process:
     # processes starting together race on them (FileExistsError), so they exist before the
-    # processes start. Building the config here also reports a bad key once, before spawning.
+    # processes start. Building the config here also reports a bad key, and a checkpoint that
+    # cannot resume this run, once, before spawning.
     config = build_config(model, dataset, config_file_list, config_dict)
+    if resume_checkpoint is not None:
+        check_resumable(resume_checkpoint, config)
     os.makedirs(os.path.join("log", config["model"]), exist_ok=True)
     os.makedirs(config["checkpoint_dir"], exist_ok=True)
     queue = mp.get_context("spawn").SimpleQueue()

@@ -134,3 +134,21 @@ def full_sort_scores(model, dataset, user_ids):
     })
     with torch.no_grad():
         return model.eval().full_sort_predict(batch)[:, FIRST_ITEM_ID:].numpy(), histories
+
+
+def ml100k_copy(trained_mind, folder, shuffle):
+    """A folder holding ml-100k's .inter file (rows shuffled or not), as data_path."""
+    import random
+    import shutil
+
+    config = trained_mind[2]
+    target = folder / "ml-100k"
+    target.mkdir(parents=True)
+    source = os.path.join(config["data_path"], "ml-100k.inter")
+    if not shuffle:
+        shutil.copy(source, target / "ml-100k.inter")
+        return str(folder)
+    header, *rows = open(source, encoding="utf-8").read().splitlines()
+    random.Random(0).shuffle(rows)
+    (target / "ml-100k.inter").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return str(folder)

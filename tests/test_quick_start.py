@@ -130,3 +130,49 @@ def test_readme_main_job_beats_the_popularity_floor(in_tmp_dir):
     # Pop's NDCG@10 on this split is in docs/benchmarks.md (Pop row); the floor below sits above it.
     result = run_recbole_mind("MIND", "ml-100k", config_dict={"show_progress": False, "state": "WARNING"})
     assert result["test_result"]["ndcg@10"] > 0.05
+
+
+@pytest.fixture
+def no_process_starts(monkeypatch):
+    """Fail the test if run() starts a run or spawns processes."""
+    import torch.multiprocessing
+
+    import recbole_mind.quick_start as quick_start
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run started despite bad arguments")
+
+    monkeypatch.setattr(torch.multiprocessing, "spawn", refuse)
+    monkeypatch.setattr(quick_start, "run_recbole_mind", refuse)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ({"nproc": 0}, "nproc must be an integer >= 1, got 0"),
+        ({"nproc": 2, "world_size": 1}, "world_size must be -1 (= nproc) or at least nproc (2), got 1"),
+        ({"nproc": 1, "world_size": 0}, "world_size must be -1 (= nproc) or at least nproc (1), got 0"),
+        ({"nproc": 2, "group_offset": 1}, "group_offset must be an integer in [0, world_size - nproc] = [0, 0]"),
+        ({"nproc": 2, "world_size": 4, "group_offset": 3}, "= [0, 2]"),
+        ({"nproc": 2, "port": "http"}, "port must be an integer in [1, 65535], got 'http'"),
+        ({"nproc": 2, "port": 70000}, "port must be an integer in [1, 65535], got 70000"),
+        ({"nproc": 2, "ip": "10.0.0.1 "}, "ip must be a host name or address"),
+    ],
+)
+def test_the_python_api_checks_distributed_flags_before_starting_processes(in_tmp_dir, no_process_starts,
+                                                                           flags, message):
+    from recbole_mind.quick_start import run
+
+    with pytest.raises(ValueError) as error:
+        run("MIND", "ml-100k", config_dict={**FAST_CONFIG, "epochs": 1}, **flags)
+    assert message in str(error.value) and "--" not in str(error.value)  # named as run()'s arguments
+    assert not (in_tmp_dir / "log").exists()
+
+
+def test_a_distributed_run_refuses_a_finished_checkpoint_before_spawning(trained_mind, in_tmp_dir,
+                                                                        no_process_starts):
+    from recbole_mind.quick_start import run
+
+    with pytest.raises(ValueError, match="holds 1 trained epoch and this run has epochs=1"):
+        run("MIND", "ml-100k", config_dict={**FAST_CONFIG, "epochs": 1, "interest_num": 4},
+            resume_checkpoint=trained_mind[0], nproc=2)

@@ -93,10 +93,12 @@ def prepare_multi_target(
     behaviour reaches training, nor the popularity counts a model reads from the dataset.
     """
     from recbole_mind.data.datasets import load_dataset
+    from recbole_mind.token_maps import record_token_maps
 
     logger = getLogger()
     init_seed(config["seed"], config["reproducibility"])
     dataset = load_dataset(config)
+    record_token_maps(config, dataset)  # every id, held-out users' too: checkpoints carry them
     uid_field, iid_field, time_field = dataset.uid_field, dataset.iid_field, dataset.time_field
     if time_field is None:
         raise ValueError(
@@ -215,7 +217,7 @@ def run_multi_target(
     if resume_checkpoint is not None:
         from recbole_mind.checkpoint import check_resumable
 
-        check_resumable(resume_checkpoint, config)
+        check_resumable(resume_checkpoint, config, prepared.dataset)
         trainer.resume_checkpoint(resume_checkpoint)
     valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(

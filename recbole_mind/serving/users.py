@@ -42,7 +42,7 @@ def load_mind(checkpoint: str, config_dict: dict[str, Any] | None = None) -> tup
             f"{checkpoint} holds a {saved['config']['model']} model; export, retrieval and explanations "
             "need a MIND checkpoint (saved/MIND-<time>.pth)"
         )
-    config, model, dataset, *_ = data_and_model(saved, config_dict)
+    config, model, dataset, *_ = data_and_model(saved, config_dict, source=checkpoint)
     assert isinstance(model, MIND)
     return config, model, dataset
 
@@ -102,7 +102,7 @@ def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
         raise ValueError(
             f"Unknown user token(s) {unknown[:5]} for {field!r} in dataset {dataset.dataset_name!r} "
             f"({dataset.user_num - 1} users, e.g. {[str(token) for token in list(known)[1:4]]}; "
-            f"{dataset.field2id_token[field][0]!r} is the padding token, not a user)"
+            f"{str(dataset.field2id_token[field][0])!r} is the padding token, not a user)"
         )
     return np.array([known[str(token)] for token in user_tokens], dtype=np.int64)
 

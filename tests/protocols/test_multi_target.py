@@ -313,11 +313,15 @@ def test_mind_one_epoch_through_the_quick_start(mind_run):
 
 def test_the_best_checkpoint_reproduces_the_test_result(mind_run):
     from recbole_mind.checkpoint import load_checkpoint, restore_model
+    from recbole_mind.token_maps import check_token_maps, saved_token_maps
 
     checkpoint = load_checkpoint(mind_run["checkpoint"])
     config = checkpoint["config"]
+    trained_maps = saved_token_maps(checkpoint)  # every user's id, held-out users' too
     params = read_multi_target_params(config)
     prepared = prepare_multi_target(config, params)
+    assert len(trained_maps["user"]["tokens"]) == 1 + 40 and len(trained_maps["item"]["tokens"]) > 1
+    check_token_maps(trained_maps, prepared.dataset, mind_run["checkpoint"])
     restore_model(prepared.model, checkpoint)
     prepared.model.eval()
     with torch.no_grad():

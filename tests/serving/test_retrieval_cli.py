@@ -2,7 +2,9 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+import pytest
+
+from conftest import REPO_ROOT, ml100k_copy
 
 
 def test_command_line_export_retrieve_explain(in_trained_dir, tmp_path):
@@ -25,3 +27,21 @@ def test_command_line_export_retrieve_explain(in_trained_dir, tmp_path):
     assert "formed by (routing weight)" in done.stdout and (tmp_path / "heat.png").stat().st_size > 0
     done = cli("retrieve", checkpoint, "--users", "nobody", "--n", "3")
     assert done.returncode == 2 and "Unknown user token" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["retrieve", "--users", "[PAD]"], "Unknown user token(s) ['[PAD]']"),
+        (["explain", "--user", "[PAD]"], "'[PAD]' is the padding token, not a user"),
+        (["retrieve", "--users", "1", "--data_path", "SHUFFLED"], "user ids differ from the checkpoint's"),
+    ],
+)
+def test_the_padding_token_and_data_with_other_ids_are_refused(in_trained_dir, tmp_path, capsys, args, message):
+    from recbole_mind.serving.cli import main
+
+    if "SHUFFLED" in args:
+        args[args.index("SHUFFLED")] = ml100k_copy(in_trained_dir, tmp_path, shuffle=True)
+    assert main([args[0], in_trained_dir[0], *args[1:]]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error

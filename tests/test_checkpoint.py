@@ -1,0 +1,42 @@
+"""Checking a checkpoint before resuming from it: a run must have epochs left to train."""
+
+import pytest
+import torch
+
+from recbole_mind import run_recbole_mind
+from recbole_mind.checkpoint import check_resumable, load_checkpoint
+from recbole_mind.config import build_config
+
+from conftest import SLICE_CONFIG
+
+SLICE = {**SLICE_CONFIG, "interest_num": 4}  # the trained_mind fixture's run
+
+
+@pytest.mark.parametrize(
+    "saved_epoch, epochs, trained",
+    [(0, 1, 1), (4, 5, 5), (4, 3, 5), (0, 2, None), (4, 6, None), (-1, 1, None)],
+)
+def test_resuming_needs_epochs_beyond_those_the_checkpoint_trained(trained_mind, tmp_path, saved_epoch, epochs,
+                                                                   trained):
+    saved = load_checkpoint(trained_mind[0])
+    saved["epoch"] = saved_epoch  # RecBole resumes at saved_epoch + 1
+    path = tmp_path / "saved.pth"
+    torch.save(saved, path)
+    config = build_config("MIND", "ml-100k", config_dict={**SLICE, "epochs": epochs})
+    if trained is None:
+        check_resumable(str(path), config)
+        return
+    with pytest.raises(ValueError) as error:
+        check_resumable(str(path), config)
+    message = str(error.value)
+    assert message.startswith(f"{path} holds {trained} trained epoch")
+    assert f"this run has epochs={epochs}: no epoch would be left to train" in message
+    assert message.endswith(f"set epochs > {trained} to continue it")
+
+
+def test_a_run_resuming_beyond_its_budget_stops_before_training(trained_mind, in_tmp_dir):
+    # trained_mind trained one epoch (saved as epoch 0): epochs=1 leaves none
+    with pytest.raises(ValueError, match="holds 1 trained epoch and this run has epochs=1"):
+        run_recbole_mind("MIND", "ml-100k", config_dict=SLICE, resume_checkpoint=trained_mind[0])
+    assert load_checkpoint(trained_mind[0])["epoch"] == 0  # not re-saved as epoch -1
+    assert not (in_tmp_dir / "saved").exists() or not any((in_tmp_dir / "saved").iterdir())
