@@ -400,6 +400,16 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         "(docs/tuning.md). Finished runs are kept and reused, so rows may come from different "
         "invocations of this script on the same machine (delete a row's JSON files to run it again).",
         "",
+        "Why SINE can end below Pop: RecBole 1.2.1's SINE never reads the history length "
+        "(`forward(item_seq, item_seq_len)` leaves `item_seq_len` unused) and masks no padded "
+        "position, and its `_init_weights` re-draws the padding row of the item table "
+        "(`xavier_normal_` after `padding_idx=0`), which `padding_idx` then freezes: every "
+        "history shorter than `MAX_ITEM_LIST_LENGTH` (most of RecBole's augmented prefixes at 50) "
+        "is pooled with copies of one fixed random vector. Changing only that padding row moves "
+        "a 3-item history's user vector by more than half its norm (tests/test_benchmarks.py "
+        "checks it), and the vector's norm is at most 1: SINE normalises each interest to unit "
+        "length and mixes them, which bounds its logits under the CE loss. We run RecBole's SINE as shipped.",
+        "",
     ]
     if len(runs) < planned:
         lines += [

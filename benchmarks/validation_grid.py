@@ -1,4 +1,4 @@
-"""Validation-only grids for MIND: every point x seed trained under the benchmark's protocol.
+"""Validation-only grids: every point x seed of a model trained under the benchmark's protocol.
 
 Each trial trains on the training split and is scored on the validation split only: the test
 split is never evaluated (no test numbers exist to peek at). Every finished trial is appended
@@ -8,8 +8,9 @@ resumes where it stopped and docs/tuning.md's tables are regenerated from the co
     python benchmarks/validation_grid.py run GRID.yaml --log docs/tuning_runs/NAME.jsonl
     python benchmarks/validation_grid.py table docs/tuning_runs/NAME.jsonl
 
-A grid file holds ``dataset`` (and optionally ``data_path``), ``fixed`` keys for every point,
-``points``: a list of ``{label: {key: value}}`` and ``seeds``.
+A grid file holds ``model`` (optional, MIND by default; any RecBole model: the baselines get the
+same levers as MIND), ``dataset`` (and optionally ``data_path``), ``fixed`` keys for every
+point, ``points``: a list of ``{label: {key: value}}`` and ``seeds``.
 """
 
 from __future__ import annotations
@@ -44,15 +45,15 @@ def finished_trials(log_path: str) -> dict[str, dict[str, Any]]:
     return trials
 
 
-def run_trial(dataset: str, config_dict: dict[str, Any]) -> dict[str, Any]:
-    """Train MIND with ``config_dict``; best validation result, epochs and seconds."""
+def run_trial(dataset: str, config_dict: dict[str, Any], model_name: str = "MIND") -> dict[str, Any]:
+    """Train ``model_name`` with ``config_dict``; best validation result, epochs and seconds."""
     from recbole.utils import init_logger
 
     import recbole_mind  # noqa: F401  (registration, compat)
     from recbole_mind.config import build_config
     from recbole_mind.pipeline import build_trainer, prepare
 
-    config = build_config("MIND", dataset, [PROTOCOL], config_dict)
+    config = build_config(model_name, dataset, [PROTOCOL], config_dict)
     init_logger(config)
     _, train_data, valid_data, _, model = prepare(config)
     trainer = build_trainer(config, model)
@@ -76,6 +77,7 @@ def run_grid(grid_path: str, log_path: str) -> None:
     with open(grid_path, encoding="utf-8") as file:
         grid = yaml.safe_load(file)
     dataset = grid["dataset"]
+    model_name = grid.get("model", "MIND")
     fixed = dict(grid.get("fixed") or {})
     if grid.get("data_path"):
         fixed["data_path"] = grid["data_path"]
@@ -88,9 +90,9 @@ def run_grid(grid_path: str, log_path: str) -> None:
                 continue
             config_dict = {**fixed, **(keys or {}), "seed": seed}
             print(f"[{time.strftime('%H:%M:%S')}] {dataset} {label} seed {seed}", flush=True)
-            result = run_trial(dataset, config_dict)
+            result = run_trial(dataset, config_dict, model_name)
             record = {
-                "dataset": dataset, "label": label, "seed": seed,
+                "model": model_name, "dataset": dataset, "label": label, "seed": seed,
                 "params": {**(keys or {})}, "fixed": fixed, **result,
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             }

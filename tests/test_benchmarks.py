@@ -212,3 +212,44 @@ def test_benchmark_report_tables_regenerate_from_the_kept_runs(tmp_path):
     ]
     assert tables[0] == tables[1] and len(tables[0]) > 10
     assert figures.kept_runs(str(tmp_path / "benchmark_runs"))  # the records are committed
+
+
+def test_validation_grid_gives_a_baseline_the_same_levers(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        "model: GRU4Rec\ndataset: ml-100k\n"
+        "fixed: {epochs: 1, MAX_ITEM_LIST_LENGTH: 10, user_inter_num_interval: '[20,30]', embedding_size: 16, "
+        "hidden_size: 16}\nseeds: [2020]\npoints:\n  - b256: {train_batch_size: 256}\n"
+    )
+    script = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
+    log = tmp_path / "log.jsonl"
+    done = subprocess.run([sys.executable, script, "run", str(grid), "--log", str(log)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record["model"] == "GRU4Rec" and record["params"] == {"train_batch_size": 256}
+    assert 0 <= record["valid"]["ndcg@10"] <= 1
+
+
+def test_recboles_sine_pools_padding_as_the_benchmark_report_says(ml100k_data):
+    # docs/benchmarks.md explains SINE's low row by this: padded positions are not masked and
+    # the padding row is a fixed random vector. If RecBole fixes it, this fails: update the report.
+    import torch
+    from recbole.model.sequential_recommender.sine import SINE
+
+    from recbole_mind.config import build_config
+
+    config = build_config("SINE", "ml-100k", config_dict={"MAX_ITEM_LIST_LENGTH": 20, "state": "ERROR"})
+    torch.manual_seed(0)
+    model = SINE(config, ml100k_data[1]).eval()
+    history = torch.zeros(1, config["MAX_ITEM_LIST_LENGTH"], dtype=torch.long)
+    history[0, :3] = torch.tensor([10, 20, 30])
+    with torch.no_grad():
+        assert model.item_embedding.weight[0].norm() > 0  # re-drawn after padding_idx=0
+        before = model.forward(history, torch.tensor([3]))[0].clone()
+        model.item_embedding.weight[0] += 0.5  # the padding row only
+        after = model.forward(history, torch.tensor([3]))[0]
+    assert float(before.norm()) <= 1 + 1e-5  # a mix of unit-length interests: logits stay small
+    assert float((after - before).norm()) > 0.5 * float(before.norm())
