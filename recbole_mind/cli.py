@@ -161,6 +161,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if result is None:  # distributed, and rank 0 runs on another machine
         print("done; the process with rank 0 reports the results")
         return 0
+    if result.get("protocol") == "multi_target":  # say which protocol produced the numbers
+        excluded = "history items excluded" if result["history_excluded"] else "history items ranked"
+        print(f"protocol: multi_target ({result['valid_users']} validation and {result['test_users']} "
+              f"test users, several targets each; {excluded})")
+    else:
+        print("protocol: RecBole's eval_args split")
     print(f"best valid: {_format_result(result['best_valid_result'])}")
     print(f"test result: {_format_result(result['test_result'])}")
     return 0

@@ -155,6 +155,11 @@ def run(
     # processes start. Building the config here also reports a bad key, and a checkpoint that
     # cannot resume this run, once, before spawning.
     config = build_config(model, dataset, config_file_list, config_dict)
+    if is_multi_target(config):
+        raise ValueError(
+            "multi_target: True runs in one process (its held-out users are evaluated by one "
+            f"process): got nproc={nproc}, world_size={world_size}; drop --nproc/--world_size"
+        )
     if resume_checkpoint is not None:
         check_resumable(resume_checkpoint, config)
     os.makedirs(os.path.join("log", config["model"]), exist_ok=True)

@@ -25,6 +25,7 @@ def test_cli_trains_one_epoch_and_prints_test_result(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("test result:")]
     assert len(lines) == 1 and "ndcg@10" in lines[0]
+    assert "protocol: RecBole's eval_args split" in done.stdout
     assert list((tmp_path / "saved").glob("MIND-*.pth"))
 
 

@@ -1,4 +1,5 @@
 import math
+import os
 import urllib.error
 import urllib.request
 
@@ -10,7 +11,7 @@ from recbole_mind.checkpoint import load_data_and_model
 from recbole_mind.config import build_config, resolve_model
 from recbole_mind.data.datasets import DatasetNotFoundError
 
-from conftest import FAST_CONFIG
+from conftest import FAST_CONFIG, REPO_ROOT
 
 
 def random_ndcg_at_10(n_items: int) -> float:
@@ -176,3 +177,12 @@ def test_a_distributed_run_refuses_a_finished_checkpoint_before_spawning(trained
     with pytest.raises(ValueError, match="holds 1 trained epoch and this run has epochs=1"):
         run("MIND", "ml-100k", config_dict={**FAST_CONFIG, "epochs": 1, "interest_num": 4},
             resume_checkpoint=trained_mind[0], nproc=2)
+
+
+def test_the_multi_target_protocol_refuses_several_processes_before_spawning(in_tmp_dir, no_process_starts):
+    from recbole_mind.quick_start import run
+
+    protocol = os.path.join(REPO_ROOT, "properties", "protocols", "multi_target.yaml")
+    with pytest.raises(ValueError, match="multi_target: True runs in one process"):
+        run("MIND", "ml-100k", config_file_list=[protocol], config_dict={**FAST_CONFIG, "epochs": 1}, nproc=2)
+    assert not (in_tmp_dir / "log").exists()

@@ -350,3 +350,17 @@ def test_pop_ranks_by_the_train_users_popularity(tiny_data, in_tmp_dir):
 def test_general_models_that_score_user_ids_are_refused(tiny_data, in_tmp_dir):
     with pytest.raises(ValueError, match="BPR is a GENERAL model"):
         quick_start_run(tiny_data, "BPR", {})
+
+
+def test_the_command_line_says_which_protocol_produced_the_numbers(tiny_data, in_tmp_dir, monkeypatch, capsys):
+    import sys
+
+    from recbole_mind.cli import main
+
+    args = ["--dataset=tiny", f"--data_path={tiny_data}", f"--config_files={PROTOCOL_YAML}", "--epochs=1",
+            "--MAX_ITEM_LIST_LENGTH=10", "--embedding_size=16", "--state=ERROR", "--show_progress=False"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])  # RecBole's Config reads it
+    assert main(args) == 0
+    output = capsys.readouterr().out
+    assert "protocol: multi_target (4 validation and 4 test users, several targets each; history items excluded)" in output
+    assert "test result: recall@20:" in output
