@@ -253,3 +253,16 @@ def test_recboles_sine_pools_padding_as_the_benchmark_report_says(ml100k_data):
         after = model.forward(history, torch.tensor([3]))[0]
     assert float(before.norm()) <= 1 + 1e-5  # a mix of unit-length interests: logits stay small
     assert float((after - before).norm()) > 0.5 * float(before.norm())
+
+
+def test_paired_difference_compares_rows_seed_by_seed():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import paired_difference
+
+    def entry(values):
+        return {"by_seed": {seed: {"recall@50": value} for seed, value in values.items()}}
+
+    summary = {("d", "a"): entry({1: 0.40, 2: 0.31, 3: 0.35}), ("d", "b"): entry({1: 0.39, 2: 0.30, 3: 0.36}),
+               ("d", "one"): entry({1: 0.5})}
+    assert paired_difference(summary, "d", "a", "b", "recall@50") == "+0.0033 ± 0.0115 (2/3 seeds higher)"
+    assert paired_difference(summary, "d", "a", "one", "recall@50") == "n/a"  # one shared seed
