@@ -119,7 +119,9 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
     output = args.tune_output or os.path.splitext(os.path.basename(args.tune))[0] + ".best.yaml"
 
     def objective(config_dict, config_file_list):
-        result = run_recbole_mind(args.model, args.dataset, config_file_list, config_dict)
+        # validation only: a search never scores the test split, nor keeps a checkpoint per trial
+        result = run_recbole_mind(args.model, args.dataset, config_file_list, config_dict, saved=False,
+                                  evaluate_test=False)
         return {**result, "model": args.model}
 
     outcome = tune(objective, args.tune, output, config_files, args.tune_algo, args.tune_max_evals)

@@ -21,6 +21,9 @@ from recbole.utils import get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
+
+# test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
+NOT_EVALUATED = "not evaluated (validation-only run: the test split is never scored)"
 from recbole_mind.token_maps import record_token_maps
 
 

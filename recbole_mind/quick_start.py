@@ -21,7 +21,7 @@ from recbole.utils import init_logger, set_color
 
 from recbole_mind.checkpoint import check_resumable
 from recbole_mind.config import build_config
-from recbole_mind.pipeline import build_trainer, prepare
+from recbole_mind.pipeline import NOT_EVALUATED, build_trainer, prepare
 from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
 from recbole_mind.protocols.params import is_multi_target
@@ -35,6 +35,7 @@ def run_recbole_mind(
     saved: bool = True,
     resume_checkpoint: str | None = None,
     queue=None,
+    evaluate_test: bool = True,
 ) -> dict[str, Any]:
     """Train and evaluate ``model`` on ``dataset``, as RecBole's ``run_recbole`` does.
 
@@ -49,6 +50,8 @@ def run_recbole_mind(
             from (RecBole's ``resume_checkpoint``: weights, optimizer, epoch and best score).
         queue: set by :func:`run` for distributed training: the first process puts its result
             there.
+        evaluate_test: False for a validation-only run (a search's trials): the test split is
+            never scored, and ``test_result`` says so instead of holding numbers.
 
     Returns:
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
@@ -60,7 +63,7 @@ def run_recbole_mind(
     """
     config = build_config(model, dataset, config_file_list, config_dict)
     if is_multi_target(config):  # held-out users, several targets each (issue 15)
-        return run_multi_target(config, saved, resume_checkpoint)
+        return run_multi_target(config, saved, resume_checkpoint, evaluate_test)
     init_logger(config)
     logger = getLogger()
     logger.info(sys.argv)
@@ -84,8 +87,9 @@ def run_recbole_mind(
         trainer.saved_model_file = name[0]
         torch.distributed.barrier()
     test_start = time.perf_counter()
-    test_result = trainer.evaluate(
-        test_data, load_best_model=saved, show_progress=config["show_progress"]
+    test_result = (
+        trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+        if evaluate_test else NOT_EVALUATED
     )
     test_seconds = time.perf_counter() - test_start
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")

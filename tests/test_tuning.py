@@ -127,3 +127,19 @@ def test_cli_rejects_bad_space_file(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode != 0 and "unknown distribution 'gaussian'" in done.stderr
+
+
+def test_a_cli_search_scores_the_validation_split_only(tmp_path):
+    # issue 16: no test evaluation inside a search (RecBole's HyperTuning prints test_result)
+    space = write(tmp_path, "choice:\n  interest_num: [1, 2]\n")
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "run_recbole_mind.py"), f"--tune={space}",
+         "--tune_algo=exhaustive", "--epochs=1", "--MAX_ITEM_LIST_LENGTH=10", "--state=ERROR",
+         "--show_progress=False", "--user_inter_num_interval=[20,30]"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "not evaluated (validation-only run" in done.stdout
+    assert "ndcg@10" in done.stdout  # validation results are printed
+    assert "best valid score:" in done.stdout and (tmp_path / "space.best.yaml").is_file()
+    assert not list(tmp_path.glob("saved/*.pth"))  # no checkpoint per trial

@@ -190,7 +190,7 @@ def build_multi_target_trainer(config: Config, model: nn.Module, params: MultiTa
 
 
 def run_multi_target(
-    config: Config, saved: bool = True, resume_checkpoint: str | None = None
+    config: Config, saved: bool = True, resume_checkpoint: str | None = None, evaluate_test: bool = True
 ) -> dict[str, Any]:
     """Train on the train users, early-stop on the validation users, test the test users.
 
@@ -225,7 +225,12 @@ def run_multi_target(
         callback_fn=lambda epoch, score: valid_curve.append([sum(trainer.epoch_seconds), float(score)]),
     )
     test_start = time.perf_counter()
-    test_result = trainer.evaluate(prepared.test_users, load_best_model=saved)
+    if evaluate_test:
+        test_result = trainer.evaluate(prepared.test_users, load_best_model=saved)
+    else:
+        from recbole_mind.pipeline import NOT_EVALUATED
+
+        test_result = NOT_EVALUATED
     test_seconds = time.perf_counter() - test_start
     excluded = "history items excluded from the ranking" if params.exclude_history else "history items ranked"
     protocol = (
