@@ -6,6 +6,7 @@ command line (README, 'Configuration'). MIND's keys are checked here, before any
 
 from __future__ import annotations
 
+import difflib
 import os
 from typing import Any
 
@@ -52,7 +53,8 @@ def resolve_model(model: str | type) -> type:
         return get_model(model)
     known = sorted(PLUGIN_MODELS) + builtin
     close = [name for name in known if name.lower() == str(model).lower()]
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = close or difflib.get_close_matches(str(model), known, n=3, cutoff=0.7)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise ValueError(
         f"Unknown model {model!r}.{hint} Available models: {', '.join(known)}"
     )
@@ -60,6 +62,8 @@ def resolve_model(model: str | type) -> type:
 
 def check_config_file(path: str) -> None:
     """A user's YAML file must exist, parse, and hold ``key: value`` pairs."""
+    if os.path.isdir(path):
+        raise ValueError(f"Config file {path} is a folder: give the YAML files in it, e.g. {path}/my.yaml")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Config file not found: {path}")
     with open(path, encoding="utf-8") as file:

@@ -63,12 +63,40 @@ def check_run_config(config) -> None:
     being writable, so nothing fails after a long training.
     """
     silence_third_party_deprecations()
+    check_dataset_location(config["dataset"], user_data_path(config))
     check_known_keys(getattr(config, "variable_config_dict", {}) or {}, "config_dict")
     check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
     check_metrics_consistent(config)
     for key, folder in (("checkpoint_dir", config["checkpoint_dir"]), ("log folder", "log"),
                         ("tensorboard folder", "log_tensorboard")):
         check_folder_writable(key, folder)
+
+
+def user_data_path(config) -> str | None:
+    """``data_path`` as the user gave it (RecBole's Config replaces it with ``<data_path>/<dataset>``,
+    or with its bundled copy for ml-100k); None when the user gave none."""
+    value = None
+    for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict"):  # later wins
+        value = (getattr(config, source, None) or {}).get("data_path", value)
+    return value
+
+
+def check_dataset_location(dataset: str, data_path: str | None) -> None:
+    """``dataset`` is a folder name and the user's ``data_path`` is not a file.
+
+    RecBole joins the two; a name with path parts would write logs and checkpoints under
+    invented folders, and a file given as ``data_path`` would be passed over for a download or
+    RecBole's bundled copy.
+    """
+    if not dataset or dataset in (".", "..") or any(sep in dataset for sep in ("/", "\\")):
+        raise ValueError(
+            f"dataset must be a plain name such as ml-100k, got {dataset!r}: put the folder that "
+            "holds <name>/<name>.inter in --data_path and the name in --dataset"
+        )
+    if data_path and os.path.isfile(data_path):
+        raise ValueError(
+            f"data_path {data_path} is a file: point it at the folder that holds {dataset}/{dataset}.inter"
+        )
 
 
 def silence_third_party_deprecations() -> None:

@@ -89,10 +89,16 @@ def test_console_script_is_installed_and_lists_mind_keys(tmp_path):
         (["--nproc", "2", "--world_size", "1"], "--world_size must be -1 (= nproc) or at least --nproc (2)"),
         (["--nproc", "2", "--port", "99999"], "--port must be an integer in [1, 65535], got '99999'"),
         (["--resume", "no/such.pth"], "--resume: checkpoint not found: no/such.pth"),
+        (["--model=MIMD"], "Unknown model 'MIMD'. Did you mean 'MIND'"),
+        (["--dataset=../x"], "dataset must be a plain name such as ml-100k, got '../x'"),
+        (["--dataset=a/b"], "dataset must be a plain name"),
+        (["--data_path=" + os.path.abspath(__file__)], "is a file: point it at the folder that holds ml-100k/ml-100k.inter"),
+        (["--config_files=" + os.path.dirname(os.path.abspath(__file__))], "is a folder: give the YAML files in it"),
     ],
 )
 def test_cli_odd_arguments_stop_before_any_work_without_traceback(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])  # as the shell: RecBole's Config reads it
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written: no log/, no saved/
