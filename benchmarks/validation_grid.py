@@ -59,15 +59,11 @@ def run_trial(dataset: str, config_dict: dict[str, Any], model_name: str = "MIND
     trainer = build_trainer(config, model)
     epoch_seconds = trainer.epoch_seconds
     start = time.perf_counter()
-    curve: list[list[float]] = []  # [cumulative training seconds, validation score] per epoch
-    _, best_valid = trainer.fit(
-        train_data, valid_data, saved=False, show_progress=False,
-        callback_fn=lambda epoch, score: curve.append([sum(epoch_seconds), float(score)]),
-    )
+    _, best_valid = trainer.fit(train_data, valid_data, saved=False, show_progress=False)
     return {
         "valid": {key: float(value) for key, value in best_valid.items()},
         "epochs_run": len(epoch_seconds),
-        "valid_curve": curve,
+        "valid_curve": trainer.valid_curve,
         "train_epoch_seconds": epoch_seconds,
         "total_seconds": time.perf_counter() - start,
     }

@@ -21,10 +21,10 @@ from recbole.utils import get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
+from recbole_mind.token_maps import record_token_maps
 
 # test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
 NOT_EVALUATED = "not evaluated (validation-only run: the test split is never scored)"
-from recbole_mind.token_maps import record_token_maps
 
 
 class Prepared(NamedTuple):
@@ -62,14 +62,15 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
 
 def build_trainer(config: Config, model: nn.Module) -> Trainer:
     """RecBole's trainer for ``model`` (``get_trainer``) that also records, in its
-    ``epoch_seconds`` list, the wall time of each training epoch (validation excluded)."""
+    ``epoch_seconds`` list, the wall time of each training epoch (validation excluded), and in
+    ``valid_curve`` the ``[cumulative training seconds, validation score]`` of each validation."""
     trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
     return _epoch_timed(trainer_class)(config, model)
 
 
 @functools.lru_cache(maxsize=None)
 def _epoch_timed(trainer_class: type) -> type:
-    """A subclass of ``trainer_class`` timing ``_train_epoch``.
+    """A subclass of ``trainer_class`` timing ``_train_epoch`` and recording ``fit``'s validations.
 
     ``_train_epoch`` is the hook RecBole's own trainers override per epoch (``KGTrainer``,
     ``DecisionTreeTrainer``, ...); a subclass keeps the trainer RecBole chose, whatever it is.
@@ -79,6 +80,15 @@ def _epoch_timed(trainer_class: type) -> type:
         def __init__(self, config: Config, model: nn.Module) -> None:
             super().__init__(config, model)
             self.epoch_seconds: list[float] = []
+            self.valid_curve: list[list[float]] = []
+
+        def fit(self, *args: Any, callback_fn=None, **kwargs: Any) -> Any:
+            def record(epoch: int, score: float) -> None:
+                self.valid_curve.append([sum(self.epoch_seconds), float(score)])
+                if callback_fn is not None:
+                    callback_fn(epoch, score)
+
+            return super().fit(*args, callback_fn=record, **kwargs)
 
         def _train_epoch(self, *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()

@@ -74,10 +74,8 @@ def run_recbole_mind(
     if resume_checkpoint is not None:
         check_resumable(resume_checkpoint, config, loaded)
         trainer.resume_checkpoint(resume_checkpoint)
-    valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=config["show_progress"],
-        callback_fn=lambda epoch, score: valid_curve.append([sum(trainer.epoch_seconds), float(score)]),
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
     if not config["single_spec"]:
         # Only rank 0 writes the best checkpoint, under a name made of its own clock: every
@@ -104,7 +102,7 @@ def run_recbole_mind(
         "test_seconds": test_seconds,
         "test_users": test_data.sample_size,
         "model_parameters": sum(p.numel() for p in model_obj.parameters() if p.requires_grad),
-        "valid_curve": valid_curve,
+        "valid_curve": trainer.valid_curve,
     }
     if not config["single_spec"]:
         # Every process is done before the group goes, and DDP's reducer before the group:

@@ -42,6 +42,7 @@ def test_mind_trains_one_epoch_above_random_floor(mind_run):
     # 1,682 items: a random ranking scores about .0027; one epoch of MIND measured .012
     assert ndcg > 2 * random_ndcg_at_10(1682)
     assert len(result["train_epoch_seconds"]) == 1 and result["train_epoch_seconds"][0] > 0
+    assert result["valid_curve"] == [[result["train_epoch_seconds"][0], result["best_valid_score"]]]
     assert result["test_users"] == 943 and result["test_seconds"] > 0
 
 

@@ -219,10 +219,8 @@ def run_multi_target(
 
         check_resumable(resume_checkpoint, config, prepared.dataset)
         trainer.resume_checkpoint(resume_checkpoint)
-    valid_curve: list[list[float]] = []  # [cumulative training seconds, validation score]
     best_valid_score, best_valid_result = trainer.fit(
-        prepared.train_data, prepared.valid_users, saved=saved, show_progress=config["show_progress"],
-        callback_fn=lambda epoch, score: valid_curve.append([sum(trainer.epoch_seconds), float(score)]),
+        prepared.train_data, prepared.valid_users, saved=saved, show_progress=config["show_progress"]
     )
     test_start = time.perf_counter()
     if evaluate_test:
@@ -253,6 +251,6 @@ def run_multi_target(
         "model_parameters": sum(p.numel() for p in prepared.model.parameters() if p.requires_grad),
         "protocol": PROTOCOL_NAME,
         "history_excluded": params.exclude_history,
-        "valid_curve": valid_curve,
+        "valid_curve": trainer.valid_curve,
     }
 
