@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from typing import Any, Mapping
 
+from recbole_mind.data.atomic import user_config
 from recbole_mind.keys import RECBOLE_KEY_RULES, is_int, check_key_values, check_known_keys, metric_names
 
 
@@ -63,7 +64,7 @@ def check_run_config(config) -> None:
     being writable, so nothing fails after a long training.
     """
     silence_third_party_deprecations()
-    check_dataset_location(config["dataset"], user_data_path(config))
+    check_dataset_location(config["dataset"], user_config(config).get("data_path"))
     check_known_keys(getattr(config, "variable_config_dict", {}) or {}, "config_dict")
     check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
     check_metrics_consistent(config)
@@ -72,17 +73,9 @@ def check_run_config(config) -> None:
         check_folder_writable(key, folder)
 
 
-def user_data_path(config) -> str | None:
-    """``data_path`` as the user gave it (RecBole's Config replaces it with ``<data_path>/<dataset>``,
-    or with its bundled copy for ml-100k); None when the user gave none."""
-    value = None
-    for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict"):  # later wins
-        value = (getattr(config, source, None) or {}).get("data_path", value)
-    return value
-
-
 def check_dataset_location(dataset: str, data_path: str | None) -> None:
-    """``dataset`` is a folder name and the user's ``data_path`` is not a file.
+    """``dataset`` is a folder name and the user's ``data_path`` is not a file (RecBole's Config
+    replaces ``data_path`` with ``<data_path>/<dataset>``, or with its bundled copy for ml-100k).
 
     RecBole joins the two; a name with path parts would write logs and checkpoints under
     invented folders, and a file given as ``data_path`` would be passed over for a download or

@@ -201,12 +201,13 @@ def check_atomic_file(
     return fields
 
 
-def _set_by_user(config, key: str) -> bool:
-    """Whether the user's files, dict or command line set ``key`` (not RecBole's defaults)."""
-    return any(
-        key in (getattr(config, source, None) or {})
-        for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict")
-    )
+def user_config(config) -> dict:
+    """The keys the user's files, dict and command line set (later wins), not RecBole's defaults
+    nor the values RecBole derives from them (it rewrites ``data_path``, for one)."""
+    merged: dict = {}
+    for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict"):
+        merged.update(getattr(config, source, None) or {})
+    return merged
 
 
 def _recbole_dataset_default(dataset: str, key: str) -> bool:
@@ -222,7 +223,7 @@ def _recbole_dataset_default(dataset: str, key: str) -> bool:
 
 def use_natural_columns(config) -> bool:
     """With no ``load_col`` from the user, load every column of the files; returns whether it did."""
-    if _set_by_user(config, "load_col") or _recbole_dataset_default(config["dataset"], "load_col"):
+    if "load_col" in user_config(config) or _recbole_dataset_default(config["dataset"], "load_col"):
         return False
     config["load_col"] = None
     return True
