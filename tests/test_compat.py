@@ -51,6 +51,34 @@ def test_recbole_quick_start_imports_and_leaves_no_pkg_resources_behind():
     assert done.stdout.split() == ["True", "True"]
 
 
+ANOMALY_MODE_AFTER_MODEL_IMPORTS = """
+import sys, torch
+torch.autograd.set_detect_anomaly({before})
+import recbole_mind
+from recbole.utils import get_model
+get_model("GRU4Rec"); get_model("SINE")  # imports every sequential model, SINE's module with them
+assert "recbole.model.sequential_recommender.sine" in sys.modules
+print(torch.is_anomaly_enabled())
+"""
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_recbole_sine_import_leaves_anomaly_mode_as_the_user_set_it(before):
+    # RecBole's sine.py switches anomaly mode on at import: every sequential model trained ~3x slower.
+    code = ANOMALY_MODE_AFTER_MODEL_IMPORTS.format(before=before)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == str(before)
+
+
+def test_without_the_shim_recbole_sine_import_does_switch_anomaly_mode_on():
+    # The shim's reason, checked so the shim goes when a RecBole release drops the line.
+    code = "import torch\nimport recbole.model.sequential_recommender\nprint(torch.is_anomaly_enabled())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "True"
+
+
 def test_trusted_torch_load_reads_full_pickles_only_inside_and_restores_torch_load(tmp_path):
     path = tmp_path / "config.pth"
     torch.save({"config": Opaque(3)}, path)
