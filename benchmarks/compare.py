@@ -180,6 +180,13 @@ ANOMALY_NOTE = (
 )
 
 
+def epoch_cell(entry: dict[str, Any], digits: int) -> str:
+    """Seconds per training epoch of a summary row, marked when any of its runs trained in
+    anomaly mode."""
+    mark = f" {ANOMALY_MARK}" if entry["anomaly_runs"] else ""
+    return format_cell(*entry["epoch_seconds"], digits=digits) + mark
+
+
 def trained_in_anomaly_mode(run: dict[str, Any]) -> bool:
     """Whether a run trained with torch's anomaly mode on (:data:`ANOMALY_NOTE`).
 
@@ -485,10 +492,9 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
             if not entry:
                 continue
             cells = [format_cell(*entry[metric]) for metric in reported]
-            mark = f" {ANOMALY_MARK}" if entry["anomaly_runs"] else ""
             lines.append(
                 f"| {row} | {entry['seeds']} | " + " | ".join(cells)
-                + f" | {entry['epochs'][0]:.1f} | {format_cell(*entry['epoch_seconds'], digits=2)}{mark}"
+                + f" | {entry['epochs'][0]:.1f} | {epoch_cell(entry, digits=2)}"
                 + f" | {entry['eval_users_per_second'][0]:.0f} | {entry['model_parameters']:,} |"
             )
         section_runs = [run for run in runs if run_section(run) == dataset]

@@ -67,8 +67,10 @@ def benchmark_block(runs: list[dict]) -> str:
             if entry:
                 lines.append(
                     f"| {row} | {entry['seeds']} | {compare.format_cell(*entry[quality])} | "
-                    f"{compare.format_cell(*entry[recall])} | {compare.format_cell(*entry['epoch_seconds'], digits=1)} |"
+                    f"{compare.format_cell(*entry[recall])} | {compare.epoch_cell(entry, digits=1)} |"
                 )
+        if any(entry["anomaly_runs"] for (name, _), entry in summary.items() if name == section):
+            lines += ["", compare.ANOMALY_NOTE]
         lines += ["", *compare.target_lines(summary, section, protocol), ""]
     return "\n".join(lines)
 
