@@ -266,3 +266,33 @@ def test_paired_difference_compares_rows_seed_by_seed():
                ("d", "one"): entry({1: 0.5})}
     assert paired_difference(summary, "d", "a", "b", "recall@50") == "+0.0033 ± 0.0115 (2/3 seeds higher)"
     assert paired_difference(summary, "d", "a", "one", "recall@50") == "n/a"  # one shared seed
+
+
+def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import ANOMALY_MARK, PROTOCOLS, epoch_cell, section_name, summarise, target_lines
+    from compare import trained_in_anomaly_mode
+
+    def run(row, seed, seconds, environment=None):
+        record = {"row": row, "dataset": "ml-100k", "seed": seed, "train_epoch_seconds": [seconds],
+                  "test_result": dict.fromkeys(PROTOCOLS["multi_target"].reported, 0.3), "eval_users_per_second": 1.0,
+                  "model_parameters": 1, "protocol": "multi_target"}
+        if environment is not None:
+            record["environment"] = environment
+        return record
+
+    # Records without the field: RecBole's models imported sine.py (anomaly on), MIND and Pop did not.
+    assert trained_in_anomaly_mode(run("SASRec", 1, 1.0)) and not trained_in_anomaly_mode(run("MIND preset", 1, 1.0))
+    assert not trained_in_anomaly_mode(run("Pop", 1, 1.0))
+    assert not trained_in_anomaly_mode(run("SASRec", 1, 1.0, {"anomaly_mode": False}))
+
+    section = section_name("ml-100k", "multi_target")
+    fresh = [run("MIND preset", seed, 5.0, {"anomaly_mode": False}) for seed in (1, 2)]
+    clean = summarise(fresh + [run("SASRec", seed, 100.0, {"anomaly_mode": False}) for seed in (1, 2)])
+    assert ANOMALY_MARK not in epoch_cell(clean[(section, "SASRec")], digits=1)
+    assert "| MIND preset / SASRec epoch_seconds | 0.050 | <= 0.1 | met | |" in target_lines(clean, section, "multi_target")
+
+    mixed = summarise(fresh + [run("SASRec", 1, 100.0), run("SASRec", 2, 100.0, {"anomaly_mode": False})])
+    assert epoch_cell(mixed[(section, "SASRec")], digits=1).endswith(ANOMALY_MARK)
+    cost = [line for line in target_lines(mixed, section, "multi_target") if "epoch_seconds" in line]
+    assert cost and "no verdict" in cost[0] and "| met |" not in cost[0]
