@@ -141,14 +141,18 @@ def _pkg_resources_stand_in() -> dict[str, types.ModuleType]:
     }
 
 
-class _QuickStartLoader(importlib.abc.Loader):
-    """Runs the real ``recbole.quick_start`` loader with ray's needs met, then patches it."""
+class _WrappingLoader(importlib.abc.Loader):
+    """A module's real loader, with something done around its ``exec_module``."""
 
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self.loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return self.loader.create_module(spec)
+
+
+class _QuickStartLoader(_WrappingLoader):
+    """Runs the real ``recbole.quick_start`` loader with ray's needs met, then patches it."""
 
     def exec_module(self, module: types.ModuleType) -> None:
         restore_numpy_aliases()
@@ -164,14 +168,8 @@ class _QuickStartLoader(importlib.abc.Loader):
         module.load_data_and_model = quick_start.load_data_and_model
 
 
-class _AnomalyModeKeepingLoader(importlib.abc.Loader):
+class _AnomalyModeKeepingLoader(_WrappingLoader):
     """Runs a module's real loader, then restores torch's anomaly mode as it was before."""
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self.loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return self.loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
         enabled, check_nan = torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled()
@@ -182,7 +180,7 @@ class _AnomalyModeKeepingLoader(importlib.abc.Loader):
 
 
 # RecBole modules whose import needs a shim, and the loader that wraps their real one.
-_PATCHED_IMPORTS: dict[str, type[importlib.abc.Loader]] = {
+_PATCHED_IMPORTS: dict[str, type[_WrappingLoader]] = {
     "recbole.quick_start": _QuickStartLoader,
     "recbole.model.sequential_recommender.sine": _AnomalyModeKeepingLoader,
 }
