@@ -174,8 +174,8 @@ ANOMALY_NOTE = (
     "model; MIND, registered by this plugin, and Pop never imported it). `recbole_mind.compat` "
     "now restores the mode after that import; before, the baselines recorded a Python stack for "
     "every autograd node: on the same machine, a GRU4Rec epoch measured 108 s in anomaly mode "
-    "against 64 s without (1.7x), a SASRec epoch 272 s against 222 s (1.2x). Marked seconds are not comparable with unmarked ones, and cost targets "
-    "that use them get no verdict; quality figures are unaffected (the same arithmetic: GRU4Rec "
+    "against 64 s without (1.7x), a SASRec epoch 272 s against 222 s (1.2x). Marked seconds are "
+    "not comparable with unmarked ones, and cost targets that use them get no verdict; quality figures are unaffected (the same arithmetic: GRU4Rec "
     "and SASRec gave identical validation metrics with and without, checked on a small slice)."
 )
 
@@ -185,6 +185,11 @@ def epoch_cell(entry: dict[str, Any], digits: int) -> str:
     anomaly mode."""
     mark = f" {ANOMALY_MARK}" if entry["anomaly_runs"] else ""
     return format_cell(*entry["epoch_seconds"], digits=digits) + mark
+
+
+def section_has_anomaly_runs(summary: dict, section: str) -> bool:
+    """Whether any row of a report section has a run that trained in anomaly mode."""
+    return any(entry["anomaly_runs"] for (name, _), entry in summary.items() if name == section)
 
 
 def trained_in_anomaly_mode(run: dict[str, Any]) -> bool:
@@ -501,7 +506,7 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
                 + f" | {entry['eval_users_per_second'][0]:.0f} | {entry['model_parameters']:,} |"
             )
         section_runs = [run for run in runs if run_section(run) == dataset]
-        if any(trained_in_anomaly_mode(run) for run in section_runs):
+        if section_has_anomaly_runs(summary, dataset):
             lines += ["", ANOMALY_NOTE]
         lines += ["", "Runs of this table (machine, versions, dates):", "", *provenance_lines(section_runs)]
         targets = target_lines(summary, dataset, protocol)

@@ -69,7 +69,7 @@ def benchmark_block(runs: list[dict]) -> str:
                     f"| {row} | {entry['seeds']} | {compare.format_cell(*entry[quality])} | "
                     f"{compare.format_cell(*entry[recall])} | {compare.epoch_cell(entry, digits=1)} |"
                 )
-        if any(entry["anomaly_runs"] for (name, _), entry in summary.items() if name == section):
+        if compare.section_has_anomaly_runs(summary, section):
             lines += ["", compare.ANOMALY_NOTE]
         lines += ["", *compare.target_lines(summary, section, protocol), ""]
     return "\n".join(lines)
