@@ -51,6 +51,7 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     dataset = load_dataset(config)
     record_token_maps(config, dataset)
     logger.info(dataset)
+    dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = None
     if build_model:
@@ -58,6 +59,44 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
         model = config.model_class(config, train_data._dataset).to(config["device"])
         logger.info(model)
     return Prepared(dataset, train_data, valid_data, test_data, model)
+
+
+class EmptySplitError(ValueError):
+    """A split of the dataset holds no sample, so nothing can be trained or evaluated."""
+
+
+def require_nonempty(dataset_name: str, sizes: dict[str, int], hint: str) -> None:
+    """Raise :class:`EmptySplitError` naming the dataset and every split's size if one is 0.
+
+    Without it RecBole fails later, inside torch's sampler, with "num_samples should be a
+    positive integer value, but got num_samples=0", which names neither the data nor the split.
+    """
+    empty = [name for name, size in sizes.items() if size == 0]
+    if empty:
+        names = empty[0] if len(empty) == 1 else ", ".join(empty[:-1]) + " and " + empty[-1]
+        counts = ", ".join(f"{name} {size}" for name, size in sizes.items())
+        verb = "split is" if len(empty) == 1 else "splits are"
+        raise EmptySplitError(f"dataset {dataset_name!r}: the {names} {verb} empty ({counts} samples); {hint}")
+
+
+def _nonempty_splits(config: Config, dataset: Dataset) -> Any:
+    """``dataset.build`` that checks the splits it returns (``data_preparation`` calls it)."""
+    build = dataset.build
+
+    def build_checked() -> list[Dataset]:
+        interactions, users = dataset.inter_num, dataset.user_num - 1  # user id 0 is padding
+        splits = build()
+        split_args = config["eval_args"]["split"]
+        hint = f"{interactions} interactions of {users} users were split by eval_args {split_args}"
+        if "LS" in split_args:
+            hint += (
+                ": leave-one-out needs users with at least 3 interactions (2 to train a sequential "
+                "model, 1 each for validation and test)"
+            )
+        require_nonempty(config["dataset"], dict(zip(("train", "valid", "test"), map(len, splits))), hint)
+        return splits
+
+    return build_checked
 
 
 def build_trainer(config: Config, model: nn.Module) -> Trainer:

@@ -1,6 +1,7 @@
 """Long-run dependability: determinism, resuming, corrupt checkpoints, bad YAML, distributed training."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -132,3 +133,22 @@ def test_generated_dataset_runs_with_the_command_the_generator_prints(in_tmp_dir
     output = capsys.readouterr().out
     assert "best valid: no resumed epoch beat the checkpoint's best valid score" in output
     assert "test result: recall@10:" in output
+
+
+@pytest.mark.parametrize("protocol_files, message", [
+    ([], r"the train, valid and test splits are empty .*30 interactions of 30 users .*at least 3 interactions"),
+    (["--config_files=properties/protocols/multi_target.yaml"],
+     r"the train split is empty \(train 0 samples\); the 24 train users hold 24 interactions"),
+])
+def test_a_dataset_too_small_to_split_names_the_empty_split(in_tmp_dir, monkeypatch, capsys, protocol_files, message):
+    # One interaction per user: RecBole would stop in torch's sampler with "num_samples=0".
+    from recbole_mind.data.synthetic import main as synthetic_main
+
+    assert synthetic_main(["synth", "--users", "60", "--items", "200", "--interactions", "30"]) == 0
+    capsys.readouterr()
+    if protocol_files:
+        os.symlink(os.path.join(REPO_ROOT, "properties"), in_tmp_dir / "properties")
+    assert run_cli_in_process(monkeypatch, ["--dataset=synthetic", "--data_path=synth", *protocol_files, *TINY_RUN]) == 2
+    error = capsys.readouterr().err
+    assert re.search(f"error: dataset 'synthetic': {message}", error), error
+    assert "num_samples" not in error

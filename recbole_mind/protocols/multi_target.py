@@ -93,6 +93,7 @@ def prepare_multi_target(
     behaviour reaches training, nor the popularity counts a model reads from the dataset.
     """
     from recbole_mind.data.datasets import load_dataset
+    from recbole_mind.pipeline import require_nonempty
     from recbole_mind.token_maps import record_token_maps
 
     logger = getLogger()
@@ -110,7 +111,13 @@ def prepare_multi_target(
     train_ids, valid_ids, test_ids = split_users(list(sequences), params.user_split, params.user_split_seed)
 
     dataset.inter_feat = frame[frame[uid_field].isin(train_ids)].reset_index(drop=True)
+    interactions = len(dataset.inter_feat)
     dataset._change_feat_format()
+    require_nonempty(
+        config["dataset"], {"train": len(dataset)},
+        f"the {len(train_ids)} train users hold {interactions} interactions: a training sample "
+        "needs a user with at least 2 (use more users, a larger user_split share, or longer sequences)",
+    )
     train_sampler = create_samplers(config, dataset, [dataset, dataset, dataset])[0]
     train_data = get_dataloader(config, "train")(config, dataset, train_sampler, shuffle=config["shuffle"])
 
