@@ -77,9 +77,11 @@ class B2IRouting(nn.Module):
 
     Routing weights are a softmax over the interest axis (each behaviour distributes itself
     over the interests) or, with ``softmax_axis="behaviour"``, over the history axis. Padded
-    behaviours and inactive capsules always get weight zero. As in ComiRec, DeepMatch and
-    TorchEasyRec the logits carry no gradient: the capsules of the last iteration are the only
-    path from the output back to ``S`` and the embeddings.
+    behaviours and inactive capsules always get weight zero. By default, as in ComiRec,
+    DeepMatch and TorchEasyRec, the logits carry no gradient: the capsules of the last
+    iteration are the only path from the output back to ``S`` and the embeddings. With
+    ``routing_gradient`` every iteration keeps its graph, so the loss also shapes how
+    behaviours are assigned to interests (the values computed are the same either way).
 
     Args:
         embedding_size: ``d``.
@@ -89,6 +91,7 @@ class B2IRouting(nn.Module):
         logit_std: standard deviation of the initial routing logits.
         softmax_axis: ``"interest"`` or ``"behaviour"``.
         eval_seed: seed of the fixed eval-mode draw.
+        routing_gradient: backpropagate through every routing iteration.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class B2IRouting(nn.Module):
         logit_std: float = 1.0,
         softmax_axis: str = "interest",
         eval_seed: int = 0,
+        routing_gradient: bool = False,
     ) -> None:
         super().__init__()
         if softmax_axis not in ROUTING_SOFTMAX_AXES:
@@ -110,6 +114,7 @@ class B2IRouting(nn.Module):
         self.routing_times = routing_times
         self.logit_std = logit_std
         self.softmax_axis = softmax_axis
+        self.routing_gradient = routing_gradient
         self.bilinear = nn.Linear(embedding_size, embedding_size, bias=False)
         generator = torch.Generator().manual_seed(eval_seed)
         self.register_buffer(
@@ -188,7 +193,7 @@ class B2IRouting(nn.Module):
         logits = logits.detach()
         if logit_prior is not None:
             logits = logits + logit_prior
-        mapped_fixed = mapped.detach()
+        mapped_fixed = mapped if self.routing_gradient else mapped.detach()
         for iteration in range(self.routing_times):
             weights = self.routing_weights(logits, behaviour_mask, capsule_mask)
             if iteration == self.routing_times - 1:

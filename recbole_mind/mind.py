@@ -19,7 +19,7 @@ from recbole_mind.layers import (
     squash,
 )
 from recbole_mind.params import read_mind_params
-from recbole_mind.recency import RecencyEmbedding, RecencyLogitPrior, recent_behaviour_weights
+from recbole_mind.recency import RecencyEmbedding, RecencyLogitPrior, RecencyWeights, recent_behaviour_weights
 from recbole_mind.sampling import NegativeSampler, sampled_softmax_from_logits, sampled_softmax_loss
 
 
@@ -66,8 +66,14 @@ class MIND(SequentialRecommender):
             logit_std=params.routing_logit_std,
             softmax_axis=params.routing_softmax_axis,
             eval_seed=config["seed"] or 0,
+            routing_gradient=params.routing_gradient,
         )
         self.routed_num = routed_num
+        self.short_term_weights = (
+            RecencyWeights(self.short_term_window)
+            if self.short_term_window and params.short_term_recency_weights
+            else None
+        )
         self.routing_prior = (
             RecencyLogitPrior(routed_num, self.max_seq_length)
             if params.routing_recency_prior and routed_num > 0
@@ -181,7 +187,10 @@ class MIND(SequentialRecommender):
             prior = self.routing_prior(item_seq_len, mapped.size(1))
         if not self.short_term_window:
             return self.routing.route_mapped(mapped, behaviour_mask, capsule_mask, logit_prior=prior)
-        recent = recent_behaviour_weights(item_seq_len, mapped.size(1), self.short_term_window)
+        if self.short_term_weights is None:
+            recent = recent_behaviour_weights(item_seq_len, mapped.size(1), self.short_term_window)
+        else:
+            recent = self.short_term_weights(item_seq_len, mapped.size(1))
         short_term = squash(torch.bmm(recent, mapped))  # (B, 1, d)
         if self.routed_num == 0:
             return short_term, recent

@@ -38,6 +38,8 @@ class MINDParams:
     recency_embedding: bool
     routing_recency_prior: bool
     short_term_window: int
+    short_term_recency_weights: bool
+    routing_gradient: bool
     training_score: str
 
 
@@ -125,6 +127,12 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"short_term_window ({short_term_window}) must not exceed MAX_ITEM_LIST_LENGTH "
             f"({max_length}): the short-term interest pools behaviours of the history window"
         )
+    short_term_recency_weights = _bool(config, "short_term_recency_weights")
+    if short_term_recency_weights and not short_term_window:
+        raise ValueError(
+            "short_term_recency_weights: True weighs the short-term window's behaviours: set "
+            "short_term_window > 0 too (it is 0, so there is no short-term interest)"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=_int(config, "interest_num", 1),
@@ -145,5 +153,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         recency_embedding=_bool(config, "recency_embedding"),
         routing_recency_prior=_bool(config, "routing_recency_prior"),
         short_term_window=short_term_window,
+        short_term_recency_weights=short_term_recency_weights,
+        routing_gradient=_bool(config, "routing_gradient"),
         training_score=_choice(config, "training_score", TRAINING_SCORES),
     )

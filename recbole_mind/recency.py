@@ -11,7 +11,8 @@ interest):
 - :class:`RecencyLogitPrior`: a learned bias per (capsule, recency position) added to the
   Gaussian initial routing logits, so a capsule can specialise in recent or older behaviours;
 - :func:`recent_behaviour_weights`: the fixed routing weights of a short-term capsule that
-  pools the ``m`` most recent behaviours.
+  pools the ``m`` most recent behaviours;
+- :class:`RecencyWeights`: a learned weight per recency position of that window instead.
 
 Shape letters as in :mod:`recbole_mind.layers` (B batch, L history length, K interests, d
 embedding size). Histories are left-aligned: the most recent behaviour sits at
@@ -97,3 +98,25 @@ class RecencyLogitPrior(nn.Module):
         """Prior logits ``(B, K, L)`` for histories of ``seq_len`` real behaviours."""
         recency = recency_index(seq_len, seq_length)  # (B, L)
         return self.bias[:, recency].permute(1, 0, 2)
+
+
+class RecencyWeights(nn.Module):
+    """A learned weight per recency position for the short-term capsule's ``window`` behaviours.
+
+    Starts at 1 everywhere, which is :func:`recent_behaviour_weights`; training can then
+    favour the latest behaviours (or any position) over the rest of the window.
+
+    Args:
+        window: ``m``, the number of latest behaviours pooled.
+    """
+
+    def __init__(self, window: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(window))
+
+    def forward(self, seq_len: torch.Tensor, seq_length: int) -> torch.Tensor:
+        """Weights ``(B, 1, L)``: ``weight[r]`` at the behaviour of recency ``r < m``, 0 elsewhere."""
+        window = self.weight.numel()
+        recent = recent_behaviour_weights(seq_len, seq_length, window)  # (B, 1, L) of 0/1
+        recency = recency_index(seq_len, seq_length).clamp(max=window - 1)
+        return recent * self.weight[recency].unsqueeze(1)

@@ -155,6 +155,48 @@ def test_gradients_reach_bilinear_map_and_embeddings_not_logits():
     assert logits.grad is None
 
 
+@given(shape=batch_shapes, seed=st.integers(0, 10_000))
+def test_routing_gradient_keeps_the_values_and_adds_the_iterations_gradient(shape, seed):
+    batch_size, seq_length, interest_num, dim, lengths, axis = shape
+    lengths = [min(length, seq_length) for length in lengths]
+    emb, mask = make_batch(batch_size, seq_length, dim, lengths, seed)
+    capsule_mask = torch.ones(batch_size, interest_num, dtype=torch.bool)
+    logits = torch.randn(batch_size, interest_num, seq_length, generator=torch.Generator().manual_seed(seed))
+    values = []
+    for routing_gradient in (False, True):
+        torch.manual_seed(seed)
+        routing = B2IRouting(dim, interest_num, 3, seq_length, softmax_axis=axis, routing_gradient=routing_gradient)
+        capsules, weights = routing(emb, mask, capsule_mask, logits=logits)
+        capsules.sum().backward()
+        assert torch.isfinite(routing.bilinear.weight.grad).all()
+        values.append((capsules.detach(), weights.detach()))
+    assert torch.allclose(values[0][0], values[1][0]) and torch.allclose(values[0][1], values[1][1])
+
+
+def test_routing_gradient_flows_through_the_routing_iterations():
+    emb, mask = make_batch(3, 6, 4, [6, 4, 2])
+    capsule_mask = torch.ones(3, 2, dtype=torch.bool)
+    logits = torch.randn(3, 2, 6, generator=torch.Generator().manual_seed(1))
+    gradients = {}
+    for routing_gradient in (False, True):
+        torch.manual_seed(0)
+        routing = B2IRouting(4, 2, routing_times=3, max_seq_length=6, routing_gradient=routing_gradient)
+        leaf = emb.clone().requires_grad_(True)
+        capsules, _ = routing(leaf, mask, capsule_mask, logits=logits)
+        capsules.pow(2).sum().backward()
+        gradients[routing_gradient] = (routing.bilinear.weight.grad, leaf.grad)
+    # the extra paths (through the logit updates) change both gradients; one iteration has none
+    assert not torch.allclose(gradients[False][0], gradients[True][0])
+    assert not torch.allclose(gradients[False][1], gradients[True][1])
+    for routing_gradient in (False, True):
+        torch.manual_seed(0)
+        routing = B2IRouting(4, 2, routing_times=1, max_seq_length=6, routing_gradient=routing_gradient)
+        capsules, _ = routing(emb, mask, capsule_mask, logits=logits)
+        capsules.pow(2).sum().backward()
+        gradients[routing_gradient] = routing.bilinear.weight.grad
+    assert torch.allclose(gradients[False], gradients[True])
+
+
 def test_zero_logits_with_shared_map_give_identical_capsules_random_logits_do_not():
     # why the logits are Gaussian: with a shared S, zeros make every capsule the same
     torch.manual_seed(0)

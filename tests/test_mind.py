@@ -85,6 +85,7 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "training_score": "max", "loss_type": "SSM"},
         {"interest_num": 4, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
+        {"interest_num": 4, "short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -109,7 +110,31 @@ def test_recency_options_are_off_by_default_and_add_nothing(ml100k_data):
     model = make_model(ml100k_data)
     assert model.short_term_window == 0
     assert model.recency_embedding is None and model.routing_prior is None
-    assert not any("recency" in name or "prior" in name for name in model.state_dict())
+    assert model.short_term_weights is None and not model.routing.routing_gradient
+    assert not any("recency" in name or "prior" in name or "short_term" in name for name in model.state_dict())
+
+
+def test_learned_short_term_weights_start_as_the_plain_short_term_interest(ml100k_data, batch):
+    plain = make_model(ml100k_data, interest_num=4, short_term_window=3).eval()
+    weighted = make_model(ml100k_data, interest_num=4, short_term_window=3, short_term_recency_weights=True).eval()
+    state = {**plain.state_dict(), "short_term_weights.weight": torch.ones(3)}
+    weighted.load_state_dict(state)
+    with torch.no_grad():
+        expected = plain(batch["item_id_list"], batch["item_length"])[0]
+        assert torch.allclose(weighted(batch["item_id_list"], batch["item_length"])[0], expected)
+        weighted.short_term_weights.weight.copy_(torch.tensor([1.0, 0.0, 0.0]))  # the latest alone
+        interests = weighted(batch["item_id_list"], batch["item_length"])[0]
+    latest = batch["item_id_list"][0, int(batch["item_length"][0]) - 1]
+    with torch.no_grad():
+        capsule = squash_of(weighted, latest)
+    assert torch.allclose(interests[0, 0], weighted.short_term_mlp(capsule), atol=1e-5)
+    assert torch.allclose(interests[:, 1:], expected[:, 1:])  # the routed interests are untouched
+
+
+def squash_of(model, items):
+    from recbole_mind.layers import squash
+
+    return squash(model.routing.bilinear(model.item_encoder(items)).reshape(-1, model.embedding_size).sum(0))
 
 
 def test_short_term_interest_pools_the_latest_behaviours(ml100k_data, batch):
@@ -214,6 +239,7 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
         {"short_term_window": 1},
         {"short_term_window": 20, "recency_embedding": True, "routing_recency_prior": True},
         {"short_term_window": 5, "routing_recency_prior": True},
+        {"short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
     ]),
 )
 def test_degenerate_histories_keep_loss_gradients_and_scores_finite(

@@ -24,6 +24,8 @@ VALID = {
     "recency_embedding": False,
     "routing_recency_prior": False,
     "short_term_window": 0,
+    "short_term_recency_weights": False,
+    "routing_gradient": False,
     "training_score": "attention",
 }
 
@@ -72,6 +74,8 @@ def test_attention_power_accepts_infinity(value):
         ("routing_recency_prior", 1, "True or False"),
         ("short_term_window", -1, ">= 0"),
         ("short_term_window", 2.5, "integer"),
+        ("short_term_recency_weights", "yes", "True or False"),
+        ("routing_gradient", 0, "True or False"),
         ("training_score", "maximum", "attention"),
     ],
 )
@@ -82,6 +86,13 @@ def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
     assert key in message and allowed in message
     if value is not None:
         assert repr(value) in message
+
+
+def test_short_term_recency_weights_need_a_short_term_window():
+    with pytest.raises(ValueError, match="short_term_recency_weights: True .* set short_term_window > 0"):
+        read_mind_params({**VALID, "short_term_recency_weights": True})
+    params = read_mind_params({**VALID, "short_term_recency_weights": True, "short_term_window": 3})
+    assert params.short_term_recency_weights and params.short_term_window == 3
 
 
 def test_short_term_window_must_fit_the_history_window():

@@ -6,6 +6,7 @@ from recbole_mind.layers import B2IRouting
 from recbole_mind.recency import (
     RecencyEmbedding,
     RecencyLogitPrior,
+    RecencyWeights,
     recency_index,
     recent_behaviour_weights,
 )
@@ -24,6 +25,27 @@ def test_recent_weights_mark_the_latest_real_behaviours_only(lengths, window):
     for row, length in enumerate(lengths):
         expected = [1.0 if max(0, length - window) <= pos < length else 0.0 for pos in range(12)]
         assert weights[row, 0].tolist() == expected
+
+
+@given(lengths=st.lists(st.integers(0, 12), min_size=1, max_size=6), window=st.integers(1, 12))
+def test_learned_recency_weights_start_as_the_plain_window(lengths, window):
+    seq_len = torch.tensor(lengths)
+    weights = RecencyWeights(window)(seq_len, 12)
+    assert torch.equal(weights, recent_behaviour_weights(seq_len, 12, window))
+
+
+def test_learned_recency_weights_index_by_recency_and_get_gradient():
+    layer = RecencyWeights(3)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([3.0, 2.0, 1.0]))  # latest, one before, two before
+    weights = layer(torch.tensor([5, 2, 0]), 6)
+    assert weights[:, 0].tolist() == [
+        [0.0, 0.0, 1.0, 2.0, 3.0, 0.0],
+        [2.0, 3.0, 0.0, 0.0, 0.0, 0.0],
+        [0.0] * 6,  # an empty history pools nothing
+    ]
+    weights.sum().backward()
+    assert layer.weight.grad.tolist() == [2.0, 2.0, 1.0]
 
 
 def test_recency_embedding_indexes_by_recency_and_leaves_padding_zero():
