@@ -297,34 +297,3 @@ def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
     cost = [line for line in target_lines(mixed, section, "multi_target") if "epoch_seconds" in line]
     assert cost and "no verdict" in cost[0] and "| met |" not in cost[0]
 
-
-def test_subsample_keeps_whole_histories_of_a_seeded_subset_of_users(tmp_path):
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from subsample import main as subsample_main
-
-    source = tmp_path / "toy"
-    source.mkdir()
-    rows = [f"u{user}\ti{item}\t{item}" for user in range(10) for item in range(user + 1)]  # u_k: k+1 rows
-    (source / "toy.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n")
-    (source / "toy.item").write_text("item_id:token\tclass:token\ni0\ta\n")
-
-    def users(name):
-        lines = (tmp_path / "out" / name / f"{name}.inter").read_text().splitlines()
-        counts = {}
-        for line in lines[1:]:
-            counts[line.split("\t")[0]] = counts.get(line.split("\t")[0], 0) + 1
-        return lines[0], counts
-
-    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "long", "--min_interactions", "8"]) == 0
-    header, counts = users("long")
-    assert header.startswith("user_id:token") and counts == {"u7": 8, "u8": 9, "u9": 10}
-    assert (tmp_path / "out" / "long" / "long.item").read_text() == (source / "toy.item").read_text()
-    args = [str(source), str(tmp_path / "out"), "--name", "half", "--users_fraction", "0.5"]
-    assert subsample_main(args) == 0
-    _, half = users("half")
-    assert len(half) == 5 and all(half[user] == int(user[1:]) + 1 for user in half)
-    assert subsample_main(args) == 0 and users("half")[1] == half  # seeded
-    assert subsample_main([*args[:4], "--users_fraction", "0.5", "--seed", "1"]) == 0
-    assert users("half")[1] != half
-    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x", "--min_interactions", "11"]) == 2
-    assert subsample_main([str(tmp_path / "nowhere"), str(tmp_path / "out"), "--name", "x"]) == 2

@@ -22,7 +22,7 @@ import re
 import sys
 from typing import Iterator, Sequence
 
-from recbole_mind.data.output import all_or_nothing
+from recbole_mind.data.output import all_or_nothing, report_written
 
 DATASET = "ml-1m"
 ENCODING = "latin-1"
@@ -99,13 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("raw_dir", help="folder with the unpacked ml-1m.zip")
     parser.add_argument("out_dir", help="folder to write ml-1m/ into; then run with --data_path=OUT_DIR")
     args = parser.parse_args(argv)
-    try:
+
+    def write() -> str:
         target = convert_ml1m(args.raw_dir, args.out_dir)
-    except (MovieLensFormatError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {target}; run: python run_recbole_mind.py --dataset=ml-1m --data_path={args.out_dir}")
-    return 0
+        return f"wrote {target}; run: python run_recbole_mind.py --dataset=ml-1m --data_path={args.out_dir}"
+
+    return report_written(write, (MovieLensFormatError, OSError))
 
 
 if __name__ == "__main__":

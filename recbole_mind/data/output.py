@@ -1,4 +1,4 @@
-"""Write a set of output files all at once or not at all.
+"""Write a set of output files all at once or not at all, and report it as a command does.
 
 A converter stopped by a bad line, a full disk or Ctrl-C must not leave half a dataset behind:
 the next run would read the truncated files without a word. Each file is written under a
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+import sys
+from typing import Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -36,3 +37,15 @@ def all_or_nothing(paths: list[str]) -> Iterator[list[str]]:
         raise
     for temporary, path in zip(partial, paths):
         os.replace(temporary, path)
+
+
+def report_written(write: Callable[[], str], errors: tuple[type[BaseException], ...]) -> int:
+    """Exit status of a dataset-writing command: run ``write`` and print the message it
+    returns (0), or print one of ``errors`` as ``error: ...`` on stderr (2)."""
+    try:
+        message = write()
+    except errors as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0

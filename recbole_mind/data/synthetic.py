@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from recbole_mind.data.output import all_or_nothing
+from recbole_mind.data.output import all_or_nothing, report_written
 
 
 def write_multi_interest_dataset(
@@ -108,16 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stickiness", type=float, default=0.0,
                         help="probability of staying in the previous interaction's interest (0: independent draws)")
     args = parser.parse_args(argv)
-    try:
+
+    def write() -> str:
         folder = write_multi_interest_dataset(
             args.out_dir, args.name, args.users, args.items, args.interactions,
             args.clusters, args.interests_per_user, args.seed, args.stickiness,
         )
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {folder}; run: python run_recbole_mind.py --dataset={args.name} --data_path={args.out_dir}")
-    return 0
+        return f"wrote {folder}; run: python run_recbole_mind.py --dataset={args.name} --data_path={args.out_dir}"
+
+    return report_written(write, (ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""User sub-samples of a RecBole atomic dataset, to choose settings on more than one dataset.
+
+Keeps a subset of users with every interaction of each, and copies the user and item files as
+they are (RecBole ignores rows of users and items that no interaction names)::
+
+    # half of ml-100k's users, drawn with a seed
+    python -m recbole_mind.data.subsample ml-100k data --name ml-100k-half --users_fraction 0.5
+    # only the users with long histories (as most of ml-1m's are)
+    python -m recbole_mind.data.subsample ml-100k data --name ml-100k-long --min_interactions 100
+
+The source is a folder holding ``<folder name>.inter`` or the name of a dataset shipped inside
+the recbole wheel (ml-100k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sys
+from collections import Counter
+from typing import Sequence
+
+from recbole_mind.data.output import all_or_nothing, report_written
+
+
+def source_folder(source: str) -> str:
+    """``source`` when it is a folder, else the dataset of that name inside the recbole wheel."""
+    if os.path.isdir(source):
+        return source
+    import recbole
+
+    bundled = os.path.join(os.path.dirname(recbole.__file__), "dataset_example", source)
+    if not os.path.isdir(bundled):
+        raise FileNotFoundError(f"no dataset folder {source!r}, nor a dataset of that name inside recbole")
+    return bundled
+
+
+def kept_users(counts: Counter, users_fraction: float, min_interactions: int, seed: int) -> set[str]:
+    """The users with at least ``min_interactions`` interactions, then a seeded ``users_fraction`` of them."""
+    eligible = sorted(user for user, count in counts.items() if count >= min_interactions)
+    return set(random.Random(seed).sample(eligible, round(len(eligible) * users_fraction)))
+
+
+def subsample(
+    source: str, out_dir: str, name: str, users_fraction: float = 1.0, min_interactions: int = 0, seed: int = 0
+) -> tuple[str, int, int]:
+    """Write ``out_dir/name/name.*``; returns that folder and the numbers of users and interactions kept."""
+    if not 0 < users_fraction <= 1:
+        raise ValueError(f"users_fraction must be in (0, 1], got {users_fraction!r}")
+    folder = source_folder(source)
+    dataset = os.path.basename(os.path.normpath(folder))
+    inter_path = os.path.join(folder, f"{dataset}.inter")
+    if not os.path.isfile(inter_path):
+        raise FileNotFoundError(f"{inter_path} does not exist: the source folder needs a {dataset}.inter file")
+    with open(inter_path, encoding="utf-8") as file:
+        header, *rows = [line for line in file.read().splitlines() if line]
+    columns = [field.split(":")[0] for field in header.split("\t")]
+    if "user_id" not in columns:
+        raise ValueError(f"{inter_path}: the header has no user_id column (it has {columns})")
+    user_column = columns.index("user_id")
+    counts = Counter(row.split("\t")[user_column] for row in rows)
+    users = kept_users(counts, users_fraction, min_interactions, seed)
+    if not users:
+        raise ValueError(
+            f"no user of {dataset} is kept: {sum(c >= min_interactions for c in counts.values())} users have "
+            f"{min_interactions} interactions or more, of which users_fraction {users_fraction} keeps none"
+        )
+    kept = [row for row in rows if row.split("\t")[user_column] in users]
+    target = os.path.join(out_dir, name)
+    copies = [suffix for suffix in ("user", "item") if os.path.isfile(os.path.join(folder, f"{dataset}.{suffix}"))]
+    paths = [os.path.join(target, f"{name}.{suffix}") for suffix in ("inter", *copies)]
+    with all_or_nothing(paths) as partial:
+        with open(partial[0], "w", encoding="utf-8") as file:
+            file.write("\n".join([header, *kept]) + "\n")
+        for suffix, path in zip(copies, partial[1:]):
+            shutil.copyfile(os.path.join(folder, f"{dataset}.{suffix}"), path)
+    return target, len(users), len(kept)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m recbole_mind.data.subsample",
+        description="Write a user sub-sample of a RecBole atomic dataset.",
+    )
+    parser.add_argument("source", help="dataset folder, or the name of a dataset inside recbole (ml-100k)")
+    parser.add_argument("out_dir", help="folder to write <name>/ into; then run with --data_path=OUT_DIR")
+    parser.add_argument("--name", required=True, help="name of the new dataset")
+    parser.add_argument("--users_fraction", type=float, default=1.0, help="share of the eligible users kept")
+    parser.add_argument("--min_interactions", type=int, default=0, help="only users with this many or more")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    def write() -> str:
+        target, users, interactions = subsample(
+            args.source, args.out_dir, args.name, args.users_fraction, args.min_interactions, args.seed
+        )
+        return (
+            f"wrote {target}: {users} users, {interactions} interactions; "
+            f"run: python run_recbole_mind.py --dataset={args.name} --data_path={args.out_dir}"
+        )
+
+    return report_written(write, (ValueError, OSError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""recbole_mind.data.subsample: seeded user sub-samples with whole histories."""
+
+from recbole_mind.data.subsample import main as subsample_main
+
+
+def test_subsample_keeps_whole_histories_of_a_seeded_subset_of_users(tmp_path):
+    source = tmp_path / "toy"
+    source.mkdir()
+    rows = [f"u{user}\ti{item}\t{item}" for user in range(10) for item in range(user + 1)]  # u_k: k+1 rows
+    (source / "toy.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n")
+    (source / "toy.item").write_text("item_id:token\tclass:token\ni0\ta\n")
+
+    def users(name):
+        lines = (tmp_path / "out" / name / f"{name}.inter").read_text().splitlines()
+        counts = {}
+        for line in lines[1:]:
+            counts[line.split("\t")[0]] = counts.get(line.split("\t")[0], 0) + 1
+        return lines[0], counts
+
+    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "long", "--min_interactions", "8"]) == 0
+    header, counts = users("long")
+    assert header.startswith("user_id:token") and counts == {"u7": 8, "u8": 9, "u9": 10}
+    assert (tmp_path / "out" / "long" / "long.item").read_text() == (source / "toy.item").read_text()
+    args = [str(source), str(tmp_path / "out"), "--name", "half", "--users_fraction", "0.5"]
+    assert subsample_main(args) == 0
+    _, half = users("half")
+    assert len(half) == 5 and all(half[user] == int(user[1:]) + 1 for user in half)
+    assert subsample_main(args) == 0 and users("half")[1] == half  # seeded
+    assert subsample_main([*args[:4], "--users_fraction", "0.5", "--seed", "1"]) == 0
+    assert users("half")[1] != half
+    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x", "--min_interactions", "11"]) == 2
+    assert subsample_main([str(tmp_path / "nowhere"), str(tmp_path / "out"), "--name", "x"]) == 2
+
+
+def test_subsample_of_the_bundled_ml100k_and_clear_errors(tmp_path, capsys):
+    assert subsample_main(["ml-100k", str(tmp_path), "--name", "long", "--min_interactions", "100"]) == 0
+    assert "364 users, 74522 interactions; run: python run_recbole_mind.py --dataset=long" in capsys.readouterr().out
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "bad.inter").write_text("uid:token\titem_id:token\nu1\ti1\n")
+    assert subsample_main([str(bad), str(tmp_path), "--name", "x"]) == 2
+    assert "the header has no user_id column" in capsys.readouterr().err
+    assert subsample_main([str(bad), str(tmp_path), "--name", "x", "--users_fraction", "0"]) == 2
+    assert "users_fraction must be in (0, 1], got 0.0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
