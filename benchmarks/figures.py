@@ -83,6 +83,7 @@ def tuning_block(pattern: str) -> str:
 GENERATORS: dict[str, Callable[[], str]] = {
     "benchmark": lambda: benchmark_block(kept_runs()),
     "tuning-recency": lambda: tuning_block("recency_*.jsonl"),
+    "tuning-levers": lambda: tuning_block("levers_*.jsonl"),
 }
 FILES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "tuning.md")]
 

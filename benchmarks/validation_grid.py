@@ -10,7 +10,9 @@ resumes where it stopped and docs/tuning.md's tables are regenerated from the co
 
 A grid file holds ``model`` (optional, MIND by default; any RecBole model: the baselines get the
 same levers as MIND), ``dataset`` (and optionally ``data_path``), ``fixed`` keys for every
-point, ``points``: a list of ``{label: {key: value}}`` and ``seeds``.
+point, ``points``: a list of ``{label: {key: value}}``, ``seeds`` and optionally
+``config_files``: YAML files (relative to the repository) layered after the benchmark's
+protocol, e.g. ``[properties/protocols/multi_target.yaml]`` to validate on held-out users.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROTOCOL = os.path.join(HERE, "protocol.yaml")
 
 
+# metrics printed per trial and tabled by default: leave-one-out's and multi_target's
+SHOWN = ("ndcg@10", "recall@50")
+
+
 def trial_key(label: str, seed: int, dataset: str) -> str:
     return f"{dataset}|{label}|{seed}"
 
@@ -45,26 +51,24 @@ def finished_trials(log_path: str) -> dict[str, dict[str, Any]]:
     return trials
 
 
-def run_trial(dataset: str, config_dict: dict[str, Any], model_name: str = "MIND") -> dict[str, Any]:
-    """Train ``model_name`` with ``config_dict``; best validation result, epochs and seconds."""
-    from recbole.utils import init_logger
-
+def run_trial(
+    dataset: str, config_dict: dict[str, Any], model_name: str = "MIND", config_files: list[str] = ()
+) -> dict[str, Any]:
+    """Train ``model_name`` with ``config_dict`` as any run does, scoring validation only:
+    best validation result, epochs and seconds. ``config_files`` come after the benchmark's
+    protocol (``properties/protocols/multi_target.yaml`` validates on held-out users)."""
     import recbole_mind  # noqa: F401  (registration, compat)
-    from recbole_mind.config import build_config
-    from recbole_mind.pipeline import build_trainer, prepare
+    from recbole_mind.quick_start import run_recbole_mind
 
-    config = build_config(model_name, dataset, [PROTOCOL], config_dict)
-    init_logger(config)
-    _, train_data, valid_data, _, model = prepare(config)
-    trainer = build_trainer(config, model)
-    epoch_seconds = trainer.epoch_seconds
     start = time.perf_counter()
-    _, best_valid = trainer.fit(train_data, valid_data, saved=False, show_progress=False)
+    result = run_recbole_mind(
+        model_name, dataset, [PROTOCOL, *config_files], config_dict, saved=False, evaluate_test=False
+    )
     return {
-        "valid": {key: float(value) for key, value in best_valid.items()},
-        "epochs_run": len(epoch_seconds),
-        "valid_curve": trainer.valid_curve,
-        "train_epoch_seconds": epoch_seconds,
+        "valid": {key: float(value) for key, value in result["best_valid_result"].items()},
+        "epochs_run": len(result["train_epoch_seconds"]),
+        "valid_curve": result["valid_curve"],
+        "train_epoch_seconds": result["train_epoch_seconds"],
         "total_seconds": time.perf_counter() - start,
     }
 
@@ -77,6 +81,8 @@ def run_grid(grid_path: str, log_path: str) -> None:
     fixed = dict(grid.get("fixed") or {})
     if grid.get("data_path"):
         fixed["data_path"] = grid["data_path"]
+    # relative to the repository, so a grid runs from any folder
+    config_files = [os.path.join(os.path.dirname(HERE), path) for path in grid.get("config_files") or []]
     done = finished_trials(log_path)
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     for point in grid["points"]:
@@ -86,20 +92,17 @@ def run_grid(grid_path: str, log_path: str) -> None:
                 continue
             config_dict = {**fixed, **(keys or {}), "seed": seed}
             print(f"[{time.strftime('%H:%M:%S')}] {dataset} {label} seed {seed}", flush=True)
-            result = run_trial(dataset, config_dict, model_name)
+            result = run_trial(dataset, config_dict, model_name, config_files)
             record = {
                 "model": model_name, "dataset": dataset, "label": label, "seed": seed,
-                "params": {**(keys or {})}, "fixed": fixed, **result,
+                "params": {**(keys or {})}, "fixed": fixed,
+                **({"config_files": grid["config_files"]} if config_files else {}), **result,
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
             with open(log_path, "a", encoding="utf-8") as file:
                 file.write(json.dumps(record) + "\n")
-            valid = result["valid"]
-            print(
-                f"    valid ndcg@10 {valid.get('ndcg@10', math.nan):.4f} recall@50 "
-                f"{valid.get('recall@50', math.nan):.4f} ({result['epochs_run']} epochs, "
-                f"{result['total_seconds']:.0f} s)", flush=True,
-            )
+            scores = " ".join(f"{key} {value:.4f}" for key, value in result["valid"].items() if key in SHOWN)
+            print(f"    valid {scores} ({result['epochs_run']} epochs, {result['total_seconds']:.0f} s)", flush=True)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -109,8 +112,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def table(log_paths: list[str], metrics: tuple[str, ...] = ("ndcg@10", "recall@50")) -> str:
-    """Markdown table: one row per (dataset, label), mean +- std over seeds, in log order."""
+def table(log_paths: list[str], metrics: tuple[str, ...] = SHOWN) -> str:
+    """Markdown table: one row per (dataset, label), mean +- std over seeds, in log order
+    ("–" for a metric the trials did not record)."""
     rows: dict[tuple[str, str], list[dict]] = {}
     for path in log_paths:
         for record in finished_trials(path).values():
@@ -120,8 +124,9 @@ def table(log_paths: list[str], metrics: tuple[str, ...] = ("ndcg@10", "recall@5
     for (dataset, label), records in rows.items():
         cells = []
         for metric in metrics:
-            mean, std = mean_std([r["valid"][metric] for r in records])
-            cells.append(f"{mean:.4f} ± {std:.4f}")
+            values = [r["valid"][metric] for r in records if metric in r["valid"]]
+            mean, std = mean_std(values) if values else (math.nan, math.nan)
+            cells.append(f"{mean:.4f} ± {std:.4f}" if values else "–")
         epoch = sorted(s for r in records for s in r["train_epoch_seconds"])
         median = epoch[len(epoch) // 2] if epoch else math.nan
         lines.append(f"| {dataset} | {label} | {len(records)} | " + " | ".join(cells) + f" | {median:.1f} |")

@@ -175,6 +175,28 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
     assert "| ml-100k | short | 1 |" in table.stdout
 
 
+def test_validation_grid_validates_on_held_out_users_with_the_multi_target_protocol(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        "dataset: ml-100k\nconfig_files: [properties/protocols/multi_target.yaml]\n"
+        "fixed: {epochs: 1, MAX_ITEM_LIST_LENGTH: 10, user_inter_num_interval: '[20,30]'}\n"
+        "seeds: [2020]\npoints:\n  - k2: {interest_num: 2}\n"
+    )
+    script = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
+    log = tmp_path / "log.jsonl"
+    done = subprocess.run([sys.executable, script, "run", str(grid), "--log", str(log)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record["config_files"] == ["properties/protocols/multi_target.yaml"]
+    assert set(record["valid"]) >= {"recall@20", "recall@50", "ndcg@50", "hitrate@50"}
+    assert "ndcg@10" not in record["valid"] and 0 <= record["valid"]["recall@50"] <= 1
+    table = subprocess.run([sys.executable, script, "table", str(log)], capture_output=True, text=True)
+    assert "| ml-100k | k2 | 1 | – | " in table.stdout, table.stdout
+
+
 def _figures():
     sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
     import figures
