@@ -75,15 +75,26 @@ def benchmark_block(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def tuning_block(pattern: str) -> str:
-    return validation_grid.table(sorted(glob.glob(os.path.join(TUNING_RUNS, pattern)))) + "\n"
+def tuning_block(pattern: str, metrics: tuple[str, ...] = validation_grid.SHOWN) -> str:
+    return validation_grid.table(tuning_logs(pattern), metrics) + "\n"
 
+
+def tuning_logs(pattern: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(TUNING_RUNS, pattern)))
+
+
+# grid 14's questions: does a lever beat the preset, do several interests beat one?
+LEVER_PAIRS = [
+    ("L20 K4 short5 max stw", "L20 K4 short5 max"),
+    ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
+]
 
 # block name -> what generates it
 GENERATORS: dict[str, Callable[[], str]] = {
     "benchmark": lambda: benchmark_block(kept_runs()),
     "tuning-recency": lambda: tuning_block("recency_*.jsonl"),
     "tuning-levers": lambda: tuning_block("levers_*.jsonl"),
+    "tuning-levers-paired": lambda: validation_grid.paired_table(tuning_logs("levers_*.jsonl"), LEVER_PAIRS) + "\n",
 }
 FILES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "tuning.md")]
 

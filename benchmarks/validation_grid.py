@@ -133,6 +133,28 @@ def table(log_paths: list[str], metrics: tuple[str, ...] = SHOWN) -> str:
     return "\n".join(lines)
 
 
+def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tuple[str, ...] = SHOWN) -> str:
+    """Markdown table of ``a - b`` per seed both points ran, for each ``(a, b)`` of ``pairs`` and
+    each dataset holding both: mean ± std and on how many seeds ``a`` was higher. A seed fixes
+    the data split for both points, so the paired difference removes the split's share of the
+    spread that mean ± std of each point carries."""
+    from compare import paired_difference  # benchmarks/ is not a package: run from its folder
+
+    summary: dict[tuple[str, str], dict] = {}
+    for path in log_paths:
+        for record in finished_trials(path).values():
+            entry = summary.setdefault((record["dataset"], record["label"]), {"by_seed": {}})
+            entry["by_seed"][record["seed"]] = record["valid"]
+    datasets = list(dict.fromkeys(dataset for dataset, _ in summary))
+    lines = ["| dataset | a - b | " + " | ".join(f"valid {m}" for m in metrics) + " |", "|" + " --- |" * (2 + len(metrics))]
+    for a, b in pairs:
+        for dataset in datasets:
+            if (dataset, a) in summary and (dataset, b) in summary:
+                cells = [paired_difference(summary, dataset, a, b, metric) for metric in metrics]
+                lines.append(f"| {dataset} | {a} - {b} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="torch threads (0: torch's default); two 1-thread grids use 2 cores better than one")
     show = commands.add_parser("table", help="mean +- std per point from one or more logs")
     show.add_argument("logs", nargs="+")
+    show.add_argument("--paired", nargs=2, action="append", metavar=("A", "B"), default=[],
+                      help="also print the per-seed difference A - B of two points (repeatable)")
     args = parser.parse_args(argv)
     if args.command == "run":
         if args.threads:
@@ -152,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         run_grid(args.grid, args.log)
     else:
         print(table(args.logs))
+        if args.paired:
+            print("\n" + paired_table(args.logs, [tuple(pair) for pair in args.paired]))
     return 0
 
 
