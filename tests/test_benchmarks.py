@@ -150,6 +150,21 @@ def test_noise_rule_calls_differences_within_the_seed_spread_level():
     assert compare_rows(summary, "d", "a", "missing", "recall@50") is None
 
 
+GRID_SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
+
+
+def run_grid_file(tmp_path, text):
+    """Write a grid file, run it with validation_grid.py; its log's first record and the log path."""
+    import json
+
+    grid, log = tmp_path / "grid.yaml", tmp_path / "log.jsonl"
+    grid.write_text(text)
+    done = subprocess.run([sys.executable, GRID_SCRIPT, "run", str(grid), "--log", str(log)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(log.read_text().splitlines()[0]), log
+
+
 def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(
@@ -176,24 +191,16 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
 
 
 def test_validation_grid_validates_on_held_out_users_with_the_multi_target_protocol(tmp_path):
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(
+    record, log = run_grid_file(
+        tmp_path,
         "dataset: ml-100k\nconfig_files: [properties/protocols/multi_target.yaml]\n"
         "fixed: {epochs: 1, MAX_ITEM_LIST_LENGTH: 10, user_inter_num_interval: '[20,30]'}\n"
-        "seeds: [2020]\npoints:\n  - k2: {interest_num: 2}\n"
+        "seeds: [2020]\npoints:\n  - k2: {interest_num: 2}\n",
     )
-    script = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
-    log = tmp_path / "log.jsonl"
-    done = subprocess.run([sys.executable, script, "run", str(grid), "--log", str(log)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    import json
-
-    record = json.loads(log.read_text().splitlines()[0])
     assert record["config_files"] == ["properties/protocols/multi_target.yaml"]
     assert set(record["valid"]) >= {"recall@20", "recall@50", "ndcg@50", "hitrate@50"}
     assert "ndcg@10" not in record["valid"] and 0 <= record["valid"]["recall@50"] <= 1
-    table = subprocess.run([sys.executable, script, "table", str(log)], capture_output=True, text=True)
+    table = subprocess.run([sys.executable, GRID_SCRIPT, "table", str(log)], capture_output=True, text=True)
     assert "| ml-100k | k2 | 1 | – | " in table.stdout, table.stdout
 
 
@@ -237,20 +244,12 @@ def test_benchmark_report_tables_regenerate_from_the_kept_runs(tmp_path):
 
 
 def test_validation_grid_gives_a_baseline_the_same_levers(tmp_path):
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(
+    record, _ = run_grid_file(
+        tmp_path,
         "model: GRU4Rec\ndataset: ml-100k\n"
         "fixed: {epochs: 1, MAX_ITEM_LIST_LENGTH: 10, user_inter_num_interval: '[20,30]', embedding_size: 16, "
-        "hidden_size: 16}\nseeds: [2020]\npoints:\n  - b256: {train_batch_size: 256}\n"
+        "hidden_size: 16}\nseeds: [2020]\npoints:\n  - b256: {train_batch_size: 256}\n",
     )
-    script = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
-    log = tmp_path / "log.jsonl"
-    done = subprocess.run([sys.executable, script, "run", str(grid), "--log", str(log)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    import json
-
-    record = json.loads(log.read_text().splitlines()[0])
     assert record["model"] == "GRU4Rec" and record["params"] == {"train_batch_size": 256}
     assert 0 <= record["valid"]["ndcg@10"] <= 1
 
