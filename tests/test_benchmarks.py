@@ -173,9 +173,8 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
         "seeds: [2020]\n"
         "points:\n  - short: {short_term_window: 3, interest_num: 2}\n"
     )
-    script = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
     log = tmp_path / "log.jsonl"
-    run = [sys.executable, script, "run", str(grid), "--log", str(log)]
+    run = [sys.executable, GRID_SCRIPT, "run", str(grid), "--log", str(log)]
     done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     import json
@@ -186,7 +185,7 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
     assert 0 <= record["valid"]["ndcg@10"] <= 1 and len(record["valid_curve"]) == 1
     again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and len(log.read_text().splitlines()) == 1  # nothing rerun
-    table = subprocess.run([sys.executable, script, "table", str(log)], capture_output=True, text=True)
+    table = subprocess.run([sys.executable, GRID_SCRIPT, "table", str(log)], capture_output=True, text=True)
     assert "| ml-100k | short | 1 |" in table.stdout
 
 
