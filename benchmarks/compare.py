@@ -168,16 +168,47 @@ def run_environment() -> dict[str, Any]:
 
 
 ANOMALY_MARK = "†"
-ANOMALY_NOTE = (
-    f"{ANOMALY_MARK} Seconds of runs that trained in torch's anomaly mode, which RecBole 1.2.1's "
-    "`sine.py` switches on when imported (RecBole's `get_model` imports it for every sequential "
-    "model; MIND, registered by this plugin, and Pop never imported it). `recbole_mind.compat` "
-    "now restores the mode after that import; before, the baselines recorded a Python stack for "
-    "every autograd node: on the same machine, a GRU4Rec epoch measured 108 s in anomaly mode "
-    "against 64 s without (1.7x), a SASRec epoch 272 s against 222 s (1.2x). Marked seconds are "
-    "not comparable with unmarked ones, and cost targets that use them get no verdict; quality figures are unaffected (the same arithmetic: GRU4Rec "
-    "and SASRec gave identical validation metrics with and without, checked on a small slice)."
-)
+ANOMALY_RECORD = os.path.join(os.path.dirname(HERE), "docs", "anomaly_mode.json")
+
+
+def anomaly_ratios(path: str = ANOMALY_RECORD) -> str:
+    """How much slower anomaly mode made each model's training steps, from the record
+    ``benchmarks/anomaly_cost.py`` writes (e.g. ``"1.2x (SASRec) to 1.7x (GRU4Rec)"``)."""
+    if not os.path.isfile(path):
+        return "an unmeasured factor (run benchmarks/anomaly_cost.py)"
+    with open(path, encoding="utf-8") as file:
+        rows = sorted(json.load(file)["models"], key=lambda row: row["ratio"])
+    cells = [f"{row['ratio']:.1f}x ({row['model']})" for row in rows]
+    return cells[0] if len(cells) == 1 else f"{cells[0]} to {cells[-1]}"
+
+
+def anomaly_note(path: str = ANOMALY_RECORD) -> str:
+    """The report's note under a table with seconds marked :data:`ANOMALY_MARK`."""
+    note = (
+        f"{ANOMALY_MARK} Seconds of runs that trained in torch's anomaly mode, which RecBole 1.2.1's "
+        "`sine.py` switches on when imported (RecBole's `get_model` imports it for every sequential "
+        "model; MIND, registered by this plugin, and Pop never imported it). `recbole_mind.compat` "
+        "now restores the mode after that import; before, the baselines recorded a Python stack for "
+        "every autograd node. Marked seconds are not comparable with unmarked ones, and cost targets "
+        "that use them get no verdict."
+    )
+    if not os.path.isfile(path):
+        return note + " What the mode costs was not measured here (run benchmarks/anomaly_cost.py)."
+    with open(path, encoding="utf-8") as file:
+        record = json.load(file)
+    rows = record["models"]
+    identical = all(row["losses_identical"] for row in rows)
+    measured = ", ".join(
+        f"{row['model']} {row['seconds_on']:.1f} s against {row['seconds_off']:.1f} s ({row['ratio']:.2f}x)"
+        for row in rows
+    )
+    return note + (
+        f" `benchmarks/anomaly_cost.py` measured it on {rows[0]['dataset']} ({record['finished'][:10]}, "
+        f"docs/anomaly_mode.json): the first {rows[0]['batches']} training batches with anomaly mode on "
+        f"against off, from the same initial weights: {measured}; "
+        + ("every loss identical, so quality figures are unaffected."
+           if identical else "the losses differed, so marked rows' quality figures may differ too.")
+    )
 
 
 def epoch_cell(entry: dict[str, Any], digits: int) -> str:
@@ -193,7 +224,7 @@ def section_has_anomaly_runs(summary: dict, section: str) -> bool:
 
 
 def trained_in_anomaly_mode(run: dict[str, Any]) -> bool:
-    """Whether a run trained with torch's anomaly mode on (:data:`ANOMALY_NOTE`).
+    """Whether a run trained with torch's anomaly mode on (:func:`anomaly_note`).
 
     Runs recorded before the field existed did when RecBole imported its model (every row but
     MIND's, whose module this plugin registers, and Pop, a general model)."""
@@ -507,7 +538,7 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
             )
         section_runs = [run for run in runs if run_section(run) == dataset]
         if section_has_anomaly_runs(summary, dataset):
-            lines += ["", ANOMALY_NOTE]
+            lines += ["", anomaly_note()]
         lines += ["", "Runs of this table (machine, versions, dates):", "", *provenance_lines(section_runs)]
         targets = target_lines(summary, dataset, protocol)
         if targets:
@@ -524,7 +555,7 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
             "The validation metric after each epoch (NDCG@10 under leave-one-out, Recall@50 under "
             "the multi-target protocol) against the cumulative training seconds of the same runs "
             "(mean over seeds; evaluation time excluded). Rows whose table seconds carry "
-            f"{ANOMALY_MARK} trained in anomaly mode: their lines run 1.2x (SASRec) to 1.7x (GRU4Rec) too far right.",
+            f"{ANOMALY_MARK} trained in anomaly mode: their lines run {anomaly_ratios()} too far right.",
             "",
             "![time to quality](time_to_quality.png)",
             "",

@@ -1,3 +1,4 @@
+import json
 import math
 import os
 import subprocess
@@ -317,3 +318,38 @@ def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
     cost = [line for line in target_lines(mixed, section, "multi_target") if "epoch_seconds" in line]
     assert cost and "no verdict" in cost[0] and "| met |" not in cost[0]
 
+
+
+def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import anomaly_note, anomaly_ratios
+
+    def row(model, off, on, identical=True):
+        return {"model": model, "dataset": "ml-100k", "batches": 8, "batch_size": 2048, "seconds_off": off,
+                "seconds_on": on, "ratio": on / off, "losses_identical": identical}
+
+    record = tmp_path / "anomaly_mode.json"
+    record.write_text(json.dumps({"finished": "2026-11-29T22:30:00+00:00", "environment": {},
+                                  "models": [row("GRU4Rec", 10.0, 17.0), row("SASRec", 40.0, 48.0)]}))
+    assert anomaly_ratios(str(record)) == "1.2x (SASRec) to 1.7x (GRU4Rec)"
+    note = anomaly_note(str(record))
+    assert "GRU4Rec 17.0 s against 10.0 s (1.70x)" in note and "SASRec 48.0 s against 40.0 s (1.20x)" in note
+    assert "first 8 training batches" in note and "every loss identical" in note
+
+    record.write_text(json.dumps({"finished": "2026-11-29T22:30:00+00:00", "environment": {},
+                                  "models": [row("SASRec", 40.0, 48.0, identical=False)]}))
+    assert anomaly_ratios(str(record)) == "1.2x (SASRec)" and "losses differed" in anomaly_note(str(record))
+    assert "not measured" in anomaly_note(str(tmp_path / "missing.json"))
+
+
+def test_anomaly_cost_times_both_modes_from_the_same_weights(tmp_path):
+    out = tmp_path / "anomaly_mode.json"
+    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "benchmarks", "anomaly_cost.py"), "--models", "GRU4Rec",
+                    "--batches", "2", "--out", str(out)], check=True, cwd=tmp_path, timeout=600)
+    record = json.loads(out.read_text())
+    (row,) = record["models"]
+    assert row["model"] == "GRU4Rec" and row["batches"] == 2
+    assert row["seconds_off"] > 0 and row["seconds_on"] > 0 and math.isfinite(row["ratio"])
+    # anomaly mode records stacks but must not change the arithmetic
+    assert row["losses_identical"]
+    assert record["environment"]["torch"] and "--batches 2" in record["command"]
