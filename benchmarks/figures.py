@@ -70,7 +70,7 @@ def benchmark_block(runs: list[dict]) -> str:
                     f"{compare.format_cell(*entry[recall])} | {compare.epoch_cell(entry, digits=1)} |"
                 )
         if compare.section_has_anomaly_runs(summary, section):
-            lines += ["", compare.ANOMALY_NOTE]
+            lines += ["", compare.anomaly_note()]
         lines += ["", *compare.target_lines(summary, section, protocol), ""]
     return "\n".join(lines)
 
@@ -89,12 +89,23 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
 ]
 
+# grid 15: the same questions under the multi-target protocol (validation users' later items)
+MULTI_TARGET_METRICS = ("recall@20", "recall@50", "ndcg@50")
+MULTI_TARGET_PAIRS = [
+    ("MT L20 K4 short5 max stw", "MT L20 K4 short5 max"),
+    ("MT L20 K4 short5 max stw", "MT L20 K1 short5 stw"),
+    ("MT L20 K4 short5 max", "MT L20 K1 short5"),
+]
+
 # block name -> what generates it
 GENERATORS: dict[str, Callable[[], str]] = {
     "benchmark": lambda: benchmark_block(kept_runs()),
     "tuning-recency": lambda: tuning_block("recency_*.jsonl"),
     "tuning-levers": lambda: tuning_block("levers_*.jsonl"),
     "tuning-levers-paired": lambda: validation_grid.paired_table(tuning_logs("levers_*.jsonl"), LEVER_PAIRS) + "\n",
+    "tuning-multi-target": lambda: tuning_block("multi_target_levers_*.jsonl", MULTI_TARGET_METRICS),
+    "tuning-multi-target-paired": lambda: validation_grid.paired_table(
+        tuning_logs("multi_target_levers_*.jsonl"), MULTI_TARGET_PAIRS, MULTI_TARGET_METRICS) + "\n",
 }
 FILES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "tuning.md")]
 
