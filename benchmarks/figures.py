@@ -14,6 +14,11 @@ written by ``benchmarks/validation_grid.py``). Generated text sits between marke
 ``--write`` also rewrites ``docs/benchmarks.md`` and its plots from the kept runs (the same as
 ``python benchmarks/compare.py --report_only``); tests/test_benchmarks.py runs the check, so a
 README or doc that disagrees with its records fails CI.
+
+Figures quoted in prose (a metric such as ``.0577`` or ``-.0099`` outside tables and code) are
+checked too: each must be a value of a committed record (a run's test or validation metrics, a
+trial's validation metrics) or of a table in the docs the text summarises, to 3 or 4 decimals.
+A stale number left in a sentence after its table changed fails the check.
 """
 
 from __future__ import annotations
@@ -110,6 +115,72 @@ GENERATORS: dict[str, Callable[[], str]] = {
 FILES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "tuning.md")]
 
 
+# prose file -> the files whose tables it may quote (besides its own and the records)
+PROSE_SOURCES = {
+    os.path.join(ROOT, "README.md"): [
+        os.path.join(ROOT, "docs", name) for name in ("benchmarks.md", "retrieval.md", "scale.md", "tuning.md")
+    ],
+    os.path.join(ROOT, "docs", "tuning.md"): [os.path.join(ROOT, "docs", "eval_determinism.md")],
+}
+PROSE_FIGURE = re.compile(r"(?<![\w.])[+-]?0?\.(\d{3,4})(?!\d)")
+DECIMAL = re.compile(r"(?<!\d)0?\.(\d+)")
+
+
+def decimal_forms(text: str) -> set[str]:
+    """The digits after the point of every decimal in ``text``, as written and rounded to 3 and
+    4 places (``0.34226`` gives ``3423`` and ``342``)."""
+    forms = set()
+    for match in DECIMAL.finditer(text):
+        digits = match.group(1)
+        value = float("0." + digits)
+        forms |= {f"{value:.4f}"[2:], f"{value:.3f}"[2:]}
+        if len(digits) <= 4:
+            forms.add(digits)
+    return forms
+
+
+def record_figures(runs_dir: str = RUNS_DIR, tuning_runs: str = TUNING_RUNS) -> set[str]:
+    """:func:`decimal_forms` of every metric a committed benchmark run or tuning trial holds."""
+    values = []
+    for run in kept_runs(runs_dir):
+        for key in ("test_result", "best_valid_result"):
+            values += list((run.get(key) or {}).values())
+    for path in glob.glob(os.path.join(tuning_runs, "*.jsonl")):
+        values += [value for record in validation_grid.finished_trials(path).values()
+                   for value in record["valid"].values()]
+    return decimal_forms(" ".join(repr(float(value)) for value in values))
+
+
+def table_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("|")]
+
+
+def unbacked_figures(path: str, source_paths: list[str], records: set[str]) -> list[str]:
+    """Figures in the prose of ``path`` that no record and no table of ``path`` or of
+    ``source_paths`` holds, as ``"line N: figure"``."""
+    backed = set(records)
+    for source in [path, *source_paths]:
+        with open(source, encoding="utf-8") as file:
+            backed |= decimal_forms("\n".join(table_lines(file.read())))
+    missing, in_code = [], False
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if line.startswith("```"):
+                in_code = not in_code
+            if in_code or line.startswith("```") or line.lstrip().startswith("|"):
+                continue
+            missing += [f"line {number}: {match.group(0)}" for match in PROSE_FIGURE.finditer(line)
+                        if match.group(1) not in backed]
+    return missing
+
+
+def check_prose(sources: dict[str, list[str]] = PROSE_SOURCES) -> list[str]:
+    """Every unbacked prose figure of the files in ``sources``, as ``"path line N: figure"``."""
+    records = record_figures()
+    return [f"{os.path.relpath(path, ROOT)} {where}"
+            for path, source_paths in sources.items() for where in unbacked_figures(path, source_paths, records)]
+
+
 def regenerate(text: str, generated: dict[str, str]) -> str:
     """``text`` with the body of every known block replaced by its generated content."""
     def body(match: re.Match) -> str:
@@ -149,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     stale = check_files(FILES, args.write)
     verb = "rewrote" if args.write else "out of date with their records"
     print(f"[figures] {verb}: {', '.join(stale)}" if stale else "[figures] every block matches its records")
-    return 1 if stale and not args.write else 0
+    unbacked = check_prose()
+    for where in unbacked:
+        print(f"[figures] a figure in prose that no record or table holds: {where}")
+    return 1 if (stale and not args.write) or unbacked else 0
 
 
 if __name__ == "__main__":

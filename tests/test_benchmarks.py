@@ -218,6 +218,22 @@ def test_readme_and_tuning_figures_match_their_records():
     assert "<!-- figures: benchmark -->\n**ml-100k**" in readme  # the block is filled, not empty
 
 
+def test_figures_quoted_in_prose_are_backed_by_a_record_or_table():
+    assert _figures().check_prose() == []
+
+
+def test_a_stale_figure_in_prose_is_caught(tmp_path):
+    figures = _figures()
+    readme = tmp_path / "README.md"
+    readme.write_text("MIND scores .0577 NDCG@10 (table below), and once scored .9137.\n\n"
+                      "| row | ndcg@10 |\n| --- | --- |\n| MIND | 0.0577 ± 0.0021 |\n\n"
+                      "```\npython run.py --learning_rate=0.0123\n```\n", encoding="utf-8")
+    records = figures.record_figures(str(tmp_path), str(tmp_path))  # no records there
+    # the table backs .0577; code is not prose; .9137 has no source
+    assert figures.unbacked_figures(str(readme), [], records) == ["line 1: .9137"]
+    assert figures.decimal_forms("0.34226 and .5") == {"3423", "342", "5000", "500", "5"}
+
+
 def test_a_figure_edited_by_hand_is_caught(tmp_path):
     figures = _figures()
     readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
