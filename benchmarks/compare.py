@@ -26,6 +26,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,7 +165,28 @@ def run_environment() -> dict[str, Any]:
     return {
         "recbole_mind": __version__, "recbole": recbole.__version__, "torch": torch.__version__,
         "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+        "code": code_version(),
     }
+
+
+CODE_PATHS = ["recbole_mind", "benchmarks", "properties"]
+
+
+def code_version(root: str = os.path.dirname(HERE)) -> str | None:
+    """The git commit of the checkout a run used, with ``+uncommitted`` when its code (package,
+    benchmarks, properties) had edits; None outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=10", "HEAD")
+    if not commit:
+        return None
+    edits = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
+    return commit + ("+uncommitted" if edits else "")
 
 
 ANOMALY_MARK = "†"
@@ -235,21 +257,28 @@ def trained_in_anomaly_mode(run: dict[str, Any]) -> bool:
 
 
 def provenance_lines(runs: list[dict[str, Any]]) -> list[str]:
-    """Which machine, versions and dates the runs of a report section come from."""
-    groups: dict[str, list[str]] = {}
+    """Which machine, versions, code and dates the runs of a report section come from, with the
+    rows each group of runs holds."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         env = run.get("environment")
         key = (
             f"{env['cpus']} CPUs, {env['platform']}; recbole-mind {env['recbole_mind']}, recbole "
-            f"{env['recbole']}, torch {env['torch']}, Python {env['python']}"
+            f"{env['recbole']}, torch {env['torch']}, Python {env['python']}; "
+            + (f"code {env['code']}" if env.get("code") else "code commit not recorded")
             if env else "not recorded (runs kept before records carried their machine and date)"
         )
-        groups.setdefault(key, []).append(run.get("finished", "")[:10])
+        groups.setdefault(key, []).append(run)
     lines = []
-    for key, dates in groups.items():
-        known = sorted(date for date in dates if date)
+    for key, group in groups.items():
+        known = sorted(run["finished"][:10] for run in group if run.get("finished"))
         when = f", finished {known[0]} to {known[-1]}" if known else ""
-        lines.append(f"- {len(dates)} runs{when}: {key}")
+        rows: dict[str, int] = {}
+        for run in group:
+            rows[run["row"]] = rows.get(run["row"], 0) + 1
+        held = ", ".join(f"{row} x{count}" for row, count in rows.items())
+        plural = "s" if len(group) != 1 else ""
+        lines.append(f"- {len(group)} run{plural}{when} ({held}): {key}")
     return lines
 
 
@@ -539,7 +568,7 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         section_runs = [run for run in runs if run_section(run) == dataset]
         if section_has_anomaly_runs(summary, dataset):
             lines += ["", anomaly_note()]
-        lines += ["", "Runs of this table (machine, versions, dates):", "", *provenance_lines(section_runs)]
+        lines += ["", "Runs of this table (machine, versions, code commit, dates, and the rows each group holds):", "", *provenance_lines(section_runs)]
         targets = target_lines(summary, dataset, protocol)
         if targets:
             lines += ["", "Targets (ratios of means, measured in this run):", "", *targets]

@@ -369,3 +369,26 @@ def test_anomaly_cost_times_both_modes_from_the_same_weights(tmp_path):
     # anomaly mode records stacks but must not change the arithmetic
     assert row["losses_identical"]
     assert record["environment"]["torch"] and "--batches 2" in record["command"]
+
+
+def test_provenance_names_the_code_and_rows_of_each_group_of_runs(tmp_path):
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import code_version, provenance_lines
+
+    env = {"cpus": 2, "platform": "Linux", "recbole_mind": "0.1.0", "recbole": "1.2.1", "torch": "2.13.0",
+           "python": "3.11.7"}
+    runs = [
+        {"row": "MIND", "finished": "2026-11-28T10:00:00", "environment": {**env, "code": "abc1234567"}},
+        {"row": "MIND", "finished": "2026-11-29T10:00:00", "environment": {**env, "code": "abc1234567"}},
+        {"row": "SASRec", "finished": "2026-11-29T12:00:00", "environment": env},
+        {"row": "Pop"},
+    ]
+    lines = provenance_lines(runs)
+    assert lines[0].startswith("- 2 runs, finished 2026-11-28 to 2026-11-29 (MIND x2): 2 CPUs")
+    assert lines[0].endswith("code abc1234567") and lines[1].endswith("code commit not recorded")
+    assert "(SASRec x1)" in lines[1] and lines[2] == "- 1 run (Pop x1): " + lines[2].split(": ", 1)[1]
+    assert "not recorded" in lines[2]
+    # this checkout: a commit, with or without edits; no git checkout: None
+    version = code_version()
+    assert version is None or version.split("+")[0].isalnum()
+    assert code_version(str(tmp_path)) is None
