@@ -205,6 +205,37 @@ class B2IRouting(nn.Module):
         return capsules, weights
 
 
+def routing_collapse(
+    weights: torch.Tensor, behaviour_mask: torch.Tensor, capsule_mask: torch.Tensor
+) -> torch.Tensor:
+    """How much each sample's interests are built from single behaviours (REMI's routing collapse).
+
+    REMI (Xie et al., RecSys 2023) regularises the diagonal of the covariance of each interest's
+    routing weights over the history: an interest whose weight sits on one item has a large
+    variance there. MIND's weights may be a softmax over interests, not behaviours, so each
+    interest's weights are first normalised into its composition ``p_k`` (a distribution over
+    the real behaviours); its concentration ``sum_j p_kj^2 - 1/n`` (``n`` real behaviours) is
+    ``n`` times that variance: 0 when the interest pools every behaviour alike, ``1 - 1/n`` when
+    it is one behaviour. As in REMI the per-interest values are squared and summed.
+
+    Args:
+        weights: ``(B, K, L)`` routing weights (zero on padded behaviours and inactive capsules).
+        behaviour_mask: ``(B, L)`` bool, ``True`` for real behaviours.
+        capsule_mask: ``(B, K)`` bool, ``True`` for active capsules.
+
+    Returns:
+        ``(B,)`` penalty, ``sum_k (sum_j p_kj^2 - 1/n)^2`` over active capsules; 0 for a
+        sample with at most one real behaviour (nothing to collapse).
+    """
+    real = behaviour_mask.unsqueeze(1).to(weights.dtype)  # (B, 1, L)
+    count = real.sum(dim=2)  # (B, 1)
+    # A capsule whose weights are all zero (inactive, or an empty history) gets composition 0.
+    composition = weights * real / (weights * real).sum(dim=2, keepdim=True).clamp(min=1e-12)
+    concentration = composition.pow(2).sum(dim=2) - 1.0 / count.clamp(min=1)  # (B, K)
+    concentration = torch.where(capsule_mask & (count > 1), concentration.clamp(min=0), torch.zeros_like(concentration))
+    return concentration.pow(2).sum(dim=1)
+
+
 class LabelAwareAttention(nn.Module):
     """Label-aware attention ``v_u = V_u softmax(pow(V_u^T e_t, p))`` (training only).
 

@@ -16,6 +16,7 @@ from recbole_mind.layers import (
     dynamic_interest_num,
     interest_mask,
     max_interest_scores,
+    routing_collapse,
     squash,
 )
 from recbole_mind.params import read_mind_params
@@ -69,6 +70,8 @@ class MIND(SequentialRecommender):
             routing_gradient=params.routing_gradient,
         )
         self.routed_num = routed_num
+        # REMI's routing regularisation (0: off), on the routed interests only
+        self.routing_regularization = params.routing_regularization if routed_num > 0 else 0.0
         self.short_term_weights = (
             RecencyWeights(self.short_term_window)
             if self.short_term_window and params.short_term_recency_weights
@@ -198,9 +201,18 @@ class MIND(SequentialRecommender):
         return torch.cat([short_term, routed], dim=1), torch.cat([recent, weights], dim=1)
 
     def calculate_loss(self, interaction):
-        interests, capsule_mask = self.forward(
-            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction
-        )
+        item_seq = interaction[self.ITEM_SEQ]
+        regularise = self.routing_regularization > 0
+        outputs = self.forward(item_seq, interaction[self.ITEM_SEQ_LEN], interaction, return_routing_weights=regularise)
+        loss = self._score_loss(outputs[0], outputs[1], interaction)
+        if regularise:
+            routed = slice(1, None) if self.short_term_window else slice(None)
+            collapse = routing_collapse(outputs[2][:, routed], item_seq != 0, outputs[1][:, routed])
+            loss = loss + self.routing_regularization * collapse.mean()
+        return loss
+
+    def _score_loss(self, interests: torch.Tensor, capsule_mask: torch.Tensor, interaction) -> torch.Tensor:
+        """The softmax loss of the target items (CE or SSM, attention or max scoring)."""
         pos_items = interaction[self.POS_ITEM_ID]
         pos_emb = self.item_encoder(pos_items)
         if self.loss_type == "CE":

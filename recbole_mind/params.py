@@ -40,6 +40,7 @@ class MINDParams:
     short_term_window: int
     short_term_recency_weights: bool
     routing_gradient: bool
+    routing_regularization: float
     training_score: str
 
 
@@ -133,6 +134,24 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "short_term_recency_weights: True weighs the short-term window's behaviours: set "
             "short_term_window > 0 too (it is 0, so there is no short-term interest)"
         )
+    routing_gradient = _bool(config, "routing_gradient")
+    routing_regularization = _number(_value(config, "routing_regularization"))
+    if routing_regularization is None or not 0 <= routing_regularization < math.inf:
+        raise ValueError(
+            "routing_regularization must be a finite number >= 0 (0: off), "
+            f"got {config['routing_regularization']!r}"
+        )
+    if routing_regularization > 0 and not routing_gradient:
+        raise ValueError(
+            f"routing_regularization: {routing_regularization} needs routing_gradient: True too: "
+            "without it the routing weights carry no gradient, so the penalty could not train anything"
+        )
+    if routing_regularization > 0 and _int(config, "interest_num", 1) - (1 if short_term_window else 0) < 1:
+        raise ValueError(
+            f"routing_regularization: {routing_regularization} regularises routed interests, and there "
+            "are none: interest_num must exceed 1 when short_term_window > 0 (interest 0 is the "
+            "short-term one)"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=_int(config, "interest_num", 1),
@@ -154,6 +173,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         routing_recency_prior=_bool(config, "routing_recency_prior"),
         short_term_window=short_term_window,
         short_term_recency_weights=short_term_recency_weights,
-        routing_gradient=_bool(config, "routing_gradient"),
+        routing_gradient=routing_gradient,
+        routing_regularization=routing_regularization,
         training_score=_choice(config, "training_score", TRAINING_SCORES),
     )

@@ -11,6 +11,7 @@ from recbole_mind.layers import (
     dynamic_interest_num,
     interest_mask,
     max_interest_scores,
+    routing_collapse,
     squash,
 )
 
@@ -321,3 +322,42 @@ def test_max_interest_scores_is_brute_force_max_over_active_interests():
         for i in range(7):
             best = max(float(interests[b, k] @ items[i]) for k in range(4) if mask[b, k])
             assert scores[b, i].item() == pytest.approx(best, abs=1e-5)
+
+
+# --- routing collapse (REMI's routing regularisation) --------------------------------------
+
+
+def test_routing_collapse_is_zero_for_even_pooling_and_largest_for_one_behaviour():
+    mask = torch.tensor([[True, True, True, True, False]])
+    capsules = torch.ones(1, 2, dtype=torch.bool)
+    even = torch.tensor([[[0.5, 0.5, 0.5, 0.5, 0.0], [0.2, 0.2, 0.2, 0.2, 0.0]]])
+    single = torch.tensor([[[0.9, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.3, 0.0, 0.0]]])
+    assert torch.allclose(routing_collapse(even, mask, capsules), torch.zeros(1), atol=1e-7)
+    # one behaviour: concentration 1 - 1/4 per interest, squared and summed over both
+    assert torch.allclose(routing_collapse(single, mask, capsules), torch.tensor([2 * 0.75**2]))
+    # an inactive capsule adds nothing, whatever its weights
+    assert torch.allclose(routing_collapse(single, mask, torch.tensor([[True, False]])), torch.tensor([0.75**2]))
+
+
+@given(shape=batch_shapes, seed=st.integers(0, 10_000))
+def test_routing_collapse_is_bounded_finite_and_ignores_padding(shape, seed):
+    batch_size, seq_length, interest_num, dim, lengths, axis = shape
+    lengths = [min(length, seq_length) for length in lengths]
+    emb, mask = make_batch(batch_size, seq_length, dim, lengths, seed)
+    active = torch.randint(1, interest_num + 1, (batch_size,), generator=torch.Generator().manual_seed(seed))
+    capsule_mask = interest_mask(active, interest_num)
+    torch.manual_seed(seed)
+    routing = B2IRouting(dim, interest_num, 3, seq_length, softmax_axis=axis, routing_gradient=True)
+    leaf = emb.clone().requires_grad_(True)
+    _, weights = routing(leaf, mask, capsule_mask)
+    penalty = routing_collapse(weights, mask, capsule_mask)
+    assert penalty.shape == (batch_size,) and torch.isfinite(penalty).all()
+    count = mask.sum(dim=1).double()
+    bound = capsule_mask.sum(dim=1) * (1 - 1 / count) ** 2
+    assert (penalty.double() <= bound + 1e-5).all() and (penalty >= 0).all()
+    assert (penalty[count <= 1] == 0).all()  # a single behaviour cannot collapse further
+    penalty.sum().backward()
+    assert torch.isfinite(leaf.grad).all() and torch.isfinite(routing.bilinear.weight.grad).all()
+    # weights on padded positions do not count
+    noisy = weights.detach() + (~mask).unsqueeze(1) * 5.0
+    assert torch.allclose(routing_collapse(noisy, mask, capsule_mask), penalty.detach(), atol=1e-6)

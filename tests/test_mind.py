@@ -86,6 +86,7 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
+        {"interest_num": 4, "short_term_window": 3, "routing_gradient": True, "routing_regularization": 1.0},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -303,3 +304,24 @@ def test_sparse_item_table_keeps_sparse_gradients_on_a_small_catalogue(ml100k_da
     ).train()
     model.calculate_loss(batch).backward()
     assert model.item_encoder.id_embedding.weight.grad.is_sparse
+
+
+def test_routing_regularization_adds_the_collapse_penalty_of_the_routed_interests(ml100k_data, batch):
+    from recbole_mind.layers import routing_collapse
+
+    plain = make_model(ml100k_data, interest_num=4, short_term_window=3, routing_gradient=True).train()
+    regularised = make_model(
+        ml100k_data, interest_num=4, short_term_window=3, routing_gradient=True, routing_regularization=2.0
+    ).train()
+    regularised.load_state_dict(plain.state_dict())
+    torch.manual_seed(7)
+    base = plain.calculate_loss(batch)
+    torch.manual_seed(7)
+    total = regularised.calculate_loss(batch)
+    torch.manual_seed(7)  # the same routing draw again, to recompute the penalty by hand
+    item_seq = batch[plain.ITEM_SEQ]
+    _, capsule_mask, weights = plain.forward(item_seq, batch[plain.ITEM_SEQ_LEN], batch, return_routing_weights=True)
+    penalty = routing_collapse(weights[:, 1:], item_seq != 0, capsule_mask[:, 1:]).mean()
+    assert penalty > 0 and torch.allclose(total, base + 2.0 * penalty, rtol=1e-5)
+    # off by default: the paper's loss
+    assert make_model(ml100k_data).routing_regularization == 0.0

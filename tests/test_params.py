@@ -26,6 +26,7 @@ VALID = {
     "short_term_window": 0,
     "short_term_recency_weights": False,
     "routing_gradient": False,
+    "routing_regularization": 0.0,
     "training_score": "attention",
 }
 
@@ -76,6 +77,10 @@ def test_attention_power_accepts_infinity(value):
         ("short_term_window", 2.5, "integer"),
         ("short_term_recency_weights", "yes", "True or False"),
         ("routing_gradient", 0, "True or False"),
+        ("routing_regularization", -0.1, ">= 0"),
+        ("routing_regularization", math.nan, ">= 0"),
+        ("routing_regularization", "strong", ">= 0"),
+        ("routing_regularization", 0.5, "needs routing_gradient: True"),
         ("training_score", "maximum", "attention"),
     ],
 )
@@ -99,3 +104,11 @@ def test_short_term_window_must_fit_the_history_window():
     with pytest.raises(ValueError, match=r"short_term_window \(30\) must not exceed MAX_ITEM_LIST_LENGTH \(20\)"):
         read_mind_params({**VALID, "short_term_window": 30, "MAX_ITEM_LIST_LENGTH": 20})
     assert read_mind_params({**VALID, "short_term_window": 20, "MAX_ITEM_LIST_LENGTH": 20}).short_term_window == 20
+
+
+def test_routing_regularization_needs_the_routing_gradient_and_routed_interests():
+    on = {**VALID, "routing_regularization": 0.5, "routing_gradient": True}
+    assert read_mind_params(on).routing_regularization == 0.5
+    with pytest.raises(ValueError, match="regularises routed interests, and there are none"):
+        read_mind_params({**on, "interest_num": 1, "short_term_window": 3})
+    assert read_mind_params({**on, "interest_num": 2, "short_term_window": 3}).routing_regularization == 0.5
