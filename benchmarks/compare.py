@@ -193,13 +193,31 @@ ANOMALY_MARK = "†"
 ANOMALY_RECORD = os.path.join(os.path.dirname(HERE), "docs", "anomaly_mode.json")
 
 
+def anomaly_record(path: str = ANOMALY_RECORD) -> dict[str, Any] | None:
+    """The record ``benchmarks/anomaly_cost.py`` writes, or None when there is none."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            record = json.load(file)
+        if not record["models"]:
+            raise ValueError("it measured no model")
+        for row in record["models"]:
+            float(row["ratio"]), float(row["seconds_on"]), float(row["seconds_off"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path} is not a record of benchmarks/anomaly_cost.py ({error!r}); run the script again to rewrite it"
+        ) from error
+    return record
+
+
 def anomaly_ratios(path: str = ANOMALY_RECORD) -> str:
     """How much slower anomaly mode made each model's training steps, from the record
     ``benchmarks/anomaly_cost.py`` writes (e.g. ``"1.2x (SASRec) to 1.7x (GRU4Rec)"``)."""
-    if not os.path.isfile(path):
+    record = anomaly_record(path)
+    if record is None:
         return "an unmeasured factor (run benchmarks/anomaly_cost.py)"
-    with open(path, encoding="utf-8") as file:
-        rows = sorted(json.load(file)["models"], key=lambda row: row["ratio"])
+    rows = sorted(record["models"], key=lambda row: row["ratio"])
     cells = [f"{row['ratio']:.1f}x ({row['model']})" for row in rows]
     return cells[0] if len(cells) == 1 else f"{cells[0]} to {cells[-1]}"
 
@@ -214,10 +232,9 @@ def anomaly_note(path: str = ANOMALY_RECORD) -> str:
         "every autograd node. Marked seconds are not comparable with unmarked ones, and cost targets "
         "that use them get no verdict."
     )
-    if not os.path.isfile(path):
+    record = anomaly_record(path)
+    if record is None:
         return note + " What the mode costs was not measured here (run benchmarks/anomaly_cost.py)."
-    with open(path, encoding="utf-8") as file:
-        record = json.load(file)
     rows = record["models"]
     identical = all(row["losses_identical"] for row in rows)
     measured = ", ".join(

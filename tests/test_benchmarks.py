@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO_ROOT
 
 COMPARE = os.path.join(REPO_ROOT, "benchmarks", "compare.py")
@@ -356,6 +358,10 @@ def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
                                   "models": [row("SASRec", 40.0, 48.0, identical=False)]}))
     assert anomaly_ratios(str(record)) == "1.2x (SASRec)" and "losses differed" in anomaly_note(str(record))
     assert "not measured" in anomaly_note(str(tmp_path / "missing.json"))
+    for text in ("not json", '{"models": []}', '{"models": [{"ratio": "fast"}]}'):
+        record.write_text(text)
+        with pytest.raises(ValueError, match="is not a record of benchmarks/anomaly_cost.py"):
+            anomaly_note(str(record))
 
 
 def test_anomaly_cost_times_both_modes_from_the_same_weights(tmp_path):
