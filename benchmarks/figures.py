@@ -88,10 +88,12 @@ def tuning_logs(pattern: str) -> list[str]:
     return sorted(glob.glob(os.path.join(TUNING_RUNS, pattern)))
 
 
-# grid 14's questions: does a lever beat the preset, do several interests beat one?
+# grid 14's questions: does a lever beat the preset, do several interests beat one? Grid 16's:
+# does the preset beat the paper's defaults?
 LEVER_PAIRS = [
     ("L20 K4 short5 max stw", "L20 K4 short5 max"),
     ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
+    ("L20 K4 short5 max", "L5 K2 (defaults)"),
 ]
 
 # grid 15: the same questions under the multi-target protocol (validation users' later items)
@@ -100,6 +102,7 @@ MULTI_TARGET_PAIRS = [
     ("MT L20 K4 short5 max stw", "MT L20 K4 short5 max"),
     ("MT L20 K4 short5 max stw", "MT L20 K1 short5 stw"),
     ("MT L20 K4 short5 max", "MT L20 K1 short5"),
+    ("MT L20 K4 short5 max", "MT L5 K2 (defaults)"),
 ]
 
 # block name -> what generates it
