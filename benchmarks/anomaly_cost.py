@@ -92,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     rows = []
     for model_name in args.models:
-        row = measure(model_name, args.dataset, args.batches)
+        try:
+            row = measure(model_name, args.dataset, args.batches)
+        except ValueError as error:  # an unknown model or dataset: RecBole's message says which
+            parser.exit(2, f"anomaly_cost.py: error: {error}\n")
         print(f"[anomaly_cost] {model_name}: {row['seconds_off']:.1f} s off, {row['seconds_on']:.1f} s on "
               f"({row['ratio']:.2f}x), losses identical: {row['losses_identical']}")
         rows.append(row)
