@@ -94,6 +94,7 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max stw", "L20 K4 short5 max"),
     ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
     ("L20 K4 short5 max", "L5 K2 (defaults)"),
+    ("L20 K4 short5 max rgrad rr100", "L20 K4 short5 max"),  # grid 17
 ]
 
 # grid 15: the same questions under the multi-target protocol (validation users' later items)
