@@ -70,8 +70,8 @@ class MIND(SequentialRecommender):
             routing_gradient=params.routing_gradient,
         )
         self.routed_num = routed_num
-        # REMI's routing regularisation (0: off), on the routed interests only
-        self.routing_regularization = params.routing_regularization if routed_num > 0 else 0.0
+        # REMI's routing regularisation (0: off), on the routed interests only (params ensures some)
+        self.routing_regularization = params.routing_regularization
         self.short_term_weights = (
             RecencyWeights(self.short_term_window)
             if self.short_term_window and params.short_term_recency_weights
@@ -203,11 +203,13 @@ class MIND(SequentialRecommender):
     def calculate_loss(self, interaction):
         item_seq = interaction[self.ITEM_SEQ]
         regularise = self.routing_regularization > 0
-        outputs = self.forward(item_seq, interaction[self.ITEM_SEQ_LEN], interaction, return_routing_weights=regularise)
-        loss = self._score_loss(outputs[0], outputs[1], interaction)
+        interests, capsule_mask, *weights = self.forward(
+            item_seq, interaction[self.ITEM_SEQ_LEN], interaction, return_routing_weights=regularise
+        )
+        loss = self._score_loss(interests, capsule_mask, interaction)
         if regularise:
             routed = slice(1, None) if self.short_term_window else slice(None)
-            collapse = routing_collapse(outputs[2][:, routed], item_seq != 0, outputs[1][:, routed])
+            collapse = routing_collapse(weights[0][:, routed], item_seq != 0, capsule_mask[:, routed])
             loss = loss + self.routing_regularization * collapse.mean()
         return loss
 

@@ -146,7 +146,8 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"routing_regularization: {routing_regularization} needs routing_gradient: True too: "
             "without it the routing weights carry no gradient, so the penalty could not train anything"
         )
-    if routing_regularization > 0 and _int(config, "interest_num", 1) - (1 if short_term_window else 0) < 1:
+    interest_num = _int(config, "interest_num", 1)
+    if routing_regularization > 0 and interest_num - (1 if short_term_window else 0) < 1:
         raise ValueError(
             f"routing_regularization: {routing_regularization} regularises routed interests, and there "
             "are none: interest_num must exceed 1 when short_term_window > 0 (interest 0 is the "
@@ -154,7 +155,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
-        interest_num=_int(config, "interest_num", 1),
+        interest_num=interest_num,
         routing_times=_int(config, "routing_times", 1),
         dynamic_interest=_bool(config, "dynamic_interest"),
         routing_logit_std=logit_std,
