@@ -112,13 +112,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+def trials_by_point(log_paths: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The finished trials of the logs grouped by ``(dataset, label)``, in log order."""
+    points: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for path in log_paths:
+        for record in finished_trials(path).values():
+            points.setdefault((record["dataset"], record["label"]), []).append(record)
+    return points
+
+
 def table(log_paths: list[str], metrics: tuple[str, ...] = SHOWN) -> str:
     """Markdown table: one row per (dataset, label), mean +- std over seeds, in log order
     ("–" for a metric the trials did not record)."""
-    rows: dict[tuple[str, str], list[dict]] = {}
-    for path in log_paths:
-        for record in finished_trials(path).values():
-            rows.setdefault((record["dataset"], record["label"]), []).append(record)
+    rows = trials_by_point(log_paths)
     header = "| dataset | configuration | seeds | " + " | ".join(f"valid {m}" for m in metrics) + " | s/epoch |"
     lines = [header, "|" + " --- |" * (4 + len(metrics))]
     for (dataset, label), records in rows.items():
@@ -140,11 +146,10 @@ def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tu
     spread that mean ± std of each point carries."""
     from compare import paired_difference  # benchmarks/ is not a package: run from its folder
 
-    summary: dict[tuple[str, str], dict] = {}
-    for path in log_paths:
-        for record in finished_trials(path).values():
-            entry = summary.setdefault((record["dataset"], record["label"]), {"by_seed": {}})
-            entry["by_seed"][record["seed"]] = record["valid"]
+    summary = {
+        point: {"by_seed": {record["seed"]: record["valid"] for record in records}}
+        for point, records in trials_by_point(log_paths).items()
+    }
     datasets = list(dict.fromkeys(dataset for dataset, _ in summary))
     lines = ["| dataset | a - b | " + " | ".join(f"valid {m}" for m in metrics) + " |", "|" + " --- |" * (2 + len(metrics))]
     for a, b in pairs:
