@@ -112,6 +112,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "tuning-recency": lambda: tuning_block("recency_*.jsonl"),
     "tuning-levers": lambda: tuning_block("levers_*.jsonl"),
     "tuning-levers-paired": lambda: validation_grid.paired_table(tuning_logs("levers_*.jsonl"), LEVER_PAIRS) + "\n",
+    "tuning-baselines": lambda: tuning_block("baseline_*.jsonl"),
     "tuning-multi-target": lambda: tuning_block("multi_target_levers_*.jsonl", MULTI_TARGET_METRICS),
     "tuning-multi-target-paired": lambda: validation_grid.paired_table(
         tuning_logs("multi_target_levers_*.jsonl"), MULTI_TARGET_PAIRS, MULTI_TARGET_METRICS) + "\n",
