@@ -433,13 +433,15 @@ def test_a_baselines_tuned_row_runs_the_best_point_of_its_validation_grid(model)
     # is the benchmark's own default-row run.
     import yaml
 
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from validation_grid import finished_trials
+
     log = os.path.join(REPO_ROOT, "docs", "tuning_runs", f"baseline_{model.lower()}.jsonl")
     tuned = os.path.join(REPO_ROOT, "benchmarks", "baselines", f"{model}.yaml")
-    if not os.path.isfile(log):
+    trials = list(finished_trials(log).values())
+    if not trials:
         assert not os.path.isfile(tuned), f"{tuned} has no grid log behind it"
         pytest.skip(f"{model}'s grid has not run")
-    with open(log, encoding="utf-8") as file:
-        trials = [json.loads(line) for line in file if line.strip()]
     with open(os.path.join(REPO_ROOT, "docs", "benchmark_runs", f"ml-100k_{model}_seed2020_epochs20.json"),
               encoding="utf-8") as file:
         default = json.load(file)["best_valid_result"]["ndcg@10"]
