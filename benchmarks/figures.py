@@ -125,7 +125,9 @@ PROSE_SOURCES = {
     os.path.join(ROOT, "README.md"): [
         os.path.join(ROOT, "docs", name) for name in ("benchmarks.md", "retrieval.md", "scale.md", "tuning.md")
     ],
-    os.path.join(ROOT, "docs", "tuning.md"): [os.path.join(ROOT, "docs", "eval_determinism.md")],
+    os.path.join(ROOT, "docs", "tuning.md"): [
+        os.path.join(ROOT, "docs", name) for name in ("benchmarks.md", "eval_determinism.md")
+    ],
     **{os.path.join(ROOT, "docs", name): [] for name in ("retrieval.md", "scale.md", "eval_determinism.md")},
 }
 PROSE_FIGURE = re.compile(r"(?<![\w.])[+-]?0?\.(\d{3,4})(?!\d)")
