@@ -71,6 +71,8 @@ def check_config_file(path: str) -> None:
             content = yaml.load(file, Loader=yaml.FullLoader)
         except yaml.YAMLError as error:
             raise ValueError(f"Config file {path} is not valid YAML: {error}") from error
+        except UnicodeDecodeError as error:
+            raise ValueError(f"Config file {path} is not a UTF-8 text (YAML) file: {error}") from error
     if content is not None and not isinstance(content, dict):
         raise ValueError(
             f"Config file {path} must hold 'key: value' lines, got a {type(content).__name__}"

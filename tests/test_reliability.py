@@ -77,6 +77,14 @@ def test_bad_yaml_file_is_named(tmp_path, content, message):
     assert str(path) in str(error.value) and message in str(error.value)
 
 
+def test_a_binary_file_given_as_yaml_is_named(tmp_path):
+    path = tmp_path / "picture.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(ValueError) as error:
+        build_config("MIND", "ml-100k", config_file_list=[str(path)])
+    assert str(path) in str(error.value) and "is not a UTF-8 text (YAML) file" in str(error.value)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("localhost", 0))
