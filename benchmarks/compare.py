@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import platform
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -165,6 +166,24 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "environment": environment,
     }
+
+
+def run_in_fresh_process(function: Any, argument: Any) -> Any:
+    """``function(argument)`` in a new spawned process; the caller waits for its result.
+
+    A SIGTERM to the caller (``kill PID``) stops the run too: by default the caller would die at
+    once and leave the training process running as an orphan, competing for the cores with the
+    next benchmark and spoiling its seconds.
+    """
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the pool's exit, which terminates its worker
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(function, (argument,))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_environment() -> dict[str, Any]:
@@ -701,7 +720,6 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     started = time.perf_counter()
     trained = 0
-    context = multiprocessing.get_context("spawn")
     for index, task in enumerate(tasks, start=1):
         label = f"{section_name(task['dataset'], task['protocol'])} {task['row']} seed {task['config_dict']['seed']}"
         # One JSON file per finished run: an interrupted benchmark resumes where it stopped.
@@ -717,8 +735,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[compare] {index}/{len(tasks)} {label}: not run yet, left out of the report", flush=True)
             continue
         print(f"[compare] {index}/{len(tasks)} {label} ...", flush=True)
-        with context.Pool(1) as pool:  # a fresh process per run, one at a time
-            run = pool.apply(run_one, (task,))
+        run = run_in_fresh_process(run_one, task)  # one run at a time
         with open(cache, "w", encoding="utf-8") as file:
             json.dump(run, file, indent=1)
         runs.append(run)

@@ -12,13 +12,14 @@ peak resident memory. Writes a markdown table:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import platform
 import resource
 import sys
 import tempfile
 from typing import Any
+
+from compare import run_in_fresh_process
 
 # name -> MIND keys: full softmax, sampled softmax with RecBole's dense Adam, and sampled softmax
 # with the sparse item table and lazy Adam (sparse_item_embedding).
@@ -66,7 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     from recbole_mind.data.synthetic import write_multi_interest_dataset
 
     work_dir = tempfile.mkdtemp(prefix="recbole_mind_scale_")
-    context = multiprocessing.get_context("spawn")
     rows = []
     for n_items in args.items:
         name = f"synthetic_{n_items}"
@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                 "load_col": {"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]},
             }
             print(f"[scale] {n_items:,} items, {loss} ...", flush=True)
-            with context.Pool(1) as pool:
-                run = pool.apply(train_one_epoch, ({"name": name, "work_dir": work_dir, "config_dict": config_dict},))
+            run = run_in_fresh_process(
+                train_one_epoch, {"name": name, "work_dir": work_dir, "config_dict": config_dict}
+            )
             rows.append((n_items, loss, run))
             print(f"[scale]   {run['seconds']:.3f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
 

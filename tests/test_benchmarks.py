@@ -451,3 +451,57 @@ def test_a_baselines_tuned_row_runs_the_best_point_of_its_validation_grid(model)
             assert yaml.safe_load(file) == best["params"]
     else:
         assert not os.path.isfile(tuned)
+
+
+def spawned_children(parent: int) -> list[int]:
+    """Pids of the multiprocessing workers whose parent is ``parent`` (Linux /proc)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as file:
+                ppid = int(file.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                command = file.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"spawn_main" in command:
+            children.append(int(entry))
+    return children
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_sigterm_to_a_benchmark_stops_its_training_process_too():
+    """`kill PID` of compare.py once left its training child running for 98 minutes."""
+    import signal
+    import time
+
+    script = (
+        f"import sys, time; sys.path.insert(0, {os.path.dirname(COMPARE)!r}); "
+        "from compare import run_in_fresh_process; run_in_fresh_process(time.sleep, 120)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    children = []
+    try:
+        deadline = time.monotonic() + 60
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = spawned_children(parent.pid)
+        assert children, "the training process never started"
+        time.sleep(1)  # let the child reach its work
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) != 0
+        deadline = time.monotonic() + 15
+        alive = children
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+        assert not alive, f"training process {alive} outlived the benchmark"
+    finally:
+        parent.kill()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
