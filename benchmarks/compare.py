@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,7 +169,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_in_fresh_process(function: Any, argument: Any) -> Any:
+def run_in_fresh_process(function: Callable[[Any], Any], argument: Any) -> Any:
     """``function(argument)`` in a new spawned process; the caller waits for its result.
 
     A SIGTERM to the caller (``kill PID``) stops the run too: by default the caller would die at
