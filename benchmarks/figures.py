@@ -97,13 +97,17 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max rgrad rr100", "L20 K4 short5 max"),  # grid 17
 ]
 
-# grid 15: the same questions under the multi-target protocol (validation users' later items)
+# grids 15 and 19: the same questions under the multi-target protocol (validation users' later items)
 MULTI_TARGET_METRICS = ("recall@20", "recall@50", "ndcg@50")
 MULTI_TARGET_PAIRS = [
     ("MT L20 K4 short5 max stw", "MT L20 K4 short5 max"),
     ("MT L20 K4 short5 max stw", "MT L20 K1 short5 stw"),
     ("MT L20 K4 short5 max", "MT L20 K1 short5"),
     ("MT L20 K4 short5 max", "MT L5 K2 (defaults)"),
+    # grid 19: a 50-item window for the routed interests (K = 1 pools the 5 latest at any window)
+    ("MT L50 K4 short5 max", "MT L20 K4 short5 max"),
+    ("MT L50 K4 short5 max", "MT L20 K1 short5"),
+    ("MT L50 K8 short5 max", "MT L50 K4 short5 max"),
 ]
 
 # block name -> what generates it
