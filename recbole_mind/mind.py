@@ -10,6 +10,7 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import FeatureSource, InputType
 
 from recbole_mind.features import FieldEmbedding, ItemEncoder, check_fields
+from recbole_mind.future_targets import FUTURE_ITEM_FIELD, multi_target_cross_entropy
 from recbole_mind.layers import (
     B2IRouting,
     LabelAwareAttention,
@@ -44,6 +45,13 @@ class MIND(SequentialRecommender):
         self.dynamic_interest = params.dynamic_interest
         self.loss_type = params.loss_type
         self.training_score = params.training_score
+        self.future_targets = params.future_targets
+        if self.future_targets and FUTURE_ITEM_FIELD not in dataset.inter_feat:
+            raise ValueError(
+                f"future_targets: {self.future_targets} trains on later items that the training split "
+                f"carries in '{FUTURE_ITEM_FIELD}' (recbole_mind.future_targets.add_future_targets, "
+                "which run_recbole_mind applies); this dataset has none"
+            )
 
         item_fields = check_fields(dataset, params.item_feature_fields, "item_feature_fields", FeatureSource.ITEM)
         user_fields = check_fields(dataset, params.user_profile_fields, "user_profile_fields", FeatureSource.USER)
@@ -223,6 +231,9 @@ class MIND(SequentialRecommender):
                 logits = max_interest_scores(interests, all_items, capsule_mask)
             else:
                 logits = torch.matmul(self.attention(interests, pos_emb, capsule_mask), all_items.t())
+            if self.future_targets:
+                targets = torch.cat([pos_items.unsqueeze(1), interaction[FUTURE_ITEM_FIELD]], dim=1)
+                return multi_target_cross_entropy(logits, targets)
             return self.loss_fct(logits, pos_items)
         neg_items = self.negative_sampler(self.num_negatives)
         neg_emb = self.item_encoder(neg_items)

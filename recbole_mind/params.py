@@ -42,6 +42,7 @@ class MINDParams:
     routing_gradient: bool
     routing_regularization: float
     training_score: str
+    future_targets: int
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -153,6 +154,14 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "are none: interest_num must exceed 1 when short_term_window > 0 (interest 0 is the "
             "short-term one)"
         )
+    training_score = _choice(config, "training_score", TRAINING_SCORES)
+    future_targets = _int(config, "future_targets", 0)
+    if future_targets and (training_score != "max" or loss_type != "CE"):
+        raise ValueError(
+            f"future_targets: {future_targets} scores every later item in one full softmax: it needs "
+            f"training_score: max and loss_type: CE, got training_score: {training_score}, "
+            f"loss_type: {loss_type} (label-aware attention would need a softmax per target)"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=interest_num,
@@ -176,5 +185,6 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         short_term_recency_weights=short_term_recency_weights,
         routing_gradient=routing_gradient,
         routing_regularization=routing_regularization,
-        training_score=_choice(config, "training_score", TRAINING_SCORES),
+        training_score=training_score,
+        future_targets=future_targets,
     )

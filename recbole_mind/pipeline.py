@@ -21,6 +21,7 @@ from recbole.utils import get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
+from recbole_mind.future_targets import prepare_future_targets
 from recbole_mind.token_maps import record_token_maps
 
 # test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
@@ -53,6 +54,7 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     logger.info(dataset)
     dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
+    prepare_future_targets(config, train_data._dataset)
     model = None
     if build_model:
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])

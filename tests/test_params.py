@@ -28,6 +28,7 @@ VALID = {
     "routing_gradient": False,
     "routing_regularization": 0.0,
     "training_score": "attention",
+    "future_targets": 0,
 }
 
 
@@ -82,6 +83,9 @@ def test_attention_power_accepts_infinity(value):
         ("routing_regularization", "strong", ">= 0"),
         ("routing_regularization", 0.5, "needs routing_gradient: True"),
         ("training_score", "maximum", "attention"),
+        ("future_targets", -1, ">= 0"),
+        ("future_targets", 1.5, "integer"),
+        ("future_targets", 3, "needs training_score: max and loss_type: CE"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
@@ -112,3 +116,10 @@ def test_routing_regularization_needs_the_routing_gradient_and_routed_interests(
     with pytest.raises(ValueError, match="regularises routed interests, and there are none"):
         read_mind_params({**on, "interest_num": 1, "short_term_window": 3})
     assert read_mind_params({**on, "interest_num": 2, "short_term_window": 3}).routing_regularization == 0.5
+
+
+def test_future_targets_need_the_max_score_and_the_full_softmax():
+    on = {**VALID, "future_targets": 4, "training_score": "max"}
+    assert read_mind_params(on).future_targets == 4
+    with pytest.raises(ValueError, match="got training_score: max, loss_type: SSM"):
+        read_mind_params({**on, "loss_type": "SSM"})
