@@ -61,7 +61,8 @@ def multi_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> t
 
 def add_future_targets(dataset, count: int) -> None:
     """Give every training example of ``dataset`` (a RecBole ``SequentialDataset`` split) the
-    field ``future_item_id_list``: ``(n, count)`` later targets of its user (:func:`later_targets`).
+    field ``future_item_id_list``: ``(n, F)`` later targets of its user (:func:`later_targets`),
+    ``F = count`` or fewer when no user has that many examples after one.
 
     Raises:
         ValueError: when the examples are not consecutive prefixes in time order (RecBole's
@@ -85,8 +86,11 @@ def add_future_targets(dataset, count: int) -> None:
                 f"does not end with example {row}'s target (pre-split benchmark_filename data?); "
                 "set future_targets: 0"
             )
-    dataset.set_field_property(FUTURE_ITEM_FIELD, FeatureType.TOKEN_SEQ, FeatureSource.INTERACTION, count)
-    inter.update(Interaction({FUTURE_ITEM_FIELD: later_targets(user_ids, targets, count)}))
+    # no user has more later targets than examples: a huge count must not cost (n, count) memory
+    longest = int(torch.unique_consecutive(user_ids, return_counts=True)[1].max()) if len(user_ids) else 1
+    columns = max(1, min(count, longest - 1))
+    dataset.set_field_property(FUTURE_ITEM_FIELD, FeatureType.TOKEN_SEQ, FeatureSource.INTERACTION, columns)
+    inter.update(Interaction({FUTURE_ITEM_FIELD: later_targets(user_ids, targets, columns)}))
 
 
 def prepare_future_targets(config, train_dataset) -> None:

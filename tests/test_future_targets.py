@@ -80,6 +80,13 @@ def test_training_examples_get_their_users_later_training_targets_only(ml100k_da
         assert not set(row) & held_out.get(user, set())
 
 
+def test_a_count_beyond_every_users_examples_costs_no_more_columns(ml100k_data):
+    train = train_copy(ml100k_data)
+    add_future_targets(train, 10**9)
+    longest = max(torch.unique_consecutive(train.inter_feat["user_id"], return_counts=True)[1].tolist())
+    assert train.inter_feat[FUTURE_ITEM_FIELD].shape == (len(train.inter_feat), longest - 1)
+
+
 def test_examples_out_of_time_order_are_refused(ml100k_data):
     train = train_copy(ml100k_data)
     order = torch.randperm(len(train.inter_feat), generator=torch.Generator().manual_seed(0))
