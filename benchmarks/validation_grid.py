@@ -141,7 +141,8 @@ def table(log_paths: list[str], metrics: tuple[str, ...] = SHOWN) -> str:
 
 def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tuple[str, ...] = SHOWN) -> str:
     """Markdown table of ``a - b`` per seed both points ran, for each ``(a, b)`` of ``pairs`` and
-    each dataset holding both: mean ± std and on how many seeds ``a`` was higher. A seed fixes
+    each dataset where both ran on at least two common seeds: mean ± std and on how many seeds
+    ``a`` was higher. A seed fixes
     the data split for both points, so the paired difference removes the split's share of the
     spread that mean ± std of each point carries."""
     from compare import paired_difference  # benchmarks/ is not a package: run from its folder
@@ -156,6 +157,8 @@ def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tu
         for dataset in datasets:
             if (dataset, a) in summary and (dataset, b) in summary:
                 cells = [paired_difference(summary, dataset, a, b, metric) for metric in metrics]
+                if all(cell == "n/a" for cell in cells):
+                    continue  # fewer than two seeds in common: nothing to pair
                 lines.append(f"| {dataset} | {a} - {b} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -505,3 +505,20 @@ def test_sigterm_to_a_benchmark_stops_its_training_process_too():
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def test_paired_table_pairs_points_only_on_datasets_where_they_share_two_seeds(tmp_path):
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from validation_grid import paired_table
+
+    def trial(dataset, label, seed, score):
+        return {"dataset": dataset, "label": label, "seed": seed, "valid": {"ndcg@10": score, "recall@50": score}}
+
+    records = [
+        trial("both", "a", 1, 0.3), trial("both", "a", 2, 0.5), trial("both", "b", 1, 0.2), trial("both", "b", 2, 0.2),
+        trial("one seed", "a", 1, 0.3), trial("one seed", "b", 1, 0.2), trial("one seed", "b", 2, 0.2),
+    ]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(record) + "\n" for record in records))
+    rows = paired_table([str(log)], [("a", "b")]).splitlines()[2:]
+    assert rows == ["| both | a - b | +0.2000 ± 0.1414 (2/2 seeds higher) | +0.2000 ± 0.1414 (2/2 seeds higher) |"]
