@@ -89,15 +89,18 @@ def tuning_logs(pattern: str) -> list[str]:
 
 
 # grid 14's questions: does a lever beat the preset, do several interests beat one? Grid 16's:
-# does the preset beat the paper's defaults?
+# does the preset beat the paper's defaults? Grids 17 and 20: REMI's regulariser, later targets.
 LEVER_PAIRS = [
     ("L20 K4 short5 max stw", "L20 K4 short5 max"),
     ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
     ("L20 K4 short5 max", "L5 K2 (defaults)"),
     ("L20 K4 short5 max rgrad rr100", "L20 K4 short5 max"),  # grid 17
+    ("L20 K4 short5 max rgrad rr10", "L20 K4 short5 max"),
+    ("L20 K4 short5 max ft10", "L20 K4 short5 max"),  # grid 20
+    ("L20 K4 short5 max ft10", "L20 K1 short5 ft10"),
 ]
 
-# grids 15 and 19: the same questions under the multi-target protocol (validation users' later items)
+# grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
 MULTI_TARGET_METRICS = ("recall@20", "recall@50", "ndcg@50")
 MULTI_TARGET_PAIRS = [
     ("MT L20 K4 short5 max stw", "MT L20 K4 short5 max"),
@@ -108,6 +111,10 @@ MULTI_TARGET_PAIRS = [
     ("MT L50 K4 short5 max", "MT L20 K4 short5 max"),
     ("MT L50 K4 short5 max", "MT L20 K1 short5"),
     ("MT L50 K8 short5 max", "MT L50 K4 short5 max"),
+    # grid 20: later items as extra training targets
+    ("MT L20 K4 short5 max ft10", "MT L20 K4 short5 max"),
+    ("MT L20 K1 short5 ft10", "MT L20 K1 short5"),
+    ("MT L20 K4 short5 max ft10", "MT L20 K1 short5 ft10"),
 ]
 
 # block name -> what generates it
