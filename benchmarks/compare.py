@@ -539,9 +539,22 @@ def format_cell(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def missing_runs(tasks: list[dict], runs: list[dict]) -> tuple[str, ...]:
+    """Each planned row with unfinished runs, and which seeds: ``"SASRec (ml-100k): seeds 2021, 2022"``."""
+    finished = {(run_section(run), run["row"], run["seed"]) for run in runs}
+    missing: dict[str, list[int]] = {}
+    for task in tasks:
+        section, seed = section_name(task["dataset"], task["protocol"]), task["config_dict"]["seed"]
+        if (section, task["row"], seed) not in finished:
+            missing.setdefault(f"{task['row']} ({section})", []).append(seed)
+    return tuple(
+        f"{label}: seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" for label, seeds in missing.items()
+    )
+
+
 def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, command: str, planned: int,
                  unstarted: tuple[str, ...] = ()) -> str:
-    """The markdown report of ``runs``; ``unstarted`` names the planned rows without any run."""
+    """The markdown report of ``runs``; ``unstarted`` names the planned runs not finished (``missing_runs``)."""
     import recbole
     import torch
 
@@ -599,7 +612,7 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         lines += [
             f"**Incomplete: {len(runs)} of {planned} planned runs have finished**; rows show the seeds "
             "done so far, and ratios compare rows with different numbers of seeds."
-            + (f" Not run yet: {', '.join(unstarted)}." if unstarted else ""),
+            + (f" Not run yet: {'; '.join(unstarted)}." if unstarted else ""),
             "",
         ]
     sections = {}  # report order: leave-one-out first, then the multi-target protocol
@@ -751,12 +764,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     command = "python benchmarks/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    started_rows = {(run_section(run), run["row"]) for run in runs}
-    unstarted = tuple(dict.fromkeys(
-        f"{task['row']} ({section_name(task['dataset'], task['protocol'])})" for task in tasks
-        if (section_name(task["dataset"], task["protocol"]), task["row"]) not in started_rows
-    ))
-    report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks), unstarted=unstarted)
+    report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks),
+                          unstarted=missing_runs(tasks, runs))
     print(f"[compare] wrote {report}")
     return 0
 

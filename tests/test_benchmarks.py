@@ -294,6 +294,23 @@ def test_recboles_sine_pools_padding_as_the_benchmark_report_says(ml100k_data):
     assert float((after - before).norm()) > 0.5 * float(before.norm())
 
 
+def test_an_incomplete_report_names_every_unfinished_run_and_its_seeds():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import missing_runs
+
+    def task(row, seed, protocol="leave_one_out"):
+        return {"row": row, "dataset": "d", "protocol": protocol, "config_dict": {"seed": seed}}
+
+    tasks = [task(row, seed, protocol) for protocol in ("leave_one_out", "multi_target")
+             for row in ("A", "B") for seed in (1, 2, 3)]
+    runs = [{"row": "A", "dataset": "d", "seed": seed} for seed in (1, 2, 3)]  # no protocol: leave-one-out
+    runs += [{"row": "B", "dataset": "d", "protocol": "multi_target", "seed": seed} for seed in (1, 2)]
+    assert missing_runs(tasks, runs) == (
+        "B (d): seeds 1, 2, 3", "A (d, multi-target protocol): seeds 1, 2, 3", "B (d, multi-target protocol): seed 3",
+    )
+    assert missing_runs(tasks[:3], runs) == ()
+
+
 def test_paired_difference_compares_rows_seed_by_seed():
     sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
     from compare import paired_difference
