@@ -763,6 +763,10 @@ def main(argv: list[str] | None = None) -> int:
             f"about {remaining / 60:.0f} min left",
             flush=True,
         )
+    if not runs:
+        print(f"[compare] error: no finished runs in {runs_dir}, so there is no report to write; "
+              "run without --report_only first", file=sys.stderr)
+        return 1
     command = "python benchmarks/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks),
                           unstarted=missing_runs(tasks, runs))

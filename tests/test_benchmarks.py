@@ -294,6 +294,16 @@ def test_recboles_sine_pools_padding_as_the_benchmark_report_says(ml100k_data):
     assert float((after - before).norm()) > 0.5 * float(before.norm())
 
 
+def test_report_only_without_any_finished_run_says_so(tmp_path):
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "compare.py"), "--report_only",
+         "--out_dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO_ROOT,
+    )
+    assert result.returncode == 1
+    assert "no finished runs in" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "benchmarks.md").exists()
+
+
 def test_an_incomplete_report_names_every_unfinished_run_and_its_seeds():
     sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
     from compare import missing_runs
