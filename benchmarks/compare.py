@@ -764,8 +764,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if not runs:
-        print(f"[compare] error: no finished runs in {runs_dir}, so there is no report to write; "
-              "run without --report_only first", file=sys.stderr)
+        hint = "run without --report_only first" if args.report_only else "no dataset or model left to run"
+        print(f"[compare] error: no finished runs in {runs_dir}, so there is no report to write ({hint})",
+              file=sys.stderr)
         return 1
     command = "python benchmarks/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks),
