@@ -282,6 +282,34 @@ def anomaly_note(path: str = ANOMALY_RECORD) -> str:
     )
 
 
+EPOCH_COST_RECORDS = {
+    protocol: os.path.join(os.path.dirname(HERE), "docs", "epoch_cost.json" if protocol == "leave_one_out"
+                           else f"epoch_cost_{protocol}.json")
+    for protocol in PROTOCOLS
+}
+
+
+def epoch_cost_ratio(row: str, baseline: str, dataset: str, path: str) -> tuple[float, str] | None:
+    """``row``'s median training epoch over ``baseline``'s, both timed in turn in one run of
+    ``benchmarks/epoch_cost.py`` on ``dataset`` (the record ``path``), and that run's date; None when
+    no record times both. The benchmark's own runs were made on different days, and this machine's
+    speed drifts between them: a ratio of one run's epochs carries no drift."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            record = json.load(file)
+        medians = {entry["row"]: float(entry["median_seconds"]) for entry in record["rows"]}
+        finished, measured_on = str(record["finished"])[:10], record["dataset"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path} is not a record of benchmarks/epoch_cost.py ({error!r}); run the script again to rewrite it"
+        ) from error
+    if measured_on != dataset or row not in medians or not medians.get(baseline):
+        return None
+    return medians[row] / medians[baseline], finished
+
+
 def epoch_cell(entry: dict[str, Any], digits: int) -> str:
     """Seconds per training epoch of a summary row, marked when any of its runs trained in
     anomaly mode."""
@@ -402,9 +430,14 @@ def paired_difference(summary: dict, dataset: str, row: str, baseline: str, metr
     return f"{statistics.mean(diffs):+.4f} ± {statistics.stdev(diffs):.4f} ({better}/{len(seeds)} seeds higher)"
 
 
-def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out") -> list[str]:
+def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out",
+                 epoch_cost_path: str | None = None) -> list[str]:
     """The targets of the benchmark under ``protocol``, each with the measured ratio and its
-    verdict; ``dataset`` is the report section (:func:`section_name`)."""
+    verdict; ``dataset`` is the report section (:func:`section_name`). A cost target takes its
+    ratio from ``epoch_cost_path`` (by default the protocol's record in :data:`EPOCH_COST_RECORDS`;
+    :func:`epoch_cost_ratio`) when that record times both rows, and shows the benchmark runs' ratio
+    beside it."""
+    epoch_cost_path = epoch_cost_path or EPOCH_COST_RECORDS[protocol]
     checks = []
 
     def best(baseline: str) -> str:
@@ -421,7 +454,13 @@ def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out") -
 
     def cost(row: str, baseline: str, key: str, goal: float):
         entry, base = summary.get((dataset, row)), summary.get((dataset, baseline))
-        if entry and base and base[key][0]:
+        one_run = epoch_cost_ratio(row, baseline, dataset.split(",")[0], epoch_cost_path)
+        if one_run:
+            value, finished = one_run
+            runs = f"the benchmark runs' seconds: {entry[key][0] / base[key][0]:.3f}" if entry and base and base[key][0] else ""
+            checks.append(f"| {row} / {baseline} {key}, timed in turn (benchmarks/epoch_cost.py, {finished}) "
+                          f"| {value:.3f} | <= {goal:g} | {'met' if value <= goal else 'NOT met'} | {runs} |")
+        elif entry and base and base[key][0]:
             value = entry[key][0] / base[key][0]
             verdict = "met" if value <= goal else "NOT met"
             if entry["anomaly_runs"] or base["anomaly_runs"]:
@@ -458,7 +497,11 @@ def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out") -
         "number of standard deviations (the larger of the two rows' seed std) in the goal's "
         "direction; within that margin the rows are **level**. The last column is information, "
         "not the rule: the difference of the two rows seed by seed (the same split and users), "
-        "mean ± std, and how many seeds the first row was higher.",
+        "mean ± std, and how many seeds the first row was higher."
+        + (" A cost target timed in turn divides the median training epochs of one run of "
+           f"`benchmarks/epoch_cost.py` (`docs/{os.path.basename(epoch_cost_path)}`), which takes the rows in turn so that the "
+           "machine's drift falls on both; its last column gives the ratio of the benchmark runs' "
+           "seconds, which were made on different days." if any("timed in turn" in line for line in checks) else ""),
     ]
 
 

@@ -549,3 +549,64 @@ def test_paired_table_pairs_points_only_on_datasets_where_they_share_two_seeds(t
     log.write_text("".join(json.dumps(record) + "\n" for record in records))
     rows = paired_table([str(log)], [("a", "b")]).splitlines()[2:]
     assert rows == ["| both | a - b | +0.2000 ± 0.1414 (2/2 seeds higher) | +0.2000 ± 0.1414 (2/2 seeds higher) |"]
+
+
+def test_epoch_cost_ratios_divide_medians_by_the_reference():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from epoch_cost import epoch_ratios
+
+    ratios = epoch_ratios({"MIND preset": [9.0, 30.0, 10.0], "SASRec tuned": [90.0, 100.0, 95.0]}, "SASRec tuned")
+    assert ratios == {"MIND preset": pytest.approx(10.0 / 95.0), "SASRec tuned": 1.0}
+
+
+def test_epoch_cost_rejects_an_unknown_row_before_loading_data(tmp_path):
+    script = os.path.join(REPO_ROOT, "benchmarks", "epoch_cost.py")
+    result = subprocess.run([sys.executable, script, "--rows", "MIND", "SASRecc"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and "unknown row(s) ['SASRecc']" in result.stderr
+    result = subprocess.run([sys.executable, script, "--rows", "MIND", "--reference", "Pop"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and "--reference 'Pop' must be one of --rows" in result.stderr
+
+
+def test_epoch_cost_times_each_row_in_turn(tmp_path):
+    out = tmp_path / "epoch_cost.json"
+    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "benchmarks", "epoch_cost.py"), "--rows", "MIND",
+                    "MIND preset L=5", "--reference", "MIND", "--rounds", "2", "--out", str(out)],
+                   check=True, cwd=tmp_path, timeout=900)
+    record = json.loads(out.read_text())
+    assert record["reference"] == "MIND" and "--rounds 2" in record["command"] and record["environment"]["torch"]
+    rows = {row["row"]: row for row in record["rows"]}
+    assert set(rows) == {"MIND", "MIND preset L=5"}
+    assert all(len(row["epoch_seconds"]) == 2 and min(row["epoch_seconds"]) > 0 for row in rows.values())
+    assert rows["MIND"]["ratio_to_reference"] == 1.0 and math.isfinite(rows["MIND preset L=5"]["ratio_to_reference"])
+
+
+def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows(tmp_path):
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from compare import REPORTED, epoch_cost_ratio, summarise, target_lines
+
+    def run(row, seed, seconds):
+        return {"row": row, "dataset": "ml-100k", "seed": seed, "train_epoch_seconds": [seconds],
+                "test_result": dict.fromkeys(REPORTED, 0.3), "eval_users_per_second": 1.0,
+                "model_parameters": 1, "environment": {"anomaly_mode": False}}
+
+    summary = summarise([run(row, seed, seconds) for seed in (1, 2)
+                         for row, seconds in (("MIND preset", 25.0), ("SASRec", 100.0))])
+    record = tmp_path / "epoch_cost.json"
+    assert epoch_cost_ratio("MIND preset", "SASRec", "ml-100k", str(record)) is None  # no record
+    lines = [line for line in target_lines(summary, "ml-100k", epoch_cost_path=str(record)) if "MIND preset / SASRec epoch" in line]
+    assert lines == ["| MIND preset / SASRec epoch_seconds | 0.250 | <= 0.1 | NOT met | |"]
+
+    record.write_text(json.dumps({"finished": "2026-11-30T22:00:00+00:00", "dataset": "ml-100k", "rows": [
+        {"row": "MIND preset", "median_seconds": 8.0}, {"row": "SASRec", "median_seconds": 100.0}]}))
+    lines = target_lines(summary, "ml-100k", epoch_cost_path=str(record))
+    (cost,) = [line for line in lines if "MIND preset / SASRec epoch" in line]
+    assert cost.startswith("| MIND preset / SASRec epoch_seconds, timed in turn (benchmarks/epoch_cost.py, 2026-11-30) | 0.080 |")
+    assert "| met | the benchmark runs' seconds: 0.250 |" in cost and "drift falls on both" in lines[-1]
+    # another dataset's record, or one that did not time the baseline, leaves the runs' ratio
+    assert epoch_cost_ratio("MIND preset", "SASRec", "ml-1m", str(record)) is None
+    assert epoch_cost_ratio("MIND preset", "GRU4Rec", "ml-100k", str(record)) is None
+    record.write_text('{"rows": "fast"}')
+    with pytest.raises(ValueError, match="is not a record of benchmarks/epoch_cost.py"):
+        epoch_cost_ratio("MIND preset", "SASRec", "ml-100k", str(record))

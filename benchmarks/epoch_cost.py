@@ -1,0 +1,119 @@
+"""The cost targets' epoch ratios measured in one run: benchmark rows' training epochs timed in turn.
+
+The benchmark's seconds per epoch come from runs made at different times (docs/benchmarks.md lists
+when), and this machine's speed varies between sessions (the same configuration has trained an epoch
+in 8 s one day and 17 s another), so a ratio of two rows' epochs can carry the machine's drift.
+This script times whole training epochs of the rows named (``benchmarks/compare.py``'s row names:
+the same model, YAML files and overrides), taking the rows in turn for ``--rounds`` rounds so that
+drift falls on every row alike, and writes the seconds and each row's median ratio to the
+reference row::
+
+    python benchmarks/epoch_cost.py                  # writes docs/epoch_cost.json
+    python benchmarks/epoch_cost.py --protocol multi_target   # docs/epoch_cost_multi_target.json
+
+The benchmark report (``compare.py``) takes its cost targets' ratios from these records when they
+time both rows of a target.
+
+An epoch is what the benchmark's seconds per epoch time: RecBole's trainer's ``_train_epoch`` (each
+row's own trainer, optimiser and batch size; data loading included, evaluation excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import statistics
+import sys
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import compare  # noqa: E402  (benchmarks/ is not a package)
+
+DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
+
+
+def prepare_row(row: str, dataset: str, protocol: str, seed: int) -> tuple[Any, Any]:
+    """``(trainer, train_data)`` of a benchmark row under ``protocol``."""
+    from recbole.utils import init_seed
+
+    from recbole_mind.config import build_config
+    from recbole_mind.pipeline import build_trainer, prepare
+
+    model_name, row_files, overrides = compare.MODELS[row]
+    config = build_config(model_name, dataset, compare.protocol_files(dataset, False, row_files, protocol),
+                          {**overrides, "seed": seed})
+    prepared = prepare(config, build_model=False)
+    init_seed(config["seed"], config["reproducibility"])
+    model = config.model_class(config, prepared.train_data._dataset).to(config["device"])
+    return build_trainer(config, model), prepared.train_data
+
+
+def epoch_ratios(seconds: dict[str, list[float]], reference: str) -> dict[str, float]:
+    """Each row's median epoch seconds over the reference row's median."""
+    medians = {row: statistics.median(values) for row, values in seconds.items()}
+    return {row: median / medians[reference] for row, median in medians.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="benchmark rows (compare.py's names)")
+    parser.add_argument("--reference", default="SASRec tuned", help="the row every ratio divides by")
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--protocol", default="leave_one_out", choices=sorted(compare.PROTOCOLS))
+    parser.add_argument("--rounds", type=int, default=3, help="epochs timed per row, the rows taken in turn")
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--out", help="the record to write (default: the protocol's, compare.EPOCH_COST_RECORDS)")
+    args = parser.parse_args(argv)
+    unknown = [row for row in args.rows if row not in compare.MODELS]
+    if unknown:
+        parser.error(f"unknown row(s) {unknown}; allowed: {sorted(compare.MODELS)}")
+    if args.reference not in args.rows:
+        parser.error(f"--reference {args.reference!r} must be one of --rows {args.rows}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    out = args.out or compare.EPOCH_COST_RECORDS[args.protocol]
+    command = " ".join(["python benchmarks/epoch_cost.py", *(sys.argv[1:] if argv is None else argv)])
+    sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
+    try:
+        prepared = {row: prepare_row(row, args.dataset, args.protocol, args.seed) for row in args.rows}
+    except ValueError as error:  # an unknown dataset: RecBole's message says which
+        parser.exit(2, f"epoch_cost.py: error: {error}\n")
+    seconds: dict[str, list[float]] = {row: [] for row in args.rows}
+    for round_index in range(args.rounds):
+        for row, (trainer, train_data) in prepared.items():
+            loss = trainer._train_epoch(train_data, round_index, show_progress=False)
+            if not all(math.isfinite(part) for part in (loss if isinstance(loss, tuple) else (loss,))):
+                raise RuntimeError(f"{row}: a non-finite training loss in round {round_index + 1}")
+            elapsed = trainer.epoch_seconds[-1]
+            seconds[row].append(elapsed)
+            print(f"[epoch_cost] round {round_index + 1}/{args.rounds} {row}: {elapsed:.1f} s", flush=True)
+    ratios = epoch_ratios(seconds, args.reference)
+    record = {
+        "command": command,
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": compare.run_environment(),
+        "dataset": args.dataset,
+        "protocol": args.protocol,
+        "reference": args.reference,
+        "rows": [
+            {"row": row, "epoch_seconds": seconds[row], "median_seconds": statistics.median(seconds[row]),
+             "ratio_to_reference": ratios[row]}
+            for row in args.rows
+        ],
+    }
+    with open(out, "w", encoding="utf-8") as file:
+        json.dump(record, file, indent=1)
+        file.write("\n")
+    for row in args.rows:
+        print(f"[epoch_cost] {row}: median {statistics.median(seconds[row]):.1f} s, {ratios[row]:.3f}x {args.reference}")
+    print(f"[epoch_cost] wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
