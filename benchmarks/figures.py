@@ -99,6 +99,9 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max ft10", "L20 K4 short5 max"),  # grid 20
     ("L20 K4 short5 max ft10", "L20 K1 short5 ft10"),
     ("L20 K4 short5 max ssm400", "L20 K4 short5 max"),  # grid 21
+    ("L20 K4 short5 max ssm400 e60", "L20 K4 short5 max"),  # grid 22: the same seconds, not epochs
+    ("L20 K4 short5 max e60", "L20 K4 short5 max"),
+    ("L20 K4 short5 max ssm400 e60", "L20 K4 short5 max e60"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
