@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for model_name in args.models:
         try:
             row = measure(model_name, args.dataset, args.batches)
-        except ValueError as error:  # an unknown model or dataset: RecBole's message says which
+        except (ValueError, FileNotFoundError) as error:  # an unknown model, a missing dataset: the message says which
             parser.exit(2, f"anomaly_cost.py: error: {error}\n")
         print(f"[anomaly_cost] {model_name}: {row['seconds_off']:.1f} s off, {row['seconds_on']:.1f} s on "
               f"({row['ratio']:.2f}x), losses identical: {row['losses_identical']}")

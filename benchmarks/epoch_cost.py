@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     try:
         prepared = {row: prepare_row(row, args.dataset, args.protocol, args.seed) for row in args.rows}
-    except ValueError as error:  # an unknown dataset: RecBole's message says which
+    except (ValueError, FileNotFoundError) as error:  # a bad or missing dataset: the message says which
         parser.exit(2, f"epoch_cost.py: error: {error}\n")
     seconds: dict[str, list[float]] = {row: [] for row in args.rows}
     for round_index in range(args.rounds):

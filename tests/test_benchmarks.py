@@ -567,6 +567,9 @@ def test_epoch_cost_rejects_an_unknown_row_before_loading_data(tmp_path):
     result = subprocess.run([sys.executable, script, "--rows", "MIND", "--reference", "Pop"], capture_output=True,
                             text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 2 and "--reference 'Pop' must be one of --rows" in result.stderr
+    result = subprocess.run([sys.executable, script, "--rows", "MIND", "--reference", "MIND", "--dataset", "ml-100kk"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and "Unknown dataset 'ml-100kk'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_epoch_cost_times_each_row_in_turn(tmp_path):
