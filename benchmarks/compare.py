@@ -289,23 +289,25 @@ EPOCH_COST_RECORDS = {
 }
 
 
-def epoch_cost_ratio(row: str, baseline: str, dataset: str, path: str) -> tuple[float, str] | None:
+def epoch_cost_ratio(row: str, baseline: str, section: str, path: str) -> tuple[float, str] | None:
     """``row``'s median training epoch over ``baseline``'s, both timed in turn in one run of
-    ``benchmarks/epoch_cost.py`` on ``dataset`` (the record ``path``), and that run's date; None when
-    no record times both. The benchmark's own runs were made on different days, and this machine's
-    speed drifts between them: a ratio of one run's epochs carries no drift."""
+    ``benchmarks/epoch_cost.py`` (the record ``path``) on the dataset and protocol of the report
+    ``section`` (:func:`section_name`), and that run's date; None when no record times both. The
+    benchmark's own runs were made on different days, and this machine's speed drifts between
+    them: a ratio of one run's epochs carries no drift."""
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as file:
             record = json.load(file)
         medians = {entry["row"]: float(entry["median_seconds"]) for entry in record["rows"]}
-        finished, measured_on = str(record["finished"])[:10], record["dataset"]
+        finished = str(record["finished"])[:10]
+        measured_on = section_name(str(record["dataset"]), str(record.get("protocol", "leave_one_out")))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise ValueError(
             f"{path} is not a record of benchmarks/epoch_cost.py ({error!r}); run the script again to rewrite it"
         ) from error
-    if measured_on != dataset or row not in medians or not medians.get(baseline):
+    if measured_on != section or row not in medians or not medians.get(baseline):
         return None
     return medians[row] / medians[baseline], finished
 
@@ -454,10 +456,11 @@ def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out",
 
     def cost(row: str, baseline: str, key: str, goal: float):
         entry, base = summary.get((dataset, row)), summary.get((dataset, baseline))
-        one_run = epoch_cost_ratio(row, baseline, dataset.split(",")[0], epoch_cost_path)
+        one_run = epoch_cost_ratio(row, baseline, dataset, epoch_cost_path)
         if one_run:
             value, finished = one_run
-            runs = f"the benchmark runs' seconds: {entry[key][0] / base[key][0]:.3f}" if entry and base and base[key][0] else ""
+            runs = (f"the benchmark runs' seconds: {entry[key][0] / base[key][0]:.3f}"
+                    if entry and base and base[key][0] else "")
             checks.append(f"| {row} / {baseline} {key}, timed in turn (benchmarks/epoch_cost.py, {finished}) "
                           f"| {value:.3f} | <= {goal:g} | {'met' if value <= goal else 'NOT met'} | {runs} |")
         elif entry and base and base[key][0]:
@@ -499,8 +502,8 @@ def target_lines(summary: dict, dataset: str, protocol: str = "leave_one_out",
         "not the rule: the difference of the two rows seed by seed (the same split and users), "
         "mean ± std, and how many seeds the first row was higher."
         + (" A cost target timed in turn divides the median training epochs of one run of "
-           f"`benchmarks/epoch_cost.py` (`docs/{os.path.basename(epoch_cost_path)}`), which takes the rows in turn so that the "
-           "machine's drift falls on both; its last column gives the ratio of the benchmark runs' "
+           f"`benchmarks/epoch_cost.py` (`docs/{os.path.basename(epoch_cost_path)}`), which takes the rows "
+           "in turn so that the machine's drift falls on both; its last column gives the ratio of the benchmark runs' "
            "seconds, which were made on different days." if any("timed in turn" in line for line in checks) else ""),
     ]
 

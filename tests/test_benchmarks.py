@@ -607,8 +607,9 @@ def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows
     (cost,) = [line for line in lines if "MIND preset / SASRec epoch" in line]
     assert cost.startswith("| MIND preset / SASRec epoch_seconds, timed in turn (benchmarks/epoch_cost.py, 2026-11-30) | 0.080 |")
     assert "| met | the benchmark runs' seconds: 0.250 |" in cost and "drift falls on both" in lines[-1]
-    # another dataset's record, or one that did not time the baseline, leaves the runs' ratio
+    # another dataset's or protocol's record, or one that did not time the baseline, leaves the runs' ratio
     assert epoch_cost_ratio("MIND preset", "SASRec", "ml-1m", str(record)) is None
+    assert epoch_cost_ratio("MIND preset", "SASRec", "ml-100k, multi-target protocol", str(record)) is None
     assert epoch_cost_ratio("MIND preset", "GRU4Rec", "ml-100k", str(record)) is None
     record.write_text('{"rows": "fast"}')
     with pytest.raises(ValueError, match="is not a record of benchmarks/epoch_cost.py"):
