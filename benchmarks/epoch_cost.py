@@ -39,18 +39,14 @@ DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
 
 def prepare_row(row: str, dataset: str, protocol: str, seed: int) -> tuple[Any, Any]:
     """``(trainer, train_data)`` of a benchmark row under ``protocol``."""
-    from recbole.utils import init_seed
-
     from recbole_mind.config import build_config
     from recbole_mind.pipeline import build_trainer, prepare
 
     model_name, row_files, overrides = compare.MODELS[row]
     config = build_config(model_name, dataset, compare.protocol_files(dataset, False, row_files, protocol),
                           {**overrides, "seed": seed})
-    prepared = prepare(config, build_model=False)
-    init_seed(config["seed"], config["reproducibility"])
-    model = config.model_class(config, prepared.train_data._dataset).to(config["device"])
-    return build_trainer(config, model), prepared.train_data
+    prepared = prepare(config)
+    return build_trainer(config, prepared.model), prepared.train_data
 
 
 def epoch_ratios(seconds: dict[str, list[float]], reference: str) -> dict[str, float]:
@@ -93,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds[row].append(elapsed)
             print(f"[epoch_cost] round {round_index + 1}/{args.rounds} {row}: {elapsed:.1f} s", flush=True)
     ratios = epoch_ratios(seconds, args.reference)
+    medians = {row: statistics.median(values) for row, values in seconds.items()}
     record = {
         "command": command,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -101,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "protocol": args.protocol,
         "reference": args.reference,
         "rows": [
-            {"row": row, "epoch_seconds": seconds[row], "median_seconds": statistics.median(seconds[row]),
+            {"row": row, "epoch_seconds": seconds[row], "median_seconds": medians[row],
              "ratio_to_reference": ratios[row]}
             for row in args.rows
         ],
@@ -110,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(record, file, indent=1)
         file.write("\n")
     for row in args.rows:
-        print(f"[epoch_cost] {row}: median {statistics.median(seconds[row]):.1f} s, {ratios[row]:.3f}x {args.reference}")
+        print(f"[epoch_cost] {row}: median {medians[row]:.1f} s, {ratios[row]:.3f}x {args.reference}")
     print(f"[epoch_cost] wrote {out}")
     return 0
 
