@@ -37,14 +37,15 @@ import compare  # noqa: E402  (benchmarks/ is not a package)
 DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
 
 
-def prepare_row(row: str, dataset: str, protocol: str, seed: int) -> tuple[Any, Any]:
-    """``(trainer, train_data)`` of a benchmark row under ``protocol``."""
+def prepare_row(row: str, dataset: str, protocol: str, seed: int, data_path: str | None = None) -> tuple[Any, Any]:
+    """``(trainer, train_data)`` of a benchmark row under ``protocol`` (``data_path``: the folder
+    holding ``<dataset>/``, as compare.py's)."""
     from recbole_mind.config import build_config
     from recbole_mind.pipeline import build_trainer, prepare
 
     model_name, row_files, overrides = compare.MODELS[row]
     config = build_config(model_name, dataset, compare.protocol_files(dataset, False, row_files, protocol),
-                          {**overrides, "seed": seed})
+                          {**overrides, "seed": seed, **({"data_path": os.path.abspath(data_path)} if data_path else {})})
     prepared = prepare(config)
     return build_trainer(config, prepared.model), prepared.train_data
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="benchmark rows (compare.py's names)")
     parser.add_argument("--reference", default="SASRec tuned", help="the row every ratio divides by")
     parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ subfolders")
     parser.add_argument("--protocol", default="leave_one_out", choices=sorted(compare.PROTOCOLS))
     parser.add_argument("--rounds", type=int, default=3, help="epochs timed per row, the rows taken in turn")
     parser.add_argument("--seed", type=int, default=2020)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python benchmarks/epoch_cost.py", *(sys.argv[1:] if argv is None else argv)])
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     try:
-        prepared = {row: prepare_row(row, args.dataset, args.protocol, args.seed) for row in args.rows}
+        prepared = {row: prepare_row(row, args.dataset, args.protocol, args.seed, args.data_path) for row in args.rows}
     except (ValueError, FileNotFoundError) as error:  # a bad or missing dataset: the message says which
         parser.exit(2, f"epoch_cost.py: error: {error}\n")
     seconds: dict[str, list[float]] = {row: [] for row in args.rows}

@@ -574,11 +574,15 @@ def test_epoch_cost_rejects_an_unknown_row_before_loading_data(tmp_path):
 
 def test_epoch_cost_times_each_row_in_turn(tmp_path):
     out = tmp_path / "epoch_cost.json"
+    subprocess.run([sys.executable, "-m", "recbole_mind.data.synthetic", str(tmp_path / "data"), "--name", "tiny",
+                    "--users", "60", "--items", "100", "--interactions", "1500"], check=True, cwd=tmp_path, timeout=300)
     subprocess.run([sys.executable, os.path.join(REPO_ROOT, "benchmarks", "epoch_cost.py"), "--rows", "MIND",
-                    "MIND preset L=5", "--reference", "MIND", "--rounds", "2", "--out", str(out)],
+                    "MIND preset L=5", "--reference", "MIND", "--rounds", "2", "--dataset", "tiny",
+                    "--data_path", "data", "--out", str(out)],
                    check=True, cwd=tmp_path, timeout=900)
     record = json.loads(out.read_text())
     assert record["reference"] == "MIND" and "--rounds 2" in record["command"] and record["environment"]["torch"]
+    assert record["dataset"] == "tiny"
     rows = {row["row"]: row for row in record["rows"]}
     assert set(rows) == {"MIND", "MIND preset L=5"}
     assert all(len(row["epoch_seconds"]) == 2 and min(row["epoch_seconds"]) > 0 for row in rows.values())
