@@ -22,7 +22,12 @@ from recbole_mind.layers import (
 )
 from recbole_mind.params import read_mind_params
 from recbole_mind.recency import RecencyEmbedding, RecencyLogitPrior, RecencyWeights, recent_behaviour_weights
-from recbole_mind.sampling import NegativeSampler, sampled_softmax_from_logits, sampled_softmax_loss
+from recbole_mind.sampling import (
+    NegativeSampler,
+    hard_negative_cross_entropy,
+    sampled_softmax_from_logits,
+    sampled_softmax_loss,
+)
 
 
 class MIND(SequentialRecommender):
@@ -46,6 +51,7 @@ class MIND(SequentialRecommender):
         self.loss_type = params.loss_type
         self.training_score = params.training_score
         self.future_targets = params.future_targets
+        self.hard_negative_beta = params.hard_negative_beta  # REMI's hard negatives (0: off)
         if self.future_targets and FUTURE_ITEM_FIELD not in dataset.inter_feat:
             raise ValueError(
                 f"future_targets: {self.future_targets} trains on later items that the training split "
@@ -234,6 +240,8 @@ class MIND(SequentialRecommender):
             if self.future_targets:
                 targets = torch.cat([pos_items.unsqueeze(1), interaction[FUTURE_ITEM_FIELD]], dim=1)
                 return multi_target_cross_entropy(logits, targets)
+            if self.hard_negative_beta:
+                return hard_negative_cross_entropy(logits, pos_items, self.hard_negative_beta)
             return self.loss_fct(logits, pos_items)
         neg_items = self.negative_sampler(self.num_negatives)
         neg_emb = self.item_encoder(neg_items)
@@ -243,9 +251,13 @@ class MIND(SequentialRecommender):
         if self.training_score == "max":
             pos_logits = max_interest_scores(interests, pos_emb.unsqueeze(1), capsule_mask).squeeze(1)
             neg_logits = max_interest_scores(interests, neg_emb, capsule_mask)
-            return sampled_softmax_from_logits(pos_logits, pos_items, neg_logits, neg_items, *log_q)
+            return sampled_softmax_from_logits(
+                pos_logits, pos_items, neg_logits, neg_items, *log_q, self.hard_negative_beta
+            )
         user_vector = self.attention(interests, pos_emb, capsule_mask)
-        return sampled_softmax_loss(user_vector, pos_emb, pos_items, neg_emb, neg_items, *log_q)
+        return sampled_softmax_loss(
+            user_vector, pos_emb, pos_items, neg_emb, neg_items, *log_q, self.hard_negative_beta
+        )
 
     def train(self, mode: bool = True) -> MIND:
         self._item_vectors_cache = None

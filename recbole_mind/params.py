@@ -43,6 +43,7 @@ class MINDParams:
     routing_regularization: float
     training_score: str
     future_targets: int
+    hard_negative_beta: float
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -162,6 +163,17 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"training_score: max and loss_type: CE, got training_score: {training_score}, "
             f"loss_type: {loss_type} (label-aware attention would need a softmax per target)"
         )
+    hard_negative_beta = _number(_value(config, "hard_negative_beta"))
+    if hard_negative_beta is None or not 0 <= hard_negative_beta < math.inf:
+        raise ValueError(
+            "hard_negative_beta must be a finite number >= 0 (0: off), "
+            f"got {config['hard_negative_beta']!r}"
+        )
+    if hard_negative_beta > 0 and future_targets:
+        raise ValueError(
+            f"hard_negative_beta: {hard_negative_beta} weighs the negatives of one target per example; "
+            f"set future_targets: 0 (got {future_targets}), whose later targets share one softmax"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=interest_num,
@@ -187,4 +199,5 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         routing_regularization=routing_regularization,
         training_score=training_score,
         future_targets=future_targets,
+        hard_negative_beta=hard_negative_beta,
     )

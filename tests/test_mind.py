@@ -87,6 +87,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
         {"interest_num": 4, "short_term_window": 3, "routing_gradient": True, "routing_regularization": 1.0},
+        {"interest_num": 4, "short_term_window": 3, "training_score": "max", "hard_negative_beta": 2.0},
+        {"interest_num": 4, "hard_negative_beta": 10.0, "loss_type": "SSM", "num_negatives": 50},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -325,3 +327,19 @@ def test_routing_regularization_adds_the_collapse_penalty_of_the_routed_interest
     assert penalty > 0 and torch.allclose(total, base + 2.0 * penalty, rtol=1e-5)
     # off by default: the paper's loss
     assert make_model(ml100k_data).routing_regularization == 0.0
+
+
+@pytest.mark.parametrize("loss_type", ["CE", "SSM"])
+def test_hard_negatives_raise_the_loss_and_are_off_by_default(ml100k_data, batch, loss_type):
+    plain = make_model(ml100k_data, interest_num=4, training_score="max", loss_type=loss_type).train()
+    hard = make_model(
+        ml100k_data, interest_num=4, training_score="max", loss_type=loss_type, hard_negative_beta=1.0
+    ).train()
+    hard.load_state_dict(plain.state_dict())
+    torch.manual_seed(3)  # the same routing and negative draws for both
+    base = plain.calculate_loss(batch)
+    torch.manual_seed(3)
+    weighted = hard.calculate_loss(batch)
+    # weights that grow with the score put more mass on the high-scoring negatives
+    assert torch.isfinite(weighted) and weighted > base
+    assert make_model(ml100k_data).hard_negative_beta == 0.0

@@ -29,6 +29,7 @@ VALID = {
     "routing_regularization": 0.0,
     "training_score": "attention",
     "future_targets": 0,
+    "hard_negative_beta": 0.0,
 }
 
 
@@ -86,6 +87,10 @@ def test_attention_power_accepts_infinity(value):
         ("future_targets", -1, ">= 0"),
         ("future_targets", 1.5, "integer"),
         ("future_targets", 3, "needs training_score: max and loss_type: CE"),
+        ("hard_negative_beta", -1.0, ">= 0"),
+        ("hard_negative_beta", math.inf, ">= 0"),
+        ("hard_negative_beta", "hard", ">= 0"),
+        ("hard_negative_beta", True, ">= 0"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
@@ -123,3 +128,11 @@ def test_future_targets_need_the_max_score_and_the_full_softmax():
     assert read_mind_params(on).future_targets == 4
     with pytest.raises(ValueError, match="got training_score: max, loss_type: SSM"):
         read_mind_params({**on, "loss_type": "SSM"})
+
+
+def test_hard_negatives_need_a_single_target_per_example():
+    on = {**VALID, "hard_negative_beta": 2.0}
+    assert read_mind_params(on).hard_negative_beta == 2.0
+    future = {**on, "future_targets": 3, "training_score": "max"}
+    with pytest.raises(ValueError, match="hard_negative_beta: 2.0 .* set future_targets: 0 \\(got 3\\)"):
+        read_mind_params(future)
