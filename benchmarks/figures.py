@@ -104,6 +104,7 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max ssm400 e60", "L20 K4 short5 max e60"),
     ("L20 K4 short5 max ihn10.0", "L20 K4 short5 max"),  # grid 24: REMI's hard negatives
     ("L20 K4 short5 max", "L20 K1 short5"),  # grid 25: several interests on long synthetic histories
+    ("L5 K2 (defaults)", "L20 K1 short5"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)

@@ -131,7 +131,8 @@ def sampled_softmax_from_logits(
     neg_logits = neg_logits.masked_fill(accidental_hits, float("-inf"))
     if hard_negative_beta > 0:
         sampler_log_q = neg_log_q if pos_log_q is not None else None  # None: no correction
-        neg_logits = neg_logits + hard_negative_log_weights(scores, ~accidental_hits, hard_negative_beta, sampler_log_q)
+        log_weights = hard_negative_log_weights(scores, ~accidental_hits, hard_negative_beta, sampler_log_q)
+        neg_logits = neg_logits + log_weights
     logits = torch.cat([pos_logits, neg_logits], dim=1)
     targets = torch.zeros(logits.size(0), dtype=torch.long, device=logits.device)
     return nn.functional.cross_entropy(logits, targets)
