@@ -763,65 +763,67 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[compare] skipping {dataset}: no {dataset}.inter under {args.data_path or 'dataset'}/{dataset}/")
     out_dir = os.path.abspath(args.out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    work_dir = tempfile.mkdtemp(prefix="recbole_mind_bench_")  # RecBole's log/ and saved/
-    tasks = []
-    for protocol in args.protocols:
-        for dataset in datasets:
-            for seed in args.seeds:
-                for row in args.models or PROTOCOLS[protocol].rows:
-                    model, extra_files, overrides = MODELS[row]
-                    config_dict = {**overrides, "seed": seed, "epochs": args.epochs}
-                    if args.data_path:
-                        config_dict["data_path"] = os.path.abspath(args.data_path)
-                    tasks.append({
-                        "row": row, "model": model, "dataset": dataset, "work_dir": work_dir, "protocol": protocol,
-                        "config_files": protocol_files(dataset, args.quick, extra_files, protocol),
-                        "config_dict": config_dict,
-                    })
-    runs_dir = os.path.join(out_dir, "benchmark_runs" + ("_quick" if args.quick else ""))
-    os.makedirs(runs_dir, exist_ok=True)
-    runs = []
-    started = time.perf_counter()
-    trained = 0
-    for index, task in enumerate(tasks, start=1):
-        label = f"{section_name(task['dataset'], task['protocol'])} {task['row']} seed {task['config_dict']['seed']}"
-        # One JSON file per finished run: an interrupted benchmark resumes where it stopped.
-        prefix = "" if task["protocol"] == "leave_one_out" else task["protocol"] + "_"
-        cache = os.path.join(runs_dir, f"{prefix}{task['dataset']}_{task['row'].replace(' ', '').replace('=', '')}"
-                             f"_seed{task['config_dict']['seed']}_epochs{args.epochs}.json")
-        if os.path.isfile(cache) and not args.rerun:
-            with open(cache, encoding="utf-8") as file:
-                runs.append(json.load(file))
-            print(f"[compare] {index}/{len(tasks)} {label}: done earlier ({os.path.basename(cache)})", flush=True)
-            continue
-        if args.report_only:
-            print(f"[compare] {index}/{len(tasks)} {label}: not run yet, left out of the report", flush=True)
-            continue
-        print(f"[compare] {index}/{len(tasks)} {label} ...", flush=True)
-        run = run_in_fresh_process(run_one, task)  # one run at a time
-        with open(cache, "w", encoding="utf-8") as file:
-            json.dump(run, file, indent=1)
-        runs.append(run)
-        trained += 1
-        elapsed = time.perf_counter() - started
-        remaining = elapsed / trained * (len(tasks) - index)
-        headline = PROTOCOLS[task["protocol"]].headline[0]
-        print(
-            f"[compare]   test {headline} {run['test_result'][headline]:.4f}, "
-            f"{statistics.median(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "
-            f"about {remaining / 60:.0f} min left",
-            flush=True,
-        )
-    if not runs:
-        hint = "run without --report_only first" if args.report_only else "no dataset or model left to run"
-        print(f"[compare] error: no finished runs in {runs_dir}, so there is no report to write ({hint})",
-              file=sys.stderr)
-        return 1
-    command = "python benchmarks/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks),
-                          unstarted=missing_runs(tasks, runs))
-    print(f"[compare] wrote {report}")
-    return 0
+    # RecBole's log/ and saved/ of every run, removed when the benchmark ends
+    with tempfile.TemporaryDirectory(prefix="recbole_mind_bench_") as work_dir:
+        tasks = []
+        for protocol in args.protocols:
+            for dataset in datasets:
+                for seed in args.seeds:
+                    for row in args.models or PROTOCOLS[protocol].rows:
+                        model, extra_files, overrides = MODELS[row]
+                        config_dict = {**overrides, "seed": seed, "epochs": args.epochs}
+                        if args.data_path:
+                            config_dict["data_path"] = os.path.abspath(args.data_path)
+                        tasks.append({
+                            "row": row, "model": model, "dataset": dataset, "work_dir": work_dir, "protocol": protocol,
+                            "config_files": protocol_files(dataset, args.quick, extra_files, protocol),
+                            "config_dict": config_dict,
+                        })
+        runs_dir = os.path.join(out_dir, "benchmark_runs" + ("_quick" if args.quick else ""))
+        os.makedirs(runs_dir, exist_ok=True)
+        runs = []
+        started = time.perf_counter()
+        trained = 0
+        for index, task in enumerate(tasks, start=1):
+            section = section_name(task["dataset"], task["protocol"])
+            label = f"{section} {task['row']} seed {task['config_dict']['seed']}"
+            # One JSON file per finished run: an interrupted benchmark resumes where it stopped.
+            prefix = "" if task["protocol"] == "leave_one_out" else task["protocol"] + "_"
+            cache = os.path.join(runs_dir, f"{prefix}{task['dataset']}_{task['row'].replace(' ', '').replace('=', '')}"
+                                 f"_seed{task['config_dict']['seed']}_epochs{args.epochs}.json")
+            if os.path.isfile(cache) and not args.rerun:
+                with open(cache, encoding="utf-8") as file:
+                    runs.append(json.load(file))
+                print(f"[compare] {index}/{len(tasks)} {label}: done earlier ({os.path.basename(cache)})", flush=True)
+                continue
+            if args.report_only:
+                print(f"[compare] {index}/{len(tasks)} {label}: not run yet, left out of the report", flush=True)
+                continue
+            print(f"[compare] {index}/{len(tasks)} {label} ...", flush=True)
+            run = run_in_fresh_process(run_one, task)  # one run at a time
+            with open(cache, "w", encoding="utf-8") as file:
+                json.dump(run, file, indent=1)
+            runs.append(run)
+            trained += 1
+            elapsed = time.perf_counter() - started
+            remaining = elapsed / trained * (len(tasks) - index)
+            headline = PROTOCOLS[task["protocol"]].headline[0]
+            print(
+                f"[compare]   test {headline} {run['test_result'][headline]:.4f}, "
+                f"{statistics.median(run['train_epoch_seconds']):.1f} s/epoch, {run['wall_seconds']:.0f} s; "
+                f"about {remaining / 60:.0f} min left",
+                flush=True,
+            )
+        if not runs:
+            hint = "run without --report_only first" if args.report_only else "no dataset or model left to run"
+            print(f"[compare] error: no finished runs in {runs_dir}, so there is no report to write ({hint})",
+                  file=sys.stderr)
+            return 1
+        command = "python benchmarks/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+        report = write_report(runs, args, out_dir, command.strip(), planned=len(tasks),
+                              unstarted=missing_runs(tasks, runs))
+        print(f"[compare] wrote {report}")
+        return 0
 
 
 if __name__ == "__main__":

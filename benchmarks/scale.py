@@ -66,28 +66,29 @@ def main(argv: list[str] | None = None) -> int:
 
     from recbole_mind.data.synthetic import write_multi_interest_dataset
 
-    work_dir = tempfile.mkdtemp(prefix="recbole_mind_scale_")
     rows = []
-    for n_items in args.items:
-        name = f"synthetic_{n_items}"
-        write_multi_interest_dataset(
-            os.path.join(work_dir, "data"), name, n_users=args.users, n_items=n_items,
-            n_interactions=args.interactions, n_clusters=20, interests_per_user=4,
-        )
-        for loss in LOSSES:
-            config_dict = {
-                "data_path": os.path.join(work_dir, "data"), "epochs": 1, **LOSSES[loss],
-                "num_negatives": args.num_negatives, "train_batch_size": args.train_batch_size,
-                "embedding_size": args.embedding_size, "show_progress": False, "state": "WARNING",
-                # the .item file lists the whole catalogue, items never interacted with included
-                "load_col": {"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]},
-            }
-            print(f"[scale] {n_items:,} items, {loss} ...", flush=True)
-            run = run_in_fresh_process(
-                train_one_epoch, {"name": name, "work_dir": work_dir, "config_dict": config_dict}
+    # the generated catalogues are only needed while their epochs run
+    with tempfile.TemporaryDirectory(prefix="recbole_mind_scale_") as work_dir:
+        for n_items in args.items:
+            name = f"synthetic_{n_items}"
+            write_multi_interest_dataset(
+                os.path.join(work_dir, "data"), name, n_users=args.users, n_items=n_items,
+                n_interactions=args.interactions, n_clusters=20, interests_per_user=4,
             )
-            rows.append((n_items, loss, run))
-            print(f"[scale]   {run['seconds']:.3f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+            for loss in LOSSES:
+                config_dict = {
+                    "data_path": os.path.join(work_dir, "data"), "epochs": 1, **LOSSES[loss],
+                    "num_negatives": args.num_negatives, "train_batch_size": args.train_batch_size,
+                    "embedding_size": args.embedding_size, "show_progress": False, "state": "WARNING",
+                    # the .item file lists the whole catalogue, items never interacted with included
+                    "load_col": {"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id"]},
+                }
+                print(f"[scale] {n_items:,} items, {loss} ...", flush=True)
+                run = run_in_fresh_process(
+                    train_one_epoch, {"name": name, "work_dir": work_dir, "config_dict": config_dict}
+                )
+                rows.append((n_items, loss, run))
+                print(f"[scale]   {run['seconds']:.3f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
 
     base = {loss: next(run for n, l, run in rows if l == loss) for loss in LOSSES}
     lines = [
