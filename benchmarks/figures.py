@@ -90,6 +90,7 @@ def tuning_logs(pattern: str) -> list[str]:
 
 # grid 14's questions: does a lever beat the preset, do several interests beat one? Grid 16's:
 # does the preset beat the paper's defaults? Grids 17 and 20: REMI's regulariser, later targets.
+# Since grid 26 the preset is "L20 K4 short5 max stw".
 LEVER_PAIRS = [
     ("L20 K4 short5 max stw", "L20 K4 short5 max"),
     ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
@@ -105,6 +106,8 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max ihn10.0", "L20 K4 short5 max"),  # grid 24: REMI's hard negatives
     ("L20 K4 short5 max", "L20 K1 short5"),  # grid 25: several interests on long synthetic histories
     ("L5 K2 (defaults)", "L20 K1 short5"),
+    ("L20 K4 short5 max stw", "L5 K2 (defaults)"),  # grid 26: the short-term weights re-tune the preset
+    ("L20 K1 short5 stw", "L20 K1 short5"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
