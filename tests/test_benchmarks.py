@@ -25,12 +25,19 @@ def table_rows(report: str, section: str) -> dict[str, list[str]]:
     return rows
 
 
+def scratch_env(tmp_path) -> dict[str, str]:
+    """The environment of a benchmark whose temporary directories land in tmp_path/scratch."""
+    (tmp_path / "scratch").mkdir()
+    return {**os.environ, "TMPDIR": str(tmp_path / "scratch")}
+
+
 def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
     done = subprocess.run(
         [sys.executable, COMPARE, "--quick", "--protocols", "leave_one_out", "--out_dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+        cwd=tmp_path, capture_output=True, text=True, timeout=1200, env=scratch_env(tmp_path),
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert not list((tmp_path / "scratch").glob("recbole_mind_*"))  # its scratch directory is removed
     tuned = {name[:-len(".yaml")] + " tuned" for name in os.listdir(os.path.join(REPO_ROOT, "benchmarks", "baselines"))}
     expected = {"MIND", "MIND preset", "MIND preset K=1", "MIND preset L=5", "SASRec", "GRU4Rec", "SINE", "Pop"} | tuned
     assert f"[compare] {len(expected)}/{len(expected)}" in done.stdout  # progress is shown
@@ -78,9 +85,10 @@ def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
     done = subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "scale.py"), "--items", "500", "2000",
          "--interactions", "2000", "--users", "50", "--out", str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=scratch_env(tmp_path),
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert not list((tmp_path / "scratch").glob("recbole_mind_*"))  # the generated data is removed
     rows = [line for line in out.read_text().splitlines() if line.startswith("| 500") or line.startswith("| 2,000")]
     assert [row.split("|")[2].strip() for row in rows] == ["CE", "SSM", "SSM sparse"] * 2
     for row in rows:
