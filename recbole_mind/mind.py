@@ -21,7 +21,13 @@ from recbole_mind.layers import (
     squash,
 )
 from recbole_mind.params import read_mind_params
-from recbole_mind.recency import RecencyEmbedding, RecencyLogitPrior, RecencyWeights, recent_behaviour_weights
+from recbole_mind.recency import (
+    RecencyEmbedding,
+    RecencyLogitPrior,
+    RecencyWeights,
+    ShortTermAttention,
+    recent_behaviour_weights,
+)
 from recbole_mind.sampling import (
     NegativeSampler,
     hard_negative_cross_entropy,
@@ -89,6 +95,11 @@ class MIND(SequentialRecommender):
         self.short_term_weights = (
             RecencyWeights(self.short_term_window)
             if self.short_term_window and params.short_term_recency_weights
+            else None
+        )
+        self.short_term_attention = (
+            ShortTermAttention(self.short_term_window, self.max_seq_length, self.embedding_size)
+            if self.short_term_window and params.short_term_attention
             else None
         )
         self.routing_prior = (
@@ -204,10 +215,12 @@ class MIND(SequentialRecommender):
             prior = self.routing_prior(item_seq_len, mapped.size(1))
         if not self.short_term_window:
             return self.routing.route_mapped(mapped, behaviour_mask, capsule_mask, logit_prior=prior)
-        if self.short_term_weights is None:
-            recent = recent_behaviour_weights(item_seq_len, mapped.size(1), self.short_term_window)
-        else:
+        if self.short_term_attention is not None:
+            recent = self.short_term_attention(mapped, item_seq_len)
+        elif self.short_term_weights is not None:
             recent = self.short_term_weights(item_seq_len, mapped.size(1))
+        else:
+            recent = recent_behaviour_weights(item_seq_len, mapped.size(1), self.short_term_window)
         short_term = squash(torch.bmm(recent, mapped))  # (B, 1, d)
         if self.routed_num == 0:
             return short_term, recent

@@ -39,6 +39,7 @@ class MINDParams:
     routing_recency_prior: bool
     short_term_window: int
     short_term_recency_weights: bool
+    short_term_attention: bool
     routing_gradient: bool
     routing_regularization: float
     training_score: str
@@ -136,6 +137,17 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "short_term_recency_weights: True weighs the short-term window's behaviours: set "
             "short_term_window > 0 too (it is 0, so there is no short-term interest)"
         )
+    short_term_attention = _bool(config, "short_term_attention")
+    if short_term_attention and not short_term_window:
+        raise ValueError(
+            "short_term_attention: True lets the short-term interest attend over the history: set "
+            "short_term_window > 0 too (it is 0, so there is no short-term interest)"
+        )
+    if short_term_attention and short_term_recency_weights:
+        raise ValueError(
+            "short_term_attention and short_term_recency_weights are two ways to weigh the short-term "
+            "interest's behaviours (the attention learns its own recency bias): set one of them to False"
+        )
     routing_gradient = _bool(config, "routing_gradient")
     routing_regularization = _number(_value(config, "routing_regularization"))
     if routing_regularization is None or not 0 <= routing_regularization < math.inf:
@@ -195,6 +207,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         routing_recency_prior=_bool(config, "routing_recency_prior"),
         short_term_window=short_term_window,
         short_term_recency_weights=short_term_recency_weights,
+        short_term_attention=short_term_attention,
         routing_gradient=routing_gradient,
         routing_regularization=routing_regularization,
         training_score=training_score,

@@ -12,7 +12,9 @@ interest):
   Gaussian initial routing logits, so a capsule can specialise in recent or older behaviours;
 - :func:`recent_behaviour_weights`: the fixed routing weights of a short-term capsule that
   pools the ``m`` most recent behaviours;
-- :class:`RecencyWeights`: a learned weight per recency position of that window instead.
+- :class:`RecencyWeights`: a learned weight per recency position of that window instead;
+- :class:`ShortTermAttention`: attention over the whole history window instead, queried by the
+  latest behaviour, with a learned recency bias that starts at that window.
 
 Shape letters as in :mod:`recbole_mind.layers` (B batch, L history length, K interests, d
 embedding size). Histories are left-aligned: the most recent behaviour sits at
@@ -21,6 +23,7 @@ embedding size). Histories are left-aligned: the most recent behaviour sits at
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -120,3 +123,54 @@ class RecencyWeights(nn.Module):
         recent = recent_behaviour_weights(seq_len, seq_length, window)  # (B, 1, L) of 0/1
         recency = recency_index(seq_len, seq_length).clamp(max=window - 1)
         return recent * self.weight[recency].unsqueeze(1)
+
+
+class ShortTermAttention(nn.Module):
+    """Short-term capsule weights by attention over the whole history, queried by the latest behaviour.
+
+    The weight of behaviour ``j`` is ``n * softmax_j(q . m_j / sqrt(d) + r[recency_j])`` over the
+    real behaviours, where ``m_j`` are the mapped behaviours ``S e_j``, ``q = Q m_latest``,
+    ``r`` a learned bias per recency position and ``n = min(|history|, m)``. It starts as
+    :func:`recent_behaviour_weights`, up to a leak of ``exp(OLDER_BIAS_START)`` per older
+    behaviour: ``Q`` starts at zero and ``r`` at 0 inside the window of ``m`` latest behaviours
+    and ``OLDER_BIAS_START`` beyond it. Training can then reach back to older behaviours that
+    resemble the latest one (as one self-attention head at the last position does in SASRec)
+    or sharpen the window, where :class:`RecencyWeights` can only reweigh its ``m`` positions.
+
+    Args:
+        window: ``m``, the behaviours the capsule starts from.
+        max_seq_length: ``L``.
+        embedding_size: ``d``.
+    """
+
+    OLDER_BIAS_START = -5.0
+
+    def __init__(self, window: int, max_seq_length: int, embedding_size: int) -> None:
+        super().__init__()
+        self.window = window
+        bias = torch.full((max_seq_length,), self.OLDER_BIAS_START)
+        bias[:window] = 0.0
+        self.recency_bias = nn.Parameter(bias)
+        # A Parameter rather than nn.Linear: MIND re-initialises every Linear, and the query
+        # must start at zero for the capsule to start as the plain window.
+        self.query = nn.Parameter(torch.zeros(embedding_size, embedding_size))
+
+    def forward(self, mapped: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
+        """Weights ``(B, 1, L)`` of the short-term capsule, 0 at padding and for empty histories.
+
+        Args:
+            mapped: ``(B, L, d)`` mapped behaviours, left-aligned.
+            seq_len: ``(B,)`` number of real behaviours.
+        """
+        batch, seq_length, size = mapped.shape
+        latest_position = (seq_len - 1).clamp(min=0)
+        latest = mapped[torch.arange(batch, device=mapped.device), latest_position]  # (B, d)
+        query = latest @ self.query.t()  # (B, d)
+        logits = torch.bmm(mapped, query.unsqueeze(-1)).squeeze(-1) / math.sqrt(size)  # (B, L)
+        logits = logits + self.recency_bias[recency_index(seq_len, seq_length)]
+        real = torch.arange(seq_length, device=seq_len.device).unsqueeze(0) < seq_len.unsqueeze(1)
+        weights = torch.softmax(logits.masked_fill(~real, -math.inf), dim=-1)
+        # An empty history has no real position: its row of -inf softmaxes to NaN; make it 0.
+        weights = torch.nan_to_num(weights, nan=0.0) * real
+        count = seq_len.clamp(max=self.window).to(weights.dtype).unsqueeze(1)
+        return (weights * count).unsqueeze(1)

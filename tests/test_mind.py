@@ -86,6 +86,7 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
         {"interest_num": 4, "short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
+        {"interest_num": 4, "short_term_window": 3, "short_term_attention": True, "training_score": "max"},
         {"interest_num": 4, "short_term_window": 3, "routing_gradient": True, "routing_regularization": 1.0},
         {"interest_num": 4, "short_term_window": 3, "training_score": "max", "hard_negative_beta": 2.0},
         {"interest_num": 4, "hard_negative_beta": 10.0, "loss_type": "SSM", "num_negatives": 50},
@@ -103,7 +104,12 @@ def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
         if isinstance(layer, torch.nn.Linear):
             assert layer.weight.grad.abs().sum() > 0
     assert "eval_routing_logits" not in dict(model.named_parameters())
-    for name in ("recency_embedding.embedding.weight", "routing_prior.bias"):
+    for name in (
+        "recency_embedding.embedding.weight",
+        "routing_prior.bias",
+        "short_term_attention.query",
+        "short_term_attention.recency_bias",
+    ):
         if name in dict(model.named_parameters()):
             grad = dict(model.named_parameters())[name].grad
             assert grad is not None and grad.abs().sum() > 0, name
@@ -114,6 +120,7 @@ def test_recency_options_are_off_by_default_and_add_nothing(ml100k_data):
     assert model.short_term_window == 0
     assert model.recency_embedding is None and model.routing_prior is None
     assert model.short_term_weights is None and not model.routing.routing_gradient
+    assert model.short_term_attention is None
     assert not any("recency" in name or "prior" in name or "short_term" in name for name in model.state_dict())
 
 
@@ -132,6 +139,27 @@ def test_learned_short_term_weights_start_as_the_plain_short_term_interest(ml100
         capsule = squash_of(weighted, latest)
     assert torch.allclose(interests[0, 0], weighted.short_term_mlp(capsule), atol=1e-5)
     assert torch.allclose(interests[:, 1:], expected[:, 1:])  # the routed interests are untouched
+
+
+def test_short_term_attention_with_the_older_behaviours_off_is_the_plain_short_term_interest(ml100k_data, batch):
+    plain = make_model(ml100k_data, interest_num=4, short_term_window=3).eval()
+    attending = make_model(ml100k_data, interest_num=4, short_term_window=3, short_term_attention=True).eval()
+    own = {name: value for name, value in attending.state_dict().items() if name.startswith("short_term_attention.")}
+    attending.load_state_dict({**plain.state_dict(), **own})
+    item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
+    with torch.no_grad():
+        expected = plain(item_seq, item_seq_len)[0]
+        start = attending(item_seq, item_seq_len)[0]
+        # as built: the query is zero and older behaviours leak exp(-5) each
+        assert torch.allclose(start, expected, rtol=0.1, atol=0.05)
+        attending.short_term_attention.recency_bias[3:] = -1e4
+        assert torch.allclose(attending(item_seq, item_seq_len)[0], expected, atol=1e-5)
+        attending.short_term_attention.query.normal_()
+        moved = attending(item_seq, item_seq_len)[0]
+    # a query reweighs the 3 latest behaviours of the histories that have more than one
+    longer = item_seq_len > 1
+    assert not torch.allclose(moved[longer, 0], expected[longer, 0], atol=1e-4)
+    assert torch.allclose(moved[:, 1:], expected[:, 1:])  # the routed interests are untouched
 
 
 def squash_of(model, items):
@@ -243,6 +271,7 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
         {"short_term_window": 20, "recency_embedding": True, "routing_recency_prior": True},
         {"short_term_window": 5, "routing_recency_prior": True},
         {"short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
+        {"short_term_window": 2, "short_term_attention": True, "training_score": "max"},
     ]),
 )
 def test_degenerate_histories_keep_loss_gradients_and_scores_finite(

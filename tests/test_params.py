@@ -25,6 +25,7 @@ VALID = {
     "routing_recency_prior": False,
     "short_term_window": 0,
     "short_term_recency_weights": False,
+    "short_term_attention": False,
     "routing_gradient": False,
     "routing_regularization": 0.0,
     "training_score": "attention",
@@ -78,6 +79,7 @@ def test_attention_power_accepts_infinity(value):
         ("short_term_window", -1, ">= 0"),
         ("short_term_window", 2.5, "integer"),
         ("short_term_recency_weights", "yes", "True or False"),
+        ("short_term_attention", "on", "True or False"),
         ("routing_gradient", 0, "True or False"),
         ("routing_regularization", -0.1, ">= 0"),
         ("routing_regularization", math.nan, ">= 0"),
@@ -107,6 +109,16 @@ def test_short_term_recency_weights_need_a_short_term_window():
         read_mind_params({**VALID, "short_term_recency_weights": True})
     params = read_mind_params({**VALID, "short_term_recency_weights": True, "short_term_window": 3})
     assert params.short_term_recency_weights and params.short_term_window == 3
+
+
+def test_short_term_attention_needs_a_short_term_window_and_excludes_the_weights():
+    with pytest.raises(ValueError, match="short_term_attention: True .* set short_term_window > 0"):
+        read_mind_params({**VALID, "short_term_attention": True})
+    both = {**VALID, "short_term_window": 3, "short_term_attention": True, "short_term_recency_weights": True}
+    with pytest.raises(ValueError, match="short_term_attention and short_term_recency_weights .* one of them"):
+        read_mind_params(both)
+    params = read_mind_params({**VALID, "short_term_attention": True, "short_term_window": 3})
+    assert params.short_term_attention and not params.short_term_recency_weights
 
 
 def test_short_term_window_must_fit_the_history_window():

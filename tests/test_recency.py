@@ -1,3 +1,5 @@
+import math
+
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -7,6 +9,7 @@ from recbole_mind.recency import (
     RecencyEmbedding,
     RecencyLogitPrior,
     RecencyWeights,
+    ShortTermAttention,
     recency_index,
     recent_behaviour_weights,
 )
@@ -98,3 +101,38 @@ def test_no_prior_is_the_paper_routing():
     plain = routing(emb, *masks, logits)
     zero_prior = routing(emb, *masks, logits, torch.zeros(2, 3, 5))
     assert torch.equal(plain[0], zero_prior[0]) and torch.equal(plain[1], zero_prior[1])
+
+
+@given(
+    lengths=st.lists(st.integers(0, 12), min_size=1, max_size=6),
+    window=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_short_term_attention_starts_near_the_plain_window_and_masks_padding(lengths, window, seed):
+    torch.manual_seed(seed)
+    seq_len = torch.tensor(lengths)
+    layer = ShortTermAttention(window, 12, embedding_size=4)
+    mapped = torch.randn(len(lengths), 12, 4)
+    weights = layer(mapped, seq_len)
+    plain = recent_behaviour_weights(seq_len, 12, window)
+    assert weights.shape == plain.shape and torch.isfinite(weights).all()
+    real = torch.arange(12).unsqueeze(0) < seq_len.unsqueeze(1)
+    assert (weights[:, 0][~real] == 0).all()  # padding, and every position of an empty history
+    # the weights sum to the plain window's count; older behaviours leak at most exp(-5) each
+    assert torch.allclose(weights.sum(dim=-1), plain.sum(dim=-1), atol=1e-5)
+    assert torch.allclose(weights, plain, atol=12 * math.exp(ShortTermAttention.OLDER_BIAS_START))
+
+
+def test_short_term_attention_follows_the_query_back_to_older_behaviours():
+    layer = ShortTermAttention(window=1, max_seq_length=4, embedding_size=2)
+    with torch.no_grad():
+        layer.recency_bias.zero_()  # no recency preference: content alone decides
+        layer.query.copy_(10.0 * torch.eye(2))
+    # the latest behaviour (position 3) points like position 0; positions 1, 2 point elsewhere
+    mapped = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]])
+    weights = layer(mapped, torch.tensor([4]))[0, 0]
+    assert weights[0] > 0.45 and weights[3] > 0.45 and weights[1] < 0.01
+    weights.sum().backward()  # the count is fixed, so check that each part gets a gradient
+    layer.zero_grad()
+    layer(mapped, torch.tensor([4]))[0, 0, 0].backward()
+    assert layer.query.grad.abs().sum() > 0 and layer.recency_bias.grad.abs().sum() > 0
