@@ -109,6 +109,9 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max stw", "L5 K2 (defaults)"),  # grid 26: the short-term weights re-tune the preset
     ("L20 K1 short5 stw", "L20 K1 short5"),
     ("L50 K4 short5 max stw", "L20 K4 short5 max stw"),  # grid 27: the routed interests over 50 behaviours
+    ("L20 K4 short5 max sta", "L20 K4 short5 max stw"),  # grid 29: the short-term interest attends
+    ("L20 K4 short5 max sta", "L20 K1 short5 stw"),
+    ("L20 K4 short5 max sta", "L20 K1 short5 sta"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
