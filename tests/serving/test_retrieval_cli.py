@@ -19,6 +19,7 @@ def test_command_line_export_retrieve_explain(in_trained_dir, tmp_path):
     done = cli("export", checkpoint, "--out", str(tmp_path / "vectors"), "--users", user)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "vectors" / "interests.npz").is_file()
+    assert "FutureWarning" not in done.stderr  # RecBole's own deprecations stay hidden, as in training
     done = cli("retrieve", checkpoint, "--users", user, "--n", "3", "--index", "hnsw", "--exclude_seen")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith(f"{user}: ") and done.stdout.count("(") == 3
