@@ -112,6 +112,7 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max sta", "L20 K4 short5 max stw"),  # grid 29: the short-term interest attends
     ("L20 K4 short5 max sta", "L20 K1 short5 stw"),
     ("L20 K4 short5 max sta", "L20 K1 short5 sta"),
+    ("L20 K1 short5 sta", "L20 K1 short5 stw"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
