@@ -6,6 +6,7 @@ while keeping serving unchanged (an item's score is still its best inner product
 interest):
 
 - :func:`recency_index`: how far each behaviour lies from the most recent one;
+- :func:`real_positions`: which positions hold real behaviours (the rest is padding);
 - :class:`RecencyEmbedding`: a learned vector per recency position added to each behaviour
   embedding before routing (as ComiRec-SA adds position embeddings);
 - :class:`RecencyLogitPrior`: a learned bias per (capsule, recency position) added to the
@@ -45,15 +46,18 @@ def recency_index(seq_len: torch.Tensor, seq_length: int) -> torch.Tensor:
     return (seq_len.unsqueeze(1) - 1 - positions).clamp(min=0)
 
 
+def real_positions(seq_len: torch.Tensor, seq_length: int) -> torch.Tensor:
+    """``(B, L)`` bool, ``True`` at the ``seq_len`` real behaviours of each left-aligned history."""
+    return torch.arange(seq_length, device=seq_len.device).unsqueeze(0) < seq_len.unsqueeze(1)
+
+
 def recent_behaviour_weights(seq_len: torch.Tensor, seq_length: int, window: int) -> torch.Tensor:
     """Routing weights ``(B, 1, L)`` of a capsule made of the ``window`` latest behaviours.
 
     Each of those behaviours gets weight 1 (as in routing over the interest axis with a single
     capsule, where every behaviour gives itself whole), every other position 0.
     """
-    positions = torch.arange(seq_length, device=seq_len.device).unsqueeze(0)
-    real = positions < seq_len.unsqueeze(1)
-    recent = real & (recency_index(seq_len, seq_length) < window)
+    recent = real_positions(seq_len, seq_length) & (recency_index(seq_len, seq_length) < window)
     return recent.unsqueeze(1).float()
 
 
@@ -78,7 +82,7 @@ class RecencyEmbedding(nn.Module):
         rows costs less than applying it to every position of the batch.
         """
         table = self.embedding.weight if transform is None else transform(self.embedding.weight)
-        real = torch.arange(seq_length, device=seq_len.device).unsqueeze(0) < seq_len.unsqueeze(1)
+        real = real_positions(seq_len, seq_length)
         return table[recency_index(seq_len, seq_length)] * real.unsqueeze(-1)
 
 
@@ -168,9 +172,9 @@ class ShortTermAttention(nn.Module):
         query = latest @ self.query.t()  # (B, d)
         logits = torch.bmm(mapped, query.unsqueeze(-1)).squeeze(-1) / math.sqrt(size)  # (B, L)
         logits = logits + self.recency_bias[recency_index(seq_len, seq_length)]
-        real = torch.arange(seq_length, device=seq_len.device).unsqueeze(0) < seq_len.unsqueeze(1)
+        real = real_positions(seq_len, seq_length)
         weights = torch.softmax(logits.masked_fill(~real, -math.inf), dim=-1)
         # An empty history has no real position: its row of -inf softmaxes to NaN; make it 0.
-        weights = torch.nan_to_num(weights, nan=0.0) * real
+        weights = torch.nan_to_num(weights, nan=0.0)
         count = seq_len.clamp(max=self.window).to(weights.dtype).unsqueeze(1)
         return (weights * count).unsqueeze(1)
