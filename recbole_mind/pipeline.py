@@ -22,7 +22,6 @@ from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
 from recbole_mind.future_targets import prepare_future_targets
-from recbole_mind.prerun import silence_third_party_deprecations
 from recbole_mind.token_maps import record_token_maps
 
 # test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
@@ -49,7 +48,6 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     checkpoint of the run carries them (``recbole_mind.token_maps``).
     """
     logger = getLogger()
-    silence_third_party_deprecations()  # also for serving, whose config skips check_run_config
     init_seed(config["seed"], config["reproducibility"])
     dataset = load_dataset(config)
     record_token_maps(config, dataset)

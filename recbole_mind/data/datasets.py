@@ -17,6 +17,7 @@ from recbole.data import create_dataset
 from recbole.data.dataset import Dataset
 
 from recbole_mind.data.atomic import check_dataset_files
+from recbole_mind.prerun import silence_third_party_deprecations
 
 # RecBole's list of the datasets it can download (name -> url).
 RECBOLE_DATASET_URLS = os.path.join(os.path.dirname(recbole.__file__), "properties", "dataset", "url.yaml")
@@ -58,6 +59,9 @@ def load_dataset(config: Config) -> Dataset:
             f"(names in {RECBOLE_DATASET_URLS})"
         )
     check_dataset_files(config)
+    # Here, not only in check_run_config: serving rebuilds data from a checkpoint's config,
+    # which that check never sees, and RecBole's dataset code is what warns.
+    silence_third_party_deprecations()
     try:
         return create_dataset(config)
     except urllib.error.URLError as error:
