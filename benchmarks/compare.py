@@ -562,6 +562,9 @@ def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
     if not curves:
         return []
     datasets = sorted({dataset for dataset, _ in curves})
+    # one colour per row in every panel, so a reader can follow a model from panel to panel
+    palette = [*plt.get_cmap("tab10").colors, "black"]  # 11 rows, 11 distinct colours
+    colours = {row: palette[index % len(palette)] for index, row in enumerate(MODELS)}
     figure, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4.5), squeeze=False)
     for index, dataset in enumerate(datasets):
         axis = axes[0][index]
@@ -572,7 +575,7 @@ def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
             epochs = min(len(curve) for curve in per_seed)  # early stopping may end seeds apart
             seconds = [statistics.mean(curve[e][0] for curve in per_seed) for e in range(epochs)]
             scores = [statistics.mean(curve[e][1] for curve in per_seed) for e in range(epochs)]
-            axis.plot(seconds, scores, marker="o", markersize=3, label=row)
+            axis.plot(seconds, scores, marker="o", markersize=3, label=row, color=colours[row])
         axis.set_xscale("log")
         axis.set_xlabel("cumulative training seconds (log scale)")
         axis.set_ylabel(f"validation {valid_metrics[dataset]}")
