@@ -58,6 +58,8 @@ class MIND(SequentialRecommender):
         self.training_score = params.training_score
         self.future_targets = params.future_targets
         self.hard_negative_beta = params.hard_negative_beta  # REMI's hard negatives (0: off)
+        # 0: off; with no routed interests the short-term one's loss is the whole loss already
+        self.short_term_loss_weight = params.short_term_loss_weight if self.interest_num > 1 else 0.0
         if self.future_targets and FUTURE_ITEM_FIELD not in dataset.inter_feat:
             raise ValueError(
                 f"future_targets: {self.future_targets} trains on later items that the training split "
@@ -234,6 +236,13 @@ class MIND(SequentialRecommender):
             item_seq, interaction[self.ITEM_SEQ_LEN], interaction, return_routing_weights=regularise
         )
         loss = self._score_loss(interests, capsule_mask, interaction)
+        if self.short_term_loss_weight:
+            # The max over interests trains each interest only on the items it wins, so the
+            # routed interests starve the short-term one of the targets they take; its own
+            # softmax trains it on every target, as a single-interest model would be.
+            short_term_only = torch.zeros_like(capsule_mask)
+            short_term_only[:, 0] = True
+            loss = loss + self.short_term_loss_weight * self._score_loss(interests, short_term_only, interaction)
         if regularise:
             routed = slice(1, None) if self.short_term_window else slice(None)
             collapse = routing_collapse(weights[0][:, routed], item_seq != 0, capsule_mask[:, routed])

@@ -45,6 +45,7 @@ class MINDParams:
     training_score: str
     future_targets: int
     hard_negative_beta: float
+    short_term_loss_weight: float
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -186,6 +187,17 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"hard_negative_beta: {hard_negative_beta} weighs the negatives of one target per example; "
             f"set future_targets: 0 (got {future_targets}), whose later targets share one softmax"
         )
+    short_term_loss_weight = _number(_value(config, "short_term_loss_weight"))
+    if short_term_loss_weight is None or not 0 <= short_term_loss_weight < math.inf:
+        raise ValueError(
+            "short_term_loss_weight must be a finite number >= 0 (0: off), "
+            f"got {config['short_term_loss_weight']!r}"
+        )
+    if short_term_loss_weight > 0 and not short_term_window:
+        raise ValueError(
+            f"short_term_loss_weight: {short_term_loss_weight} trains the short-term interest on its own: "
+            "set short_term_window > 0 too (it is 0, so there is no short-term interest)"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=interest_num,
@@ -213,4 +225,5 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         training_score=training_score,
         future_targets=future_targets,
         hard_negative_beta=hard_negative_beta,
+        short_term_loss_weight=short_term_loss_weight,
     )

@@ -90,6 +90,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "short_term_window": 3, "routing_gradient": True, "routing_regularization": 1.0},
         {"interest_num": 4, "short_term_window": 3, "training_score": "max", "hard_negative_beta": 2.0},
         {"interest_num": 4, "hard_negative_beta": 10.0, "loss_type": "SSM", "num_negatives": 50},
+        {"interest_num": 4, "short_term_window": 3, "training_score": "max", "short_term_loss_weight": 1.0},
+        {"interest_num": 4, "short_term_window": 3, "short_term_loss_weight": 0.5, "loss_type": "SSM"},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -372,3 +374,25 @@ def test_hard_negatives_raise_the_loss_and_are_off_by_default(ml100k_data, batch
     # weights that grow with the score put more mass on the high-scoring negatives
     assert torch.isfinite(weighted) and weighted > base
     assert make_model(ml100k_data).hard_negative_beta == 0.0
+
+
+@pytest.mark.parametrize("training_score", ["attention", "max"])
+def test_short_term_loss_adds_the_short_term_interests_own_softmax(ml100k_data, batch, training_score):
+    config = dict(interest_num=4, short_term_window=3, training_score=training_score)
+    plain = make_model(ml100k_data, **config).train()
+    weighted = make_model(ml100k_data, **config, short_term_loss_weight=0.5).train()
+    weighted.load_state_dict(plain.state_dict())
+    torch.manual_seed(3)  # the same routing draws for both
+    base = plain.calculate_loss(batch)
+    torch.manual_seed(3)
+    total = weighted.calculate_loss(batch)
+    torch.manual_seed(3)
+    interests, capsule_mask = plain(batch["item_id_list"], batch["item_length"])
+    short_term_logits = interests[:, 0] @ plain.item_encoder.all_items().t()
+    own = torch.nn.functional.cross_entropy(short_term_logits, batch["item_id"])
+    assert own > 0 and torch.allclose(total, base + 0.5 * own, rtol=1e-5)
+    assert make_model(ml100k_data).short_term_loss_weight == 0.0  # off by default: the paper's loss
+    # a single interest is the short-term one: the ablation of a preset that sets the weight is
+    # the single-interest model as it was
+    single = make_model(ml100k_data, interest_num=1, short_term_window=3, short_term_loss_weight=0.5)
+    assert single.short_term_loss_weight == 0.0

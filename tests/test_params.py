@@ -31,6 +31,7 @@ VALID = {
     "training_score": "attention",
     "future_targets": 0,
     "hard_negative_beta": 0.0,
+    "short_term_loss_weight": 0.0,
 }
 
 
@@ -93,6 +94,10 @@ def test_attention_power_accepts_infinity(value):
         ("hard_negative_beta", math.inf, ">= 0"),
         ("hard_negative_beta", "hard", ">= 0"),
         ("hard_negative_beta", True, ">= 0"),
+        ("short_term_loss_weight", -0.5, ">= 0"),
+        ("short_term_loss_weight", math.nan, ">= 0"),
+        ("short_term_loss_weight", "half", ">= 0"),
+        ("short_term_loss_weight", 1.0, "set short_term_window > 0 too"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
@@ -148,3 +153,11 @@ def test_hard_negatives_need_a_single_target_per_example():
     future = {**on, "future_targets": 3, "training_score": "max"}
     with pytest.raises(ValueError, match="hard_negative_beta: 2.0 .* set future_targets: 0 \\(got 3\\)"):
         read_mind_params(future)
+
+
+def test_short_term_loss_needs_a_short_term_interest():
+    on = {**VALID, "short_term_loss_weight": 0.5, "short_term_window": 3}
+    assert read_mind_params(on).short_term_loss_weight == 0.5
+    assert read_mind_params({**on, "interest_num": 1}).short_term_loss_weight == 0.5  # the model skips it
+    with pytest.raises(ValueError, match="short_term_loss_weight: 0.5 .* set short_term_window > 0 too"):
+        read_mind_params({**on, "short_term_window": 0})
