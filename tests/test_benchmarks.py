@@ -626,3 +626,30 @@ def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows
     record.write_text('{"rows": "fast"}')
     with pytest.raises(ValueError, match="is not a record of benchmarks/epoch_cost.py"):
         epoch_cost_ratio("MIND preset", "SASRec", "ml-100k", str(record))
+
+
+def test_interest_share_accounts_for_every_top_slot_on_validation(tmp_path):
+    """benchmarks/interest_share.py: its serving-rule recall is the trainer's best validation
+    recall, the slot shares are fractions, and the short-term figures exist only for a row with
+    a short-term interest."""
+    out = tmp_path / "share.json"
+    subprocess.run([sys.executable, "-m", "recbole_mind.data.synthetic", str(tmp_path / "data"), "--name", "tiny",
+                    "--users", "60", "--items", "100", "--interactions", "1500"], check=True, cwd=tmp_path, timeout=300)
+    script = os.path.join(REPO_ROOT, "benchmarks", "interest_share.py")
+    subprocess.run([sys.executable, script, "--rows", "MIND preset L=5", "MIND", "--dataset", "tiny",
+                    "--data_path", "data", "--epochs", "1", "--out", str(out)],
+                   check=True, cwd=tmp_path, timeout=900, env=scratch_env(tmp_path))
+    records = {record["row"]: record for record in json.loads(out.read_text())}
+    assert set(records) == {"MIND preset L=5", "MIND"}
+    for record in records.values():
+        assert record["validation_users"] == 60 and record["mismatched_targets"] == 0
+        assert record["recall"] == pytest.approx(record["best_valid"]["recall@50"], abs=1e-4)
+        assert 0 <= record["top_in_window"] <= record["top_in_history"] <= 1
+    preset = records["MIND preset L=5"]
+    assert 0 <= preset["top_won_by_short_term"] <= 1 and 0 <= preset["hits_won_by_short_term"] <= 1
+    assert 0 <= preset["recall_short_term_alone"] <= 1 and 0 <= preset["recall_routed_alone"] <= 1
+    assert "top_won_by_short_term" not in records["MIND"]
+    assert not list((tmp_path / "scratch").glob("interest_share_*"))  # the checkpoint folder is removed
+    result = subprocess.run([sys.executable, script, "--rows", "SASRec"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and "not MIND rows: ['SASRec']" in result.stderr
