@@ -240,9 +240,9 @@ class MIND(SequentialRecommender):
             # The max over interests trains each interest only on the items it wins, so the
             # routed interests starve the short-term one of the targets they take; its own
             # softmax trains it on every target, as a single-interest model would be.
-            short_term_only = torch.zeros_like(capsule_mask)
-            short_term_only[:, 0] = True
-            loss = loss + self.short_term_loss_weight * self._score_loss(interests, short_term_only, interaction)
+            short_term = slice(0, 1)
+            short_term_loss = self._score_loss(interests[:, short_term], capsule_mask[:, short_term], interaction)
+            loss = loss + self.short_term_loss_weight * short_term_loss
         if regularise:
             routed = slice(1, None) if self.short_term_window else slice(None)
             collapse = routing_collapse(weights[0][:, routed], item_seq != 0, capsule_mask[:, routed])
