@@ -37,10 +37,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import compare  # noqa: E402  (benchmarks/ is not a package)
+import interest_share  # noqa: E402
 import validation_grid  # noqa: E402
 
 RUNS_DIR = os.path.join(ROOT, "docs", "benchmark_runs")
 TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")
+INTEREST_SHARE = os.path.join(ROOT, "docs", "interest_share.json")
 BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures: (?P=name) -->)", re.S)
 
 
@@ -84,6 +86,12 @@ def tuning_block(pattern: str, metrics: tuple[str, ...] = validation_grid.SHOWN)
     return validation_grid.table(tuning_logs(pattern), metrics) + "\n"
 
 
+def interest_share_block(path: str = INTEREST_SHARE) -> str:
+    """benchmarks/interest_share.py's table of its records."""
+    with open(path, encoding="utf-8") as file:
+        return interest_share.markdown_table(json.load(file))
+
+
 def tuning_logs(pattern: str) -> list[str]:
     return sorted(glob.glob(os.path.join(TUNING_RUNS, pattern)))
 
@@ -113,6 +121,8 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max sta", "L20 K1 short5 stw"),
     ("L20 K4 short5 max sta", "L20 K1 short5 sta"),
     ("L20 K1 short5 sta", "L20 K1 short5 stw"),
+    ("L20 K4 short5 max stw stl1", "L20 K4 short5 max stw"),  # grid 30: the short-term interest's own loss
+    ("L20 K4 short5 max stw stl1", "L20 K1 short5 stw"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
@@ -139,6 +149,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "tuning-levers": lambda: tuning_block("levers_*.jsonl"),
     "tuning-levers-paired": lambda: validation_grid.paired_table(tuning_logs("levers_*.jsonl"), LEVER_PAIRS) + "\n",
     "tuning-baselines": lambda: tuning_block("baseline_*.jsonl"),
+    "interest-share": interest_share_block,
     "tuning-multi-target": lambda: tuning_block("multi_target_levers_*.jsonl", MULTI_TARGET_METRICS),
     "tuning-multi-target-paired": lambda: validation_grid.paired_table(
         tuning_logs("multi_target_levers_*.jsonl"), MULTI_TARGET_PAIRS, MULTI_TARGET_METRICS) + "\n",

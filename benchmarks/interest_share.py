@@ -18,7 +18,8 @@ never scored), recording per user:
 
     python benchmarks/interest_share.py --rows "MIND preset" "MIND preset K=1" --seed 2020
 
-writes ``docs/interest_share.json`` (``--out``) and prints one table.
+writes ``docs/interest_share.json`` (``--out``) and prints the table of :func:`markdown_table`, which
+``benchmarks/figures.py`` keeps in docs/tuning.md.
 """
 
 from __future__ import annotations
@@ -131,6 +132,29 @@ def interest_share(model, valid_data, histories: dict[int, list[int]], top_n: in
     return figures
 
 
+TABLE_COLUMNS = [  # (header, key): shares and recalls of one record
+    ("recall@N (max rule)", "recall"),
+    ("short-term alone", "recall_short_term_alone"),
+    ("routed alone", "recall_routed_alone"),
+    ("slots won by short-term", "top_won_by_short_term"),
+    ("hits won by short-term", "hits_won_by_short_term"),
+    ("slots in window", "top_in_window"),
+    ("slots in history", "top_in_history"),
+]
+
+
+def markdown_table(records: list[dict[str, Any]]) -> str:
+    """One row per record: the figures of :data:`TABLE_COLUMNS` (``-`` where a row has no such
+    interest), to 4 places."""
+    lines = ["| row | dataset | seed | N | " + " | ".join(header for header, _ in TABLE_COLUMNS) + " |",
+             "|---" * (4 + len(TABLE_COLUMNS)) + "|"]
+    for record in records:
+        cells = [f"{record[key]:.4f}" if key in record else "-" for _, key in TABLE_COLUMNS]
+        lines.append(f"| {record['row']} | {record['dataset']} | {record['seed']} | {record['top_n']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", default=["MIND preset", "MIND preset K=1"],
@@ -170,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w", encoding="utf-8") as file:
         json.dump(kept + records, file, indent=1)
         file.write("\n")
+    print(markdown_table(kept + records))
     return 0
 
 

@@ -636,10 +636,14 @@ def test_interest_share_accounts_for_every_top_slot_on_validation(tmp_path):
     subprocess.run([sys.executable, "-m", "recbole_mind.data.synthetic", str(tmp_path / "data"), "--name", "tiny",
                     "--users", "60", "--items", "100", "--interactions", "1500"], check=True, cwd=tmp_path, timeout=300)
     script = os.path.join(REPO_ROOT, "benchmarks", "interest_share.py")
-    subprocess.run([sys.executable, script, "--rows", "MIND preset L=5", "MIND", "--dataset", "tiny",
-                    "--data_path", "data", "--epochs", "1", "--out", str(out)],
-                   check=True, cwd=tmp_path, timeout=900, env=scratch_env(tmp_path))
+    printed = subprocess.run([sys.executable, script, "--rows", "MIND preset L=5", "MIND", "--dataset", "tiny",
+                              "--data_path", "data", "--epochs", "1", "--out", str(out)],
+                             check=True, cwd=tmp_path, timeout=900, env=scratch_env(tmp_path),
+                             capture_output=True, text=True).stdout
     records = {record["row"]: record for record in json.loads(out.read_text())}
+    table = [line for line in printed.splitlines() if line.startswith("| MIND")]
+    assert len(table) == 2 and table[1].startswith("| MIND | tiny | 2020 | 50 |")
+    assert table[1].count("| - ") == 4  # the paper's MIND has no short-term interest: its four columns are empty
     assert set(records) == {"MIND preset L=5", "MIND"}
     for record in records.values():
         assert record["validation_users"] == 60 and record["mismatched_targets"] == 0
