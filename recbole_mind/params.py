@@ -80,6 +80,14 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def _weight(config: Mapping[str, Any], key: str) -> float:
+    """A finite number >= 0 of a key whose 0 switches its term off."""
+    value = _number(_value(config, key))
+    if value is None or not 0 <= value < math.inf:
+        raise ValueError(f"{key} must be a finite number >= 0 (0: off), got {config[key]!r}")
+    return value
+
+
 def _names(config: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = _value(config, key)
     if not isinstance(value, (list, tuple)) or not all(isinstance(name, str) for name in value):
@@ -150,12 +158,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "interest's behaviours (the attention learns its own recency bias): set one of them to False"
         )
     routing_gradient = _bool(config, "routing_gradient")
-    routing_regularization = _number(_value(config, "routing_regularization"))
-    if routing_regularization is None or not 0 <= routing_regularization < math.inf:
-        raise ValueError(
-            "routing_regularization must be a finite number >= 0 (0: off), "
-            f"got {config['routing_regularization']!r}"
-        )
+    routing_regularization = _weight(config, "routing_regularization")
     if routing_regularization > 0 and not routing_gradient:
         raise ValueError(
             f"routing_regularization: {routing_regularization} needs routing_gradient: True too: "
@@ -176,23 +179,13 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"training_score: max and loss_type: CE, got training_score: {training_score}, "
             f"loss_type: {loss_type} (label-aware attention would need a softmax per target)"
         )
-    hard_negative_beta = _number(_value(config, "hard_negative_beta"))
-    if hard_negative_beta is None or not 0 <= hard_negative_beta < math.inf:
-        raise ValueError(
-            "hard_negative_beta must be a finite number >= 0 (0: off), "
-            f"got {config['hard_negative_beta']!r}"
-        )
+    hard_negative_beta = _weight(config, "hard_negative_beta")
     if hard_negative_beta > 0 and future_targets:
         raise ValueError(
             f"hard_negative_beta: {hard_negative_beta} weighs the negatives of one target per example; "
             f"set future_targets: 0 (got {future_targets}), whose later targets share one softmax"
         )
-    short_term_loss_weight = _number(_value(config, "short_term_loss_weight"))
-    if short_term_loss_weight is None or not 0 <= short_term_loss_weight < math.inf:
-        raise ValueError(
-            "short_term_loss_weight must be a finite number >= 0 (0: off), "
-            f"got {config['short_term_loss_weight']!r}"
-        )
+    short_term_loss_weight = _weight(config, "short_term_loss_weight")
     if short_term_loss_weight > 0 and not short_term_window:
         raise ValueError(
             f"short_term_loss_weight: {short_term_loss_weight} trains the short-term interest on its own: "
