@@ -131,6 +131,19 @@ def protocol_files(dataset: str, quick: bool, row_files: list[str] = (), protoco
     return files
 
 
+def row_config(row: str, dataset: str, protocol: str, seed: int, data_path: str | None = None, **keys: Any):
+    """RecBole's ``Config`` of a benchmark row under ``protocol``, for the scripts that train or
+    time one row in their own process (``data_path``: the folder holding ``<dataset>/``; ``keys``
+    override the row's own)."""
+    from recbole_mind.config import build_config
+
+    model_name, row_files, overrides = MODELS[row]
+    config_dict = {**overrides, "seed": seed, **keys}
+    if data_path:
+        config_dict["data_path"] = os.path.abspath(data_path)
+    return build_config(model_name, dataset, protocol_files(dataset, False, row_files, protocol), config_dict)
+
+
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     """One training run; executed in a fresh spawned process."""
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line

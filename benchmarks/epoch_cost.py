@@ -40,12 +40,9 @@ DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
 def prepare_row(row: str, dataset: str, protocol: str, seed: int, data_path: str | None = None) -> tuple[Any, Any]:
     """``(trainer, train_data)`` of a benchmark row under ``protocol`` (``data_path``: the folder
     holding ``<dataset>/``, as compare.py's)."""
-    from recbole_mind.config import build_config
     from recbole_mind.pipeline import build_trainer, prepare
 
-    model_name, row_files, overrides = compare.MODELS[row]
-    config = build_config(model_name, dataset, compare.protocol_files(dataset, False, row_files, protocol),
-                          {**overrides, "seed": seed, **({"data_path": os.path.abspath(data_path)} if data_path else {})})
+    config = compare.row_config(row, dataset, protocol, seed, data_path)
     prepared = prepare(config)
     return build_trainer(config, prepared.model), prepared.train_data
 

@@ -54,21 +54,15 @@ def user_histories(dataset) -> dict[int, list[int]]:
 
 def train_best(row: str, dataset_name: str, seed: int, epochs: int, data_path: str | None, checkpoint_dir: str):
     """The row's model at its best validation epoch of at most ``epochs``, with its prepared data."""
-    from recbole_mind.config import build_config
+    from recbole_mind.checkpoint import load_checkpoint, restore_model
     from recbole_mind.pipeline import build_trainer, prepare
 
-    model_name, row_files, overrides = compare.MODELS[row]
-    extra = {"seed": seed, "epochs": epochs, "checkpoint_dir": checkpoint_dir}
-    if data_path:
-        extra["data_path"] = os.path.abspath(data_path)
-    config = build_config(model_name, dataset_name,
-                          compare.protocol_files(dataset_name, False, row_files, "leave_one_out"),
-                          {**overrides, **extra})
+    config = compare.row_config(row, dataset_name, "leave_one_out", seed, data_path,
+                                epochs=epochs, checkpoint_dir=checkpoint_dir)
     prepared = prepare(config)
     trainer = build_trainer(config, prepared.model)
-    best_score, best_result = trainer.fit(prepared.train_data, prepared.valid_data, saved=True, show_progress=False)
-    state = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
-    prepared.model.load_state_dict(state["state_dict"])
+    _, best_result = trainer.fit(prepared.train_data, prepared.valid_data, saved=True, show_progress=False)
+    restore_model(prepared.model, load_checkpoint(trainer.saved_model_file))
     prepared.model.eval()
     return config, prepared, {key: float(value) for key, value in best_result.items()}
 
