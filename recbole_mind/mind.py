@@ -16,6 +16,8 @@ from recbole_mind.layers import (
     LabelAwareAttention,
     dynamic_interest_num,
     interest_mask,
+    interest_scores,
+    max_and_first_scores,
     max_interest_scores,
     routing_collapse,
     squash,
@@ -32,7 +34,6 @@ from recbole_mind.sampling import (
     NegativeSampler,
     hard_negative_cross_entropy,
     sampled_softmax_from_logits,
-    sampled_softmax_loss,
 )
 
 
@@ -236,13 +237,6 @@ class MIND(SequentialRecommender):
             item_seq, interaction[self.ITEM_SEQ_LEN], interaction, return_routing_weights=regularise
         )
         loss = self._score_loss(interests, capsule_mask, interaction)
-        if self.short_term_loss_weight:
-            # The max over interests trains each interest only on the items it wins, so the
-            # routed interests starve the short-term one of the targets they take; its own
-            # softmax trains it on every target, as a single-interest model would be.
-            short_term = slice(0, 1)
-            short_term_loss = self._score_loss(interests[:, short_term], capsule_mask[:, short_term], interaction)
-            loss = loss + self.short_term_loss_weight * short_term_loss
         if regularise:
             routed = slice(1, None) if self.short_term_window else slice(None)
             collapse = routing_collapse(weights[0][:, routed], item_seq != 0, capsule_mask[:, routed])
@@ -250,36 +244,70 @@ class MIND(SequentialRecommender):
         return loss
 
     def _score_loss(self, interests: torch.Tensor, capsule_mask: torch.Tensor, interaction) -> torch.Tensor:
-        """The softmax loss of the target items (CE or SSM, attention or max scoring)."""
+        """The softmax loss of the target items (CE or SSM, attention or max scoring), plus,
+        with ``short_term_loss_weight``, the short-term interest's own on the same candidates."""
         pos_items = interaction[self.POS_ITEM_ID]
         pos_emb = self.item_encoder(pos_items)
+        vectors = self._scoring_vectors(interests, capsule_mask, pos_emb)
         if self.loss_type == "CE":
-            all_items = self.item_encoder.all_items()
-            if self.training_score == "max":
-                logits = max_interest_scores(interests, all_items, capsule_mask)
-            else:
-                logits = torch.matmul(self.attention(interests, pos_emb, capsule_mask), all_items.t())
-            if self.future_targets:
-                targets = torch.cat([pos_items.unsqueeze(1), interaction[FUTURE_ITEM_FIELD]], dim=1)
-                return multi_target_cross_entropy(logits, targets)
-            if self.hard_negative_beta:
-                return hard_negative_cross_entropy(logits, pos_items, self.hard_negative_beta)
-            return self.loss_fct(logits, pos_items)
+            heads = self._head_scores(*vectors, self.item_encoder.all_items())
+            return self._weighted(self._full_softmax_loss(logits, interaction) for logits in heads)
         neg_items = self.negative_sampler(self.num_negatives)
-        neg_emb = self.item_encoder(neg_items)
         log_q = (None, None)
         if self.logq_correction:
             log_q = (self.negative_sampler.log_q(pos_items), self.negative_sampler.log_q(neg_items))
-        if self.training_score == "max":
-            pos_logits = max_interest_scores(interests, pos_emb.unsqueeze(1), capsule_mask).squeeze(1)
-            neg_logits = max_interest_scores(interests, neg_emb, capsule_mask)
-            return sampled_softmax_from_logits(
-                pos_logits, pos_items, neg_logits, neg_items, *log_q, self.hard_negative_beta
+        pos_heads = self._head_scores(*vectors, pos_emb.unsqueeze(1))
+        neg_heads = self._head_scores(*vectors, self.item_encoder(neg_items))
+        return self._weighted(
+            sampled_softmax_from_logits(
+                pos_logits.squeeze(1), pos_items, neg_logits, neg_items, *log_q, self.hard_negative_beta
             )
-        user_vector = self.attention(interests, pos_emb, capsule_mask)
-        return sampled_softmax_loss(
-            user_vector, pos_emb, pos_items, neg_emb, neg_items, *log_q, self.hard_negative_beta
+            for pos_logits, neg_logits in zip(pos_heads, neg_heads)
         )
+
+    def _scoring_vectors(
+        self, interests: torch.Tensor, capsule_mask: torch.Tensor, pos_emb: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, H, d)`` vectors that training scores items with, and their ``(B, H)`` mask: the
+        interests themselves under ``training_score: max``; else the label-aware mix, then, with
+        ``short_term_loss_weight``, the short-term interest."""
+        if self.training_score == "max":
+            return interests, capsule_mask
+        vectors = self.attention(interests, pos_emb, capsule_mask).unsqueeze(1)
+        if self.short_term_loss_weight:
+            vectors = torch.cat([vectors, interests[:, :1]], dim=1)
+        return vectors, torch.ones(vectors.shape[:2], dtype=torch.bool, device=vectors.device)
+
+    def _head_scores(self, vectors: torch.Tensor, mask: torch.Tensor, items: torch.Tensor) -> list[torch.Tensor]:
+        """``(B, N)`` scores of ``items`` (``(N, d)`` or ``(B, N, d)``) by the training score,
+        then, with ``short_term_loss_weight``, by the short-term interest alone; one product
+        of :meth:`_scoring_vectors`' vectors serves both."""
+        scores = interest_scores(vectors, items, mask)  # (B, H, N)
+        if self.training_score != "max":
+            return list(scores.unbind(dim=1))
+        if self.short_term_loss_weight:
+            return list(max_and_first_scores(scores))  # interest 0 is short-term and always active
+        return [scores.max(dim=1).values]
+
+    def _weighted(self, head_losses) -> torch.Tensor:
+        """The training score's loss plus ``short_term_loss_weight`` times the short-term one's.
+
+        The max over interests trains each interest only on the items it wins, so the routed
+        interests starve the short-term one of the targets they take; its own softmax trains
+        it on every target, as a single-interest model would be."""
+        loss, *short_term = head_losses
+        return loss + self.short_term_loss_weight * short_term[0] if short_term else loss
+
+    def _full_softmax_loss(self, logits: torch.Tensor, interaction) -> torch.Tensor:
+        """CE of ``(B, n_items)`` logits: the next item, the later ones too with
+        ``future_targets``, hard-negative weighted with ``hard_negative_beta``."""
+        pos_items = interaction[self.POS_ITEM_ID]
+        if self.future_targets:
+            targets = torch.cat([pos_items.unsqueeze(1), interaction[FUTURE_ITEM_FIELD]], dim=1)
+            return multi_target_cross_entropy(logits, targets)
+        if self.hard_negative_beta:
+            return hard_negative_cross_entropy(logits, pos_items, self.hard_negative_beta)
+        return self.loss_fct(logits, pos_items)
 
     def train(self, mode: bool = True) -> MIND:
         self._item_vectors_cache = None

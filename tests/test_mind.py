@@ -396,3 +396,26 @@ def test_short_term_loss_adds_the_short_term_interests_own_softmax(ml100k_data, 
     # the single-interest model as it was
     single = make_model(ml100k_data, interest_num=1, short_term_window=3, short_term_loss_weight=0.5)
     assert single.short_term_loss_weight == 0.0
+
+
+@pytest.mark.parametrize("training_score", ["attention", "max"])
+def test_short_term_loss_under_ssm_scores_the_main_losss_negatives(ml100k_data, batch, training_score):
+    from recbole_mind.sampling import sampled_softmax_loss
+
+    config = dict(interest_num=4, short_term_window=3, training_score=training_score, loss_type="SSM")
+    plain = make_model(ml100k_data, **config).train()
+    weighted = make_model(ml100k_data, **config, short_term_loss_weight=0.5).train()
+    weighted.load_state_dict(plain.state_dict())
+    torch.manual_seed(3)  # the same routing and negative draws for both
+    base = plain.calculate_loss(batch)
+    torch.manual_seed(3)
+    total = weighted.calculate_loss(batch)
+    torch.manual_seed(3)
+    interests, _ = plain(batch["item_id_list"], batch["item_length"])
+    negatives = plain.negative_sampler(plain.num_negatives)  # one draw, after the routing's
+    positives = batch["item_id"]
+    log_q = plain.negative_sampler.log_q(positives), plain.negative_sampler.log_q(negatives)
+    own = sampled_softmax_loss(
+        interests[:, 0], plain.item_encoder(positives), positives, plain.item_encoder(negatives), negatives, *log_q
+    )
+    assert own > 0 and torch.allclose(total, base + 0.5 * own, rtol=1e-5)
