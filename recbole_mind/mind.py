@@ -16,9 +16,6 @@ from recbole_mind.layers import (
     LabelAwareAttention,
     dynamic_interest_num,
     interest_mask,
-    interest_scores,
-    max_and_first_scores,
-    max_interest_scores,
     routing_collapse,
     squash,
 )
@@ -35,6 +32,7 @@ from recbole_mind.sampling import (
     hard_negative_cross_entropy,
     sampled_softmax_from_logits,
 )
+from recbole_mind.scoring import interest_scores, max_and_first_scores, max_interest_scores
 
 
 class MIND(SequentialRecommender):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from recbole_mind.data.atomic import check_atomic_file
-from recbole_mind.layers import max_interest_scores
+from recbole_mind.scoring import max_interest_scores
 from recbole_mind.serving.index import check_n
 from recbole_mind.serving.users import item_vectors, serve_users
 
