@@ -25,6 +25,7 @@ from recbole_mind.recency import (
     RecencyLogitPrior,
     RecencyWeights,
     ShortTermAttention,
+    ShortTermOrderMLP,
     recent_behaviour_weights,
 )
 from recbole_mind.sampling import (
@@ -101,6 +102,11 @@ class MIND(SequentialRecommender):
         self.short_term_attention = (
             ShortTermAttention(self.short_term_window, self.max_seq_length, self.embedding_size)
             if self.short_term_window and params.short_term_attention
+            else None
+        )
+        self.short_term_order = (
+            ShortTermOrderMLP(self.short_term_window, self.embedding_size, params.dropout_prob)
+            if self.short_term_window and params.short_term_order_mlp
             else None
         )
         self.routing_prior = (
@@ -222,7 +228,10 @@ class MIND(SequentialRecommender):
             recent = self.short_term_weights(item_seq_len, mapped.size(1))
         else:
             recent = recent_behaviour_weights(item_seq_len, mapped.size(1), self.short_term_window)
-        short_term = squash(torch.bmm(recent, mapped))  # (B, 1, d)
+        pooled = torch.bmm(recent, mapped)  # (B, 1, d)
+        if self.short_term_order is not None:
+            pooled = pooled + self.short_term_order(mapped, item_seq_len)
+        short_term = squash(pooled)
         if self.routed_num == 0:
             return short_term, recent
         routed, weights = self.routing.route_mapped(mapped, behaviour_mask, capsule_mask[:, 1:], logit_prior=prior)

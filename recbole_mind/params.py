@@ -40,6 +40,7 @@ class MINDParams:
     short_term_window: int
     short_term_recency_weights: bool
     short_term_attention: bool
+    short_term_order_mlp: bool
     routing_gradient: bool
     routing_regularization: float
     training_score: str
@@ -157,6 +158,12 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "short_term_attention and short_term_recency_weights are two ways to weigh the short-term "
             "interest's behaviours (the attention learns its own recency bias): set one of them to False"
         )
+    short_term_order_mlp = _bool(config, "short_term_order_mlp")
+    if short_term_order_mlp and not short_term_window:
+        raise ValueError(
+            "short_term_order_mlp: True reads the short-term window's behaviours in their order: set "
+            "short_term_window > 0 too (it is 0, so there is no short-term interest)"
+        )
     routing_gradient = _bool(config, "routing_gradient")
     routing_regularization = _weight(config, "routing_regularization")
     if routing_regularization > 0 and not routing_gradient:
@@ -213,6 +220,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         short_term_window=short_term_window,
         short_term_recency_weights=short_term_recency_weights,
         short_term_attention=short_term_attention,
+        short_term_order_mlp=short_term_order_mlp,
         routing_gradient=routing_gradient,
         routing_regularization=routing_regularization,
         training_score=training_score,

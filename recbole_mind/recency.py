@@ -15,7 +15,9 @@ interest):
   pools the ``m`` most recent behaviours;
 - :class:`RecencyWeights`: a learned weight per recency position of that window instead;
 - :class:`ShortTermAttention`: attention over the whole history window instead, queried by the
-  latest behaviour, with a learned recency bias that starts at that window.
+  latest behaviour, with a learned recency bias that starts at that window;
+- :class:`ShortTermOrderMLP`: a ReLU layer over that window's behaviours in their order, added
+  to the pooled short-term capsule (a pooled sum cannot tell which behaviour came last).
 
 Shape letters as in :mod:`recbole_mind.layers` (B batch, L history length, K interests, d
 embedding size). Histories are left-aligned: the most recent behaviour sits at
@@ -178,3 +180,49 @@ class ShortTermAttention(nn.Module):
         weights = torch.nan_to_num(weights, nan=0.0)
         count = seq_len.clamp(max=self.window).to(weights.dtype).unsqueeze(1)
         return (weights * count).unsqueeze(1)
+
+
+class ShortTermOrderMLP(nn.Module):
+    """An order-aware term for the short-term capsule: a ReLU layer over its window, in order.
+
+    The ``m`` latest mapped behaviours are concatenated latest first (``(B, m * d)``, zeros
+    where a history is shorter than ``m``) and mapped by ``W_2 relu(W_1 x + b_1)`` to ``(B, 1,
+    d)``, which MIND adds to the pooled capsule before the squash. A pooled sum (with or without
+    :class:`RecencyWeights`) is the same for every order of the window and mixes its behaviours
+    linearly; this term can weigh a behaviour by what came before it, as a sequential model's
+    encoder does, at the cost of one ``(m d) x d`` and one ``d x d`` product per user (a GRU over
+    the window costs ``m`` steps of three ``d x d`` products each). ``W_2`` starts at zero, so
+    the capsule starts as the pooled window.
+
+    Args:
+        window: ``m``, the number of latest behaviours read.
+        embedding_size: ``d``.
+        dropout_prob: dropout on the hidden layer.
+    """
+
+    def __init__(self, window: int, embedding_size: int, dropout_prob: float = 0.0) -> None:
+        super().__init__()
+        self.window = window
+        self.hidden = nn.Linear(window * embedding_size, embedding_size)
+        self.dropout = nn.Dropout(dropout_prob)
+        # A Parameter rather than nn.Linear: MIND re-initialises every Linear, and this map must
+        # start at zero for the capsule to start as the pooled window.
+        self.output = nn.Parameter(torch.zeros(embedding_size, embedding_size))
+
+    def forward(self, mapped: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
+        """The term ``(B, 1, d)`` to add to the pooled short-term capsule; 0 for empty histories.
+
+        Args:
+            mapped: ``(B, L, d)`` mapped behaviours, left-aligned.
+            seq_len: ``(B,)`` number of real behaviours.
+        """
+        batch, seq_length, size = mapped.shape
+        recency = torch.arange(self.window, device=mapped.device).unsqueeze(0)  # (1, m)
+        positions = seq_len.unsqueeze(1) - 1 - recency  # (B, m), the latest first
+        real = (positions >= 0) & (positions < seq_length)
+        gathered = mapped.gather(1, positions.clamp(0, seq_length - 1).unsqueeze(-1).expand(-1, -1, size))
+        window = (gathered * real.unsqueeze(-1)).reshape(batch, self.window * size)
+        hidden = self.dropout(torch.relu(self.hidden(window)))
+        term = hidden @ self.output.t()
+        # An empty history must stay an empty capsule: the hidden bias alone would move it.
+        return (term * (seq_len > 0).unsqueeze(-1)).unsqueeze(1)

@@ -92,6 +92,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "hard_negative_beta": 10.0, "loss_type": "SSM", "num_negatives": 50},
         {"interest_num": 4, "short_term_window": 3, "training_score": "max", "short_term_loss_weight": 1.0},
         {"interest_num": 4, "short_term_window": 3, "short_term_loss_weight": 0.5, "loss_type": "SSM"},
+        {"interest_num": 4, "short_term_window": 3, "short_term_order_mlp": True, "training_score": "max"},
+        {"interest_num": 1, "short_term_window": 3, "short_term_order_mlp": True, "dropout_prob": 0.2},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -111,6 +113,7 @@ def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
         "routing_prior.bias",
         "short_term_attention.query",
         "short_term_attention.recency_bias",
+        "short_term_order.output",
     ):
         if name in dict(model.named_parameters()):
             grad = dict(model.named_parameters())[name].grad
@@ -122,7 +125,7 @@ def test_recency_options_are_off_by_default_and_add_nothing(ml100k_data):
     assert model.short_term_window == 0
     assert model.recency_embedding is None and model.routing_prior is None
     assert model.short_term_weights is None and not model.routing.routing_gradient
-    assert model.short_term_attention is None
+    assert model.short_term_attention is None and model.short_term_order is None
     assert not any("recency" in name or "prior" in name or "short_term" in name for name in model.state_dict())
 
 
@@ -161,6 +164,23 @@ def test_short_term_attention_with_the_older_behaviours_off_is_the_plain_short_t
     # a query reweighs the 3 latest behaviours of the histories that have more than one
     longer = item_seq_len > 1
     assert not torch.allclose(moved[longer, 0], expected[longer, 0], atol=1e-4)
+    assert torch.allclose(moved[:, 1:], expected[:, 1:])  # the routed interests are untouched
+
+
+def test_short_term_order_mlp_starts_as_the_pooled_short_term_interest(ml100k_data, batch):
+    pooled = make_model(ml100k_data, interest_num=4, short_term_window=3, short_term_recency_weights=True).eval()
+    ordered = make_model(
+        ml100k_data, interest_num=4, short_term_window=3, short_term_recency_weights=True, short_term_order_mlp=True
+    ).eval()
+    own = {name: value for name, value in ordered.state_dict().items() if name.startswith("short_term_order.")}
+    ordered.load_state_dict({**pooled.state_dict(), **own})
+    item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
+    with torch.no_grad():
+        expected = pooled(item_seq, item_seq_len)[0]
+        assert torch.allclose(ordered(item_seq, item_seq_len)[0], expected)
+        ordered.short_term_order.output.normal_()
+        moved = ordered(item_seq, item_seq_len)[0]
+    assert not torch.allclose(moved[:, 0], expected[:, 0], atol=1e-4)
     assert torch.allclose(moved[:, 1:], expected[:, 1:])  # the routed interests are untouched
 
 
@@ -274,6 +294,7 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
         {"short_term_window": 5, "routing_recency_prior": True},
         {"short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
         {"short_term_window": 2, "short_term_attention": True, "training_score": "max"},
+        {"short_term_window": 4, "short_term_recency_weights": True, "short_term_order_mlp": True},
     ]),
 )
 def test_degenerate_histories_keep_loss_gradients_and_scores_finite(

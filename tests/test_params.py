@@ -26,6 +26,7 @@ VALID = {
     "short_term_window": 0,
     "short_term_recency_weights": False,
     "short_term_attention": False,
+    "short_term_order_mlp": False,
     "routing_gradient": False,
     "routing_regularization": 0.0,
     "training_score": "attention",
@@ -81,6 +82,7 @@ def test_attention_power_accepts_infinity(value):
         ("short_term_window", 2.5, "integer"),
         ("short_term_recency_weights", "yes", "True or False"),
         ("short_term_attention", "on", "True or False"),
+        ("short_term_order_mlp", 1, "True or False"),
         ("routing_gradient", 0, "True or False"),
         ("routing_regularization", -0.1, ">= 0"),
         ("routing_regularization", math.nan, ">= 0"),
@@ -114,6 +116,14 @@ def test_short_term_recency_weights_need_a_short_term_window():
         read_mind_params({**VALID, "short_term_recency_weights": True})
     params = read_mind_params({**VALID, "short_term_recency_weights": True, "short_term_window": 3})
     assert params.short_term_recency_weights and params.short_term_window == 3
+
+
+def test_short_term_order_mlp_needs_a_short_term_window_and_combines_with_either_weighing():
+    with pytest.raises(ValueError, match="short_term_order_mlp: True .* set short_term_window > 0"):
+        read_mind_params({**VALID, "short_term_order_mlp": True})
+    for weighing in ("short_term_attention", "short_term_recency_weights"):
+        params = read_mind_params({**VALID, "short_term_order_mlp": True, "short_term_window": 3, weighing: True})
+        assert params.short_term_order_mlp and getattr(params, weighing)
 
 
 def test_short_term_attention_needs_a_short_term_window_and_excludes_the_weights():

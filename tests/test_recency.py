@@ -10,6 +10,7 @@ from recbole_mind.recency import (
     RecencyLogitPrior,
     RecencyWeights,
     ShortTermAttention,
+    ShortTermOrderMLP,
     recency_index,
     recent_behaviour_weights,
 )
@@ -135,3 +136,39 @@ def test_short_term_attention_follows_the_query_back_to_older_behaviours():
     # one weight, not their sum: the weights always sum to the window's count
     layer(mapped, torch.tensor([4]))[0, 0, 0].backward()
     assert layer.query.grad.abs().sum() > 0 and layer.recency_bias.grad.abs().sum() > 0
+
+
+@given(
+    lengths=st.lists(st.integers(0, 12), min_size=1, max_size=6),
+    window=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_short_term_order_mlp_starts_at_zero_and_reads_only_the_window(lengths, window, seed):
+    torch.manual_seed(seed)
+    seq_len = torch.tensor(lengths)
+    layer = ShortTermOrderMLP(window, embedding_size=4)
+    mapped = torch.randn(len(lengths), 12, 4)
+    assert (layer(mapped, seq_len) == 0).all()  # as built: the capsule stays the pooled window
+    with torch.no_grad():
+        layer.output.normal_()
+    term = layer(mapped, seq_len)
+    assert term.shape == (len(lengths), 1, 4) and torch.isfinite(term).all()
+    assert (term[seq_len == 0] == 0).all()  # an empty history stays an empty capsule
+    # padding and behaviours older than the window do not move the term
+    outside = ~((torch.arange(12).unsqueeze(0) < seq_len.unsqueeze(1))
+                & (torch.arange(12).unsqueeze(0) >= seq_len.unsqueeze(1) - window))
+    changed = mapped + 100.0 * torch.randn_like(mapped) * outside.unsqueeze(-1)
+    assert torch.allclose(layer(changed, seq_len), term, atol=1e-5)
+
+
+def test_short_term_order_mlp_tells_the_window_s_orders_apart_and_gets_gradient():
+    torch.manual_seed(0)
+    layer = ShortTermOrderMLP(window=2, embedding_size=3)
+    with torch.no_grad():
+        layer.output.copy_(torch.eye(3))
+    first, second = torch.randn(3), torch.randn(3)
+    forward = layer(torch.stack([first, second]).unsqueeze(0), torch.tensor([2]))
+    backward = layer(torch.stack([second, first]).unsqueeze(0), torch.tensor([2]))
+    assert not torch.allclose(forward, backward)  # a pooled sum would give the same capsule
+    (forward.sum() + backward.sum()).backward()
+    assert layer.output.grad.abs().sum() > 0 and layer.hidden.weight.grad.abs().sum() > 0
