@@ -7,6 +7,9 @@ they are (RecBole ignores rows of users and items that no interaction names)::
     python -m recbole_mind.data.subsample ml-100k data --name ml-100k-half --users_fraction 0.5
     # only the users with long histories (as most of ml-1m's are)
     python -m recbole_mind.data.subsample ml-100k data --name ml-100k-long --min_interactions 100
+    # every user without their latest interactions: a leave-one-out split of this copy holds none
+    # of the source's test items, and its test split is the source's validation item
+    python -m recbole_mind.data.subsample ml-100k data --name ml-100k-past --drop_latest
 
 The source is a folder holding ``<folder name>.inter`` or the name of a dataset shipped inside
 the recbole wheel (ml-100k).
@@ -43,8 +46,29 @@ def kept_users(counts: Counter, users_fraction: float, min_interactions: int, se
     return set(random.Random(seed).sample(eligible, round(len(eligible) * users_fraction)))
 
 
+def without_latest(rows: list[str], user_column: int, time_column: int) -> list[str]:
+    """``rows`` without each user's interactions at that user's latest timestamp.
+
+    All of them, not one: RecBole's leave-one-out test item is one of a user's latest, and which
+    one of several tied at the same second depends on its sort, so only dropping every tied row
+    is sure to drop it.
+    """
+    latest: dict[str, float] = {}
+    for row in rows:
+        fields = row.split("\t")
+        user, time = fields[user_column], float(fields[time_column])
+        latest[user] = max(time, latest.get(user, time))
+    return [row for row in rows if float(row.split("\t")[time_column]) < latest[row.split("\t")[user_column]]]
+
+
 def subsample(
-    source: str, out_dir: str, name: str, users_fraction: float = 1.0, min_interactions: int = 0, seed: int = 0
+    source: str,
+    out_dir: str,
+    name: str,
+    users_fraction: float = 1.0,
+    min_interactions: int = 0,
+    seed: int = 0,
+    drop_latest: bool = False,
 ) -> tuple[str, int, int]:
     """Write ``out_dir/name/name.*``; returns that folder and the numbers of users and interactions kept."""
     if not 0 < users_fraction <= 1:
@@ -68,6 +92,10 @@ def subsample(
             f"{min_interactions} interactions or more, of which users_fraction {users_fraction} keeps none"
         )
     kept = [row for row in rows if row.split("\t")[user_column] in users]
+    if drop_latest:
+        if "timestamp" not in columns:
+            raise ValueError(f"{inter_path}: --drop_latest needs a timestamp column (the header has {columns})")
+        kept = without_latest(kept, user_column, columns.index("timestamp"))
     target = os.path.join(out_dir, name)
     copies = [suffix for suffix in ("user", "item") if os.path.isfile(os.path.join(folder, f"{dataset}.{suffix}"))]
     paths = [os.path.join(target, f"{name}.{suffix}") for suffix in ("inter", *copies)]
@@ -90,11 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users_fraction", type=float, default=1.0, help="share of the eligible users kept")
     parser.add_argument("--min_interactions", type=int, default=0, help="only users with this many or more")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--drop_latest", action="store_true",
+        help="drop each user's interactions at their latest timestamp (a copy without the source's test items)",
+    )
     args = parser.parse_args(argv)
 
     def write() -> str:
         target, users, interactions = subsample(
-            args.source, args.out_dir, args.name, args.users_fraction, args.min_interactions, args.seed
+            args.source, args.out_dir, args.name, args.users_fraction, args.min_interactions, args.seed,
+            args.drop_latest,
         )
         return (
             f"wrote {target}: {users} users, {interactions} interactions; "

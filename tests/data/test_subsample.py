@@ -43,3 +43,20 @@ def test_subsample_of_the_bundled_ml100k_and_clear_errors(tmp_path, capsys):
     assert subsample_main([str(bad), str(tmp_path), "--name", "x", "--users_fraction", "0"]) == 2
     assert "users_fraction must be in (0, 1], got 0.0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_drop_latest_removes_every_interaction_at_each_user_s_latest_timestamp(tmp_path, capsys):
+    source = tmp_path / "toy"
+    source.mkdir()
+    # u1: times 1, 2, 3, 3 (two tied latest); u2: 5, 9; u3: a single interaction
+    rows = ["u1\ti1\t1", "u1\ti2\t2", "u1\ti3\t3", "u1\ti4\t3", "u2\ti1\t9", "u2\ti2\t5", "u3\ti5\t4"]
+    (source / "toy.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n")
+    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "past", "--drop_latest"]) == 0
+    lines = (tmp_path / "out" / "past" / "past.inter").read_text().splitlines()
+    assert lines[1:] == ["u1\ti1\t1", "u1\ti2\t2", "u2\ti2\t5"]
+    untimed = tmp_path / "untimed"
+    untimed.mkdir()
+    (untimed / "untimed.inter").write_text("user_id:token\titem_id:token\nu1\ti1\n")
+    capsys.readouterr()
+    assert subsample_main([str(untimed), str(tmp_path / "out"), "--name", "x", "--drop_latest"]) == 2
+    assert "--drop_latest needs a timestamp column" in capsys.readouterr().err
