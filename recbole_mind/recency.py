@@ -216,11 +216,11 @@ class ShortTermOrderMLP(nn.Module):
             mapped: ``(B, L, d)`` mapped behaviours, left-aligned.
             seq_len: ``(B,)`` number of real behaviours.
         """
-        batch, seq_length, size = mapped.shape
+        batch, _, size = mapped.shape
         recency = torch.arange(self.window, device=mapped.device).unsqueeze(0)  # (1, m)
         positions = seq_len.unsqueeze(1) - 1 - recency  # (B, m), the latest first
-        real = (positions >= 0) & (positions < seq_length)
-        gathered = mapped.gather(1, positions.clamp(0, seq_length - 1).unsqueeze(-1).expand(-1, -1, size))
+        real = positions >= 0  # seq_len <= L, so no position lies beyond the window
+        gathered = mapped.gather(1, positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, size))
         window = (gathered * real.unsqueeze(-1)).reshape(batch, self.window * size)
         hidden = self.dropout(torch.relu(self.hidden(window)))
         term = hidden @ self.output.t()

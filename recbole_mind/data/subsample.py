@@ -8,7 +8,7 @@ they are (RecBole ignores rows of users and items that no interaction names)::
     # only the users with long histories (as most of ml-1m's are)
     python -m recbole_mind.data.subsample ml-100k data --name ml-100k-long --min_interactions 100
     # every user without their latest interactions: a leave-one-out split of this copy holds none
-    # of the source's test items, and its test split is the source's validation item
+    # of the source's test items, and its test split is a validation-era item
     python -m recbole_mind.data.subsample ml-100k data --name ml-100k-past --drop_latest
 
 The source is a folder holding ``<folder name>.inter`` or the name of a dataset shipped inside
@@ -51,14 +51,19 @@ def without_latest(rows: list[str], user_column: int, time_column: int) -> list[
 
     All of them, not one: RecBole's leave-one-out test item is one of a user's latest, and which
     one of several tied at the same second depends on its sort, so only dropping every tied row
-    is sure to drop it.
+    is sure to drop it. Raises ``ValueError`` naming the row whose timestamp is not a number.
     """
-    latest: dict[str, float] = {}
+    parsed = []
     for row in rows:
         fields = row.split("\t")
-        user, time = fields[user_column], float(fields[time_column])
+        try:
+            parsed.append((fields[user_column], float(fields[time_column]), row))
+        except (ValueError, IndexError):
+            raise ValueError(f"the timestamp of this row is not a number: {row!r}") from None
+    latest: dict[str, float] = {}
+    for user, time, _ in parsed:
         latest[user] = max(time, latest.get(user, time))
-    return [row for row in rows if float(row.split("\t")[time_column]) < latest[row.split("\t")[user_column]]]
+    return [row for user, time, row in parsed if time < latest[user]]
 
 
 def subsample(
@@ -95,7 +100,10 @@ def subsample(
     if drop_latest:
         if "timestamp" not in columns:
             raise ValueError(f"{inter_path}: --drop_latest needs a timestamp column (the header has {columns})")
-        kept = without_latest(kept, user_column, columns.index("timestamp"))
+        try:
+            kept = without_latest(kept, user_column, columns.index("timestamp"))
+        except ValueError as error:
+            raise ValueError(f"{inter_path}: --drop_latest: {error}") from None
     target = os.path.join(out_dir, name)
     copies = [suffix for suffix in ("user", "item") if os.path.isfile(os.path.join(folder, f"{dataset}.{suffix}"))]
     paths = [os.path.join(target, f"{name}.{suffix}") for suffix in ("inter", *copies)]

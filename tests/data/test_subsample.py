@@ -60,3 +60,7 @@ def test_drop_latest_removes_every_interaction_at_each_user_s_latest_timestamp(t
     capsys.readouterr()
     assert subsample_main([str(untimed), str(tmp_path / "out"), "--name", "x", "--drop_latest"]) == 2
     assert "--drop_latest needs a timestamp column" in capsys.readouterr().err
+    (untimed / "untimed.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\tyesterday\n")
+    assert subsample_main([str(untimed), str(tmp_path / "out"), "--name", "x", "--drop_latest"]) == 2
+    error = capsys.readouterr().err
+    assert "untimed.inter: --drop_latest: the timestamp of this row is not a number" in error and "yesterday" in error
