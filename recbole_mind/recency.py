@@ -219,7 +219,7 @@ class ShortTermOrderMLP(nn.Module):
         batch, _, size = mapped.shape
         recency = torch.arange(self.window, device=mapped.device).unsqueeze(0)  # (1, m)
         positions = seq_len.unsqueeze(1) - 1 - recency  # (B, m), the latest first
-        real = positions >= 0  # seq_len <= L, so no position lies beyond the window
+        real = positions >= 0  # seq_len <= L: no position lies past the end of the history
         gathered = mapped.gather(1, positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, size))
         window = (gathered * real.unsqueeze(-1)).reshape(batch, self.window * size)
         hidden = self.dropout(torch.relu(self.hidden(window)))
