@@ -168,7 +168,8 @@ PROSE_SOURCES = {
         os.path.join(ROOT, "docs", name) for name in ("benchmarks.md", "retrieval.md", "scale.md", "tuning.md")
     ],
     os.path.join(ROOT, "docs", "tuning.md"): [
-        os.path.join(ROOT, "docs", name) for name in ("benchmarks.md", "eval_determinism.md")
+        os.path.join(ROOT, "docs", name)
+        for name in ("benchmarks.md", "eval_determinism.md", os.path.join("past_split", "benchmarks.md"))
     ],
     **{os.path.join(ROOT, "docs", name): [] for name in ("retrieval.md", "scale.md", "eval_determinism.md")},
 }
