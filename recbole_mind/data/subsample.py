@@ -83,8 +83,13 @@ def subsample(
     inter_path = os.path.join(folder, f"{dataset}.inter")
     if not os.path.isfile(inter_path):
         raise FileNotFoundError(f"{inter_path} does not exist: the source folder needs a {dataset}.inter file")
-    with open(inter_path, encoding="utf-8") as file:
-        header, *rows = [line for line in file.read().splitlines() if line]
+    try:
+        with open(inter_path, encoding="utf-8") as file:
+            header, *rows = [line for line in file.read().splitlines() if line]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{inter_path} is not a text file of interactions (not UTF-8: {error.reason})") from None
+    except ValueError:  # no line to unpack
+        raise ValueError(f"{inter_path} is empty: it needs a header line and interactions") from None
     columns = [field.split(":")[0] for field in header.split("\t")]
     if "user_id" not in columns:
         raise ValueError(f"{inter_path}: the header has no user_id column (it has {columns})")

@@ -64,3 +64,14 @@ def test_drop_latest_removes_every_interaction_at_each_user_s_latest_timestamp(t
     assert subsample_main([str(untimed), str(tmp_path / "out"), "--name", "x", "--drop_latest"]) == 2
     error = capsys.readouterr().err
     assert "untimed.inter: --drop_latest: the timestamp of this row is not a number" in error and "yesterday" in error
+
+
+def test_subsample_names_a_source_file_that_is_not_text_or_is_empty(tmp_path, capsys):
+    source = tmp_path / "odd"
+    source.mkdir()
+    (source / "odd.inter").write_bytes(b"\x00\xbb\xff binary")
+    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x"]) == 2
+    assert "odd.inter is not a text file of interactions" in capsys.readouterr().err
+    (source / "odd.inter").write_text("")
+    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x"]) == 2
+    assert "odd.inter is empty" in capsys.readouterr().err
