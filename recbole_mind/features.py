@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from recbole.data.interaction import Interaction
@@ -96,12 +97,20 @@ class ItemEncoder(nn.Module):
         n_items: catalogue size including padding.
         embedding_size: ``d``.
         sparse: sparse gradients for the id table (rows looked up in the batch only).
+        normalize: L2-normalise every item vector (padding stays zero), for cosine scores.
     """
 
     def __init__(
-        self, dataset, fields: Sequence[str], n_items: int, embedding_size: int, sparse: bool = False
+        self,
+        dataset,
+        fields: Sequence[str],
+        n_items: int,
+        embedding_size: int,
+        sparse: bool = False,
+        normalize: bool = False,
     ) -> None:
         super().__init__()
+        self.normalize = normalize
         self.id_embedding = nn.Embedding(n_items, embedding_size, padding_idx=0, sparse=sparse)
         self.fields = list(fields)
         self.field_embedding = FieldEmbedding(dataset, self.fields, embedding_size) if self.fields else None
@@ -112,15 +121,15 @@ class ItemEncoder(nn.Module):
 
     def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
         """``(...)`` item ids -> ``(..., d)`` item vectors."""
-        id_vectors = self.id_embedding(item_ids)
-        if self.field_embedding is None:
-            return id_vectors
-        values = {field: getattr(self, f"table_{field}")[item_ids] for field in self.fields}
-        vectors = torch.cat([id_vectors.unsqueeze(-2), self.field_embedding(values)], dim=-2)
-        return vectors.mean(dim=-2)
+        vectors = self.id_embedding(item_ids)
+        if self.field_embedding is not None:
+            values = {field: getattr(self, f"table_{field}")[item_ids] for field in self.fields}
+            pooled = torch.cat([vectors.unsqueeze(-2), self.field_embedding(values)], dim=-2)
+            vectors = pooled.mean(dim=-2)
+        return F.normalize(vectors, dim=-1) if self.normalize else vectors
 
     def all_items(self) -> torch.Tensor:
         """``(n_items, d)`` vectors of the whole catalogue."""
-        if self.field_embedding is None:
+        if self.field_embedding is None and not self.normalize:
             return self.id_embedding.weight
         return self.forward(torch.arange(self.id_embedding.num_embeddings, device=self.id_embedding.weight.device))

@@ -66,6 +66,17 @@ def interest_mask(active_num: torch.Tensor, interest_num: int) -> torch.Tensor:
     return positions.unsqueeze(0) < active_num.unsqueeze(1)
 
 
+def interest_mlp(in_size: int, hidden_sizes: tuple[int, ...], out_size: int, dropout_prob: float) -> nn.Sequential:
+    """Capsule (+ tiled profile) -> interest vector, ``(..., in_size) -> (..., out_size)``: ReLU
+    hidden layers (each followed by dropout), then a linear map."""
+    layers: list[nn.Module] = []
+    for hidden_size in hidden_sizes:
+        layers += [nn.Linear(in_size, hidden_size), nn.ReLU(), nn.Dropout(dropout_prob)]
+        in_size = hidden_size
+    layers.append(nn.Linear(in_size, out_size))
+    return nn.Sequential(*layers)
+
+
 class B2IRouting(nn.Module):
     """Behaviour-to-interest dynamic routing (MIND, Li et al., CIKM 2019, section 4.2).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.init import xavier_normal_
 
@@ -16,6 +17,7 @@ from recbole_mind.layers import (
     LabelAwareAttention,
     dynamic_interest_num,
     interest_mask,
+    interest_mlp,
     routing_collapse,
     squash,
 )
@@ -69,8 +71,11 @@ class MIND(SequentialRecommender):
 
         item_fields = check_fields(dataset, params.item_feature_fields, "item_feature_fields", FeatureSource.ITEM)
         user_fields = check_fields(dataset, params.user_profile_fields, "user_profile_fields", FeatureSource.USER)
+        # > 0: items and interests on the unit sphere, training's logits their cosines / this
+        self.cosine_temperature = params.cosine_temperature
         self.item_encoder = ItemEncoder(
-            dataset, item_fields, self.n_items, self.embedding_size, sparse=params.sparse_item_embedding
+            dataset, item_fields, self.n_items, self.embedding_size,
+            sparse=params.sparse_item_embedding, normalize=self.cosine_temperature > 0,
         )
         self.user_profile = FieldEmbedding(dataset, user_fields, self.embedding_size) if user_fields else None
         self.emb_dropout = nn.Dropout(params.dropout_prob)
@@ -115,14 +120,11 @@ class MIND(SequentialRecommender):
             else None
         )
         in_size = self.embedding_size * (1 + len(user_fields))  # capsule + tiled profile
-        self.interest_mlp = self._interest_mlp(in_size, params.interest_mlp_hidden_sizes, params.dropout_prob)
+        mlp_sizes = (in_size, params.interest_mlp_hidden_sizes, self.embedding_size, params.dropout_prob)
+        self.interest_mlp = interest_mlp(*mlp_sizes)
         # The short-term capsule gets an MLP of its own, so that serving's max over interests
         # can weigh it against the routed ones (a shared map scales them all alike).
-        self.short_term_mlp = (
-            self._interest_mlp(in_size, params.interest_mlp_hidden_sizes, params.dropout_prob)
-            if self.short_term_window and routed_num > 0
-            else None
-        )
+        self.short_term_mlp = interest_mlp(*mlp_sizes) if self.short_term_window and routed_num > 0 else None
         self.attention = LabelAwareAttention(params.attention_power)
         if self.loss_type == "SSM":
             item_counts = torch.zeros(self.n_items)
@@ -184,19 +186,12 @@ class MIND(SequentialRecommender):
             interests = self.interest_mlp(capsules)
         else:
             interests = torch.cat([self.short_term_mlp(capsules[:, :1]), self.interest_mlp(capsules[:, 1:])], dim=1)
+        if self.cosine_temperature:
+            interests = F.normalize(interests, dim=-1)
         interests = interests * capsule_mask.unsqueeze(-1)
         if return_routing_weights:
             return interests, capsule_mask, routing_weights
         return interests, capsule_mask
-
-    def _interest_mlp(self, in_size: int, hidden_sizes: tuple[int, ...], dropout_prob: float) -> nn.Sequential:
-        """Capsule (+ tiled profile) -> interest vector: ReLU hidden layers, then a linear map."""
-        layers: list[nn.Module] = []
-        for hidden_size in hidden_sizes:
-            layers += [nn.Linear(in_size, hidden_size), nn.ReLU(), nn.Dropout(dropout_prob)]
-            in_size = hidden_size
-        layers.append(nn.Linear(in_size, self.embedding_size))
-        return nn.Sequential(*layers)
 
     def _mapped_behaviours(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """``S e_i`` (plus ``S p_r`` with recency embeddings) for every behaviour: ``(B, L, d)``."""
@@ -277,13 +272,18 @@ class MIND(SequentialRecommender):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, H, d)`` vectors that training scores items with, and their ``(B, H)`` mask: the
         interests themselves under ``training_score: max``; else the label-aware mix, then, with
-        ``short_term_loss_weight``, the short-term interest."""
+        ``short_term_loss_weight``, the short-term interest. With ``cosine_temperature`` they are
+        divided by it: ``(B, H, d)`` products are cheaper to scale than ``(B, H, N)`` scores."""
         if self.training_score == "max":
-            return interests, capsule_mask
-        vectors = self.attention(interests, pos_emb, capsule_mask).unsqueeze(1)
-        if self.short_term_loss_weight:
-            vectors = torch.cat([vectors, interests[:, :1]], dim=1)
-        return vectors, torch.ones(vectors.shape[:2], dtype=torch.bool, device=vectors.device)
+            vectors, mask = interests, capsule_mask
+        else:
+            vectors = self.attention(interests, pos_emb, capsule_mask).unsqueeze(1)
+            if self.short_term_loss_weight:
+                vectors = torch.cat([vectors, interests[:, :1]], dim=1)
+            mask = torch.ones(vectors.shape[:2], dtype=torch.bool, device=vectors.device)
+        if self.cosine_temperature:
+            vectors = vectors / self.cosine_temperature
+        return vectors, mask
 
     def _head_scores(self, vectors: torch.Tensor, mask: torch.Tensor, items: torch.Tensor) -> list[torch.Tensor]:
         """``(B, N)`` scores of ``items`` (``(N, d)`` or ``(B, N, d)``) by the training score,

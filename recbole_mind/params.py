@@ -15,6 +15,7 @@ from recbole_mind.sampling import SAMPLER_DISTRIBUTIONS
 
 LOSS_TYPES = ("CE", "SSM")
 TRAINING_SCORES = ("attention", "max")
+MIN_COSINE_TEMPERATURE = 0.01
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class MINDParams:
     future_targets: int
     hard_negative_beta: float
     short_term_loss_weight: float
+    cosine_temperature: float
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -198,6 +200,13 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             f"short_term_loss_weight: {short_term_loss_weight} trains the short-term interest on its own: "
             "set short_term_window > 0 too (it is 0, so there is no short-term interest)"
         )
+    # 0 switches cosine scoring off; as a divisor, a tiny temperature overflows the softmax
+    cosine_temperature = _weight(config, "cosine_temperature")
+    if 0 < cosine_temperature < MIN_COSINE_TEMPERATURE:
+        raise ValueError(
+            f"cosine_temperature must be 0 (off) or at least {MIN_COSINE_TEMPERATURE} (cosine scores "
+            f"divided by it are training's logits), got {cosine_temperature!r}"
+        )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
         interest_num=interest_num,
@@ -227,4 +236,5 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         future_targets=future_targets,
         hard_negative_beta=hard_negative_beta,
         short_term_loss_weight=short_term_loss_weight,
+        cosine_temperature=cosine_temperature,
     )

@@ -32,6 +32,15 @@ def test_profile_and_item_features_change_the_scores(ml100k_feature_data, batch)
     assert not torch.allclose(after_profile, after_items)
 
 
+def test_cosine_temperature_normalises_the_pooled_item_vectors(ml100k_feature_data, batch):
+    model = make_model(ml100k_feature_data, cosine_temperature=0.2).eval()
+    with torch.no_grad():
+        items = model.catalogue_vectors()
+        looked_up = model.item_encoder(batch["item_id"])
+    assert torch.allclose(items[1:].norm(dim=-1), torch.ones(()), atol=1e-5)
+    assert torch.allclose(looked_up, items[batch["item_id"]], atol=1e-6)
+
+
 def test_cached_item_vectors_follow_loaded_weights_and_stay_out_of_the_state_dict(ml100k_feature_data, batch):
     model = make_model(ml100k_feature_data).eval()
     other = make_model(ml100k_feature_data, seed=7)

@@ -345,3 +345,14 @@ def test_routing_collapse_is_bounded_finite_and_ignores_padding(shape, seed):
     # weights on padded positions do not count
     noisy = weights.detach() + (~mask).unsqueeze(1) * 5.0
     assert torch.allclose(routing_collapse(noisy, mask, capsule_mask), penalty.detach(), atol=1e-6)
+
+
+@pytest.mark.parametrize("hidden_sizes", [(), (16,), (16, 8)])
+def test_interest_mlp_maps_capsules_to_interests_through_its_hidden_layers(hidden_sizes):
+    from recbole_mind.layers import interest_mlp
+
+    mlp = interest_mlp(12, hidden_sizes, 6, dropout_prob=0.0)
+    linear = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
+    assert [layer.out_features for layer in linear] == [*hidden_sizes, 6]
+    assert sum(isinstance(layer, torch.nn.ReLU) for layer in mlp) == len(hidden_sizes)
+    assert mlp(torch.randn(3, 4, 12)).shape == (3, 4, 6)

@@ -94,6 +94,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "short_term_window": 3, "short_term_loss_weight": 0.5, "loss_type": "SSM"},
         {"interest_num": 4, "short_term_window": 3, "short_term_order_mlp": True, "training_score": "max"},
         {"interest_num": 1, "short_term_window": 3, "short_term_order_mlp": True, "dropout_prob": 0.2},
+        {"interest_num": 4, "cosine_temperature": 0.1},
+        {"interest_num": 4, "short_term_window": 3, "cosine_temperature": 0.1, "loss_type": "SSM"},
     ],
 )
 def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
@@ -295,6 +297,8 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
         {"short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
         {"short_term_window": 2, "short_term_attention": True, "training_score": "max"},
         {"short_term_window": 4, "short_term_recency_weights": True, "short_term_order_mlp": True},
+        {"short_term_window": 3, "cosine_temperature": 0.05, "training_score": "max"},
+        {"cosine_temperature": 0.01},
     ]),
 )
 def test_degenerate_histories_keep_loss_gradients_and_scores_finite(
@@ -440,3 +444,29 @@ def test_short_term_loss_under_ssm_scores_the_main_losss_negatives(ml100k_data, 
         interests[:, 0], plain.item_encoder(positives), positives, plain.item_encoder(negatives), negatives, *log_q
     )
     assert own > 0 and torch.allclose(total, base + 0.5 * own, rtol=1e-5)
+
+
+def test_cosine_temperature_scores_unit_vectors_and_divides_trainings_logits(ml100k_data, batch):
+    model = make_model(ml100k_data, interest_num=4, training_score="max", cosine_temperature=0.1).eval()
+    with torch.no_grad():
+        interests, capsule_mask = model(batch["item_id_list"], batch["item_length"])
+        items = model.catalogue_vectors()
+        loss = model.calculate_loss(batch)
+        serving = model.full_sort_predict(batch)
+    norms = interests.norm(dim=-1)
+    assert torch.allclose(norms[capsule_mask], torch.ones(()), atol=1e-5)
+    assert (norms[~capsule_mask] == 0).all()
+    assert torch.allclose(items[1:].norm(dim=-1), torch.ones(()), atol=1e-5)
+    assert serving.max() <= 1 + 1e-5
+    # training's logits are the serving cosines over the temperature
+    expected = torch.nn.functional.cross_entropy(serving / 0.1, batch["item_id"])
+    assert torch.allclose(loss, expected, atol=1e-4)
+
+
+def test_cosine_temperature_off_scores_by_unnormalised_inner_products(ml100k_data, batch):
+    model = make_model(ml100k_data, interest_num=4).eval()
+    assert model.cosine_temperature == 0 and not model.item_encoder.normalize
+    with torch.no_grad():
+        interests, capsule_mask = model(batch["item_id_list"], batch["item_length"])
+    assert not torch.allclose(interests.norm(dim=-1)[capsule_mask], torch.ones(()), atol=1e-2)
+    assert torch.equal(model.catalogue_vectors(), model.item_encoder.id_embedding.weight)

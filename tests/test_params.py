@@ -33,6 +33,7 @@ VALID = {
     "future_targets": 0,
     "hard_negative_beta": 0.0,
     "short_term_loss_weight": 0.0,
+    "cosine_temperature": 0.0,
 }
 
 
@@ -100,6 +101,10 @@ def test_attention_power_accepts_infinity(value):
         ("short_term_loss_weight", math.nan, ">= 0"),
         ("short_term_loss_weight", "half", ">= 0"),
         ("short_term_loss_weight", 1.0, "set short_term_window > 0 too"),
+        ("cosine_temperature", -0.1, ">= 0"),
+        ("cosine_temperature", math.inf, ">= 0"),
+        ("cosine_temperature", "cold", ">= 0"),
+        ("cosine_temperature", 0.001, "at least 0.01"),
     ],
 )
 def test_bad_value_names_key_value_and_allowed_range(key, value, allowed):
@@ -171,3 +176,9 @@ def test_short_term_loss_needs_a_short_term_interest():
     assert read_mind_params({**on, "interest_num": 1}).short_term_loss_weight == 0.5  # the model skips it
     with pytest.raises(ValueError, match="short_term_loss_weight: 0.5 .* set short_term_window > 0 too"):
         read_mind_params({**on, "short_term_window": 0})
+
+
+def test_cosine_temperature_is_off_at_zero_and_read_as_a_float():
+    assert read_mind_params(VALID).cosine_temperature == 0.0
+    assert read_mind_params({**VALID, "cosine_temperature": 0.1}).cosine_temperature == 0.1
+    assert read_mind_params({**VALID, "cosine_temperature": 1}).cosine_temperature == 1.0
