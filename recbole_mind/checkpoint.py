@@ -19,9 +19,11 @@ import pickle
 from typing import Any
 
 import torch
+import yaml
 from recbole.config import Config
 
 from recbole_mind.pipeline import prepare
+from recbole_mind.registration import properties_path
 from recbole_mind.token_maps import check_token_maps, saved_token_maps
 
 
@@ -67,6 +69,20 @@ def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) ->
     return data_and_model(load_checkpoint(path), config_dict, source=path)
 
 
+def add_keys_newer_than(config: Config) -> None:
+    """Give a MIND checkpoint's config the keys added to MIND since it was written.
+
+    Each key added to ``properties/MIND.yaml`` defaults to off, which is how that checkpoint's
+    model was trained, so it loads as it was instead of failing on a missing key."""
+    if config["model"] != "MIND":
+        return
+    with open(properties_path("MIND.yaml"), encoding="utf-8") as file:
+        defaults = yaml.safe_load(file)
+    for key, value in defaults.items():
+        if config[key] is None:
+            config[key] = value
+
+
 def data_and_model(
     checkpoint: dict[str, Any], config_dict: dict[str, Any] | None = None, source: str = "the checkpoint"
 ) -> tuple:
@@ -80,6 +96,7 @@ def data_and_model(
     """
     config = checkpoint["config"]
     config["device"] = torch.device("cpu")
+    add_keys_newer_than(config)
     for key, value in (config_dict or {}).items():
         # RecBole's Config stores data_path joined with the dataset name.
         config[key] = os.path.join(value, config["dataset"]) if key == "data_path" else value

@@ -40,3 +40,18 @@ def test_a_run_resuming_beyond_its_budget_stops_before_training(trained_mind, in
         run_recbole_mind("MIND", "ml-100k", config_dict=SLICE, resume_checkpoint=trained_mind[0])
     assert load_checkpoint(trained_mind[0])["epoch"] == 0  # not re-saved as epoch -1
     assert not (in_tmp_dir / "saved").exists() or not any((in_tmp_dir / "saved").iterdir())
+
+
+def test_a_checkpoint_written_before_newer_keys_loads_with_them_off(in_trained_dir, tmp_path):
+    from recbole_mind.checkpoint import load_data_and_model
+
+    checkpoint_file, _, _, trained_model, _ = in_trained_dir
+    checkpoint = load_checkpoint(checkpoint_file)
+    for key in ("cosine_temperature", "short_term_order_mlp"):  # keys an earlier release lacked
+        del checkpoint["config"].final_config_dict[key]
+    older = tmp_path / "older.pth"
+    torch.save(checkpoint, older)
+    config, model, *_ = load_data_and_model(str(older))
+    assert config["cosine_temperature"] == 0 and config["short_term_order_mlp"] is False
+    for name, value in trained_model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
