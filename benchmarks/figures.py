@@ -128,6 +128,11 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max stw stl1 som", "L20 K4 short5 max stw stl1"),  # grid 32: the order MLP
     ("L20 K4 short5 max stw stl2", "L20 K4 short5 max stw stl1"),  # grid 33: twice the weight
     ("L20 K4 short5 max stw stl2", "L20 K1 short5 stw"),
+    # grid 35: cosine scores; "rerun" is the preset again on grid 35's machine
+    ("L20 K4 short5 max stw stl1 cos.2", "L20 K4 short5 max stw stl1 rerun"),
+    ("L20 K4 short5 max stw stl1 cos.2", "L20 K4 short5 max stw stl1"),
+    ("L20 K4 short5 max stw stl1 rerun", "L20 K4 short5 max stw stl1"),
+    ("L20 K4 short5 max stw stl1 cos.2", "L20 K1 short5 stw"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
