@@ -54,6 +54,8 @@ MODELS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
     "MIND preset": ("MIND", [PRESET], {}),
     "MIND preset K=1": ("MIND", [PRESET], {"interest_num": 1}),
     "MIND preset L=5": ("MIND", [PRESET], {"MAX_ITEM_LIST_LENGTH": 5}),
+    # the preset as it was before grid 35: inner products, not cosine scores
+    "MIND preset dot": ("MIND", [PRESET], {"cosine_temperature": 0.0}),
     "SASRec": ("SASRec", [], {}),
     "GRU4Rec": ("GRU4Rec", [], {}),
     "SINE": ("SINE", [], {}),

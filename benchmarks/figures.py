@@ -133,6 +133,8 @@ LEVER_PAIRS = [
     ("L20 K4 short5 max stw stl1 cos.2", "L20 K4 short5 max stw stl1"),
     ("L20 K4 short5 max stw stl1 rerun", "L20 K4 short5 max stw stl1"),
     ("L20 K4 short5 max stw stl1 cos.2", "L20 K1 short5 stw"),
+    ("L20 K4 short5 max stw stl1 cos.2", "L20 K1 short5 stw cos.2"),  # grid 36: the ablation with cosine scores
+    ("L20 K1 short5 stw cos.2", "L20 K1 short5 stw"),
 ]
 
 # grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
