@@ -39,7 +39,8 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert not list((tmp_path / "scratch").glob("recbole_mind_*"))  # its scratch directory is removed
     tuned = {name[:-len(".yaml")] + " tuned" for name in os.listdir(os.path.join(REPO_ROOT, "benchmarks", "baselines"))}
-    expected = {"MIND", "MIND preset", "MIND preset K=1", "MIND preset L=5", "SASRec", "GRU4Rec", "SINE", "Pop"} | tuned
+    expected = {"MIND", "MIND preset", "MIND preset K=1", "MIND preset L=5", "MIND preset dot", "SASRec", "GRU4Rec", "SINE",
+                "Pop"} | tuned
     assert f"[compare] {len(expected)}/{len(expected)}" in done.stdout  # progress is shown
     report = (tmp_path / "benchmarks.md").read_text()
     rows = table_rows(report, "ml-100k")
