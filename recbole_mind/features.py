@@ -97,7 +97,7 @@ class ItemEncoder(nn.Module):
         n_items: catalogue size including padding.
         embedding_size: ``d``.
         sparse: sparse gradients for the id table (rows looked up in the batch only).
-        normalize: L2-normalise every item vector (padding stays zero), for cosine scores.
+        normalize: L2-normalise every item vector, for cosine scores.
     """
 
     def __init__(

@@ -120,11 +120,11 @@ class MIND(SequentialRecommender):
             else None
         )
         in_size = self.embedding_size * (1 + len(user_fields))  # capsule + tiled profile
-        mlp_sizes = (in_size, params.interest_mlp_hidden_sizes, self.embedding_size, params.dropout_prob)
-        self.interest_mlp = interest_mlp(*mlp_sizes)
+        mlp_args = (in_size, params.interest_mlp_hidden_sizes, self.embedding_size, params.dropout_prob)
+        self.interest_mlp = interest_mlp(*mlp_args)
         # The short-term capsule gets an MLP of its own, so that serving's max over interests
         # can weigh it against the routed ones (a shared map scales them all alike).
-        self.short_term_mlp = interest_mlp(*mlp_sizes) if self.short_term_window and routed_num > 0 else None
+        self.short_term_mlp = interest_mlp(*mlp_args) if self.short_term_window and routed_num > 0 else None
         self.attention = LabelAwareAttention(params.attention_power)
         if self.loss_type == "SSM":
             item_counts = torch.zeros(self.n_items)
