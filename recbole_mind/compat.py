@@ -33,6 +33,12 @@ honestly are pinned in setup.py instead (pandas < 3).
   records a Python stack for every autograd node (slower training: ``benchmarks/anomaly_cost.py``
   measures by how much; MIND's registered module never imported it). Once that module has run we put
   anomaly mode back as it was before the import, so it stays the debugging switch the user sets.
+- ``Dataset._download`` ends with ``torch.distributed.barrier()`` with or without a process group
+  (upstream issues #1989, #2050): every first single-process download failed after writing the
+  files. It also blocks on ``input()`` for archives over 1 GB and leaves a half-filled folder
+  that blocks every retry when interrupted. It is replaced by ``recbole_mind.data.download``'s,
+  which needs no group (under one, the first process downloads and the others wait), checks the
+  archive and moves the folder into place only when complete.
 """
 
 from __future__ import annotations
@@ -237,6 +243,17 @@ def _trainer_init_on_cpu(trainer_init: Callable) -> Callable:
     return wrapper
 
 
+def _download_without_barrier(download: Callable) -> Callable:
+    @functools.wraps(download)
+    def wrapper(self) -> None:
+        from recbole_mind.data.datasets import fetch_dataset
+
+        fetch_dataset(self.config)
+
+    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def check_recbole_version() -> None:
     """Refuse a RecBole release other than the one the shims patch: their targets may differ."""
     import recbole
@@ -254,6 +271,7 @@ def install() -> None:
     """Check the RecBole version, then install every shim into RecBole; safe to call more than once."""
     check_recbole_version()
     from recbole.config import Config
+    from recbole.data.dataset import Dataset
     from recbole.trainer import Trainer
     from recbole.trainer.trainer import AbstractTrainer
 
@@ -262,6 +280,7 @@ def install() -> None:
     _wrap(AbstractTrainer, "__init__", _trainer_init_on_cpu)
     _wrap(Trainer, "evaluate", _with_trusted_torch_load)
     _wrap(Trainer, "resume_checkpoint", _with_trusted_torch_load)
+    _wrap(Dataset, "_download", _download_without_barrier)
     if "recbole.quick_start" in sys.modules:  # imported before us (it needed pkg_resources)
         quick_start = sys.modules["recbole.quick_start.quick_start"]
         _wrap(quick_start, "load_data_and_model", _with_trusted_torch_load)

@@ -36,6 +36,7 @@ CODE_ONLY_KEYS = (
     "model", "dataset", "config_file", "device", "encoding", "local_rank", "world_size", "ip",
     "port", "nproc", "offset", "single_spec", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
     "valid_neg_sample_args", "test_neg_sample_args",
+    "download_confirm",  # ours (data.download): accept a dataset archive over 1 GB without asking
 )
 # RecBole's optimizers (Trainer._build_optimizer); any other name silently falls back to Adam.
 LEARNERS = ("adam", "sgd", "adagrad", "rmsprop", "sparse_adam")
@@ -190,6 +191,7 @@ RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "filter_inter_by_user_or_item": _bool(),
     "enable_amp": _bool(),
     "enable_scaler": _bool(),
+    "download_confirm": _bool(),
     "topk": (_topk, "an integer >= 1 or a non-empty list of them"),
     "metrics": (
         lambda value: isinstance(value, str) or (isinstance(value, list) and bool(value)

@@ -21,6 +21,7 @@ from recbole.utils import init_logger, set_color
 
 from recbole_mind.checkpoint import check_resumable
 from recbole_mind.config import build_config
+from recbole_mind.data.datasets import fetch_dataset
 from recbole_mind.pipeline import NOT_EVALUATED, build_trainer, prepare
 from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
@@ -166,6 +167,9 @@ def run(
         check_resumable(resume_checkpoint, config)
     os.makedirs(os.path.join("log", config["model"]), exist_ok=True)
     os.makedirs(config["checkpoint_dir"], exist_ok=True)
+    # A dataset's first download happens here, once, so its errors end the run before any
+    # process starts; the processes then find the files on disk.
+    fetch_dataset(config)
     queue = mp.get_context("spawn").SimpleQueue()
     distributed = {"world_size": world_size, "ip": ip, "port": port, "nproc": nproc, "offset": group_offset}
     arguments = {

@@ -149,6 +149,7 @@ PATCHED_RECBOLE_ATTRIBUTES = {
     "recbole.trainer.trainer.AbstractTrainer.__init__",
     "recbole.trainer.trainer.Trainer.evaluate",
     "recbole.trainer.trainer.Trainer.resume_checkpoint",
+    "recbole.data.dataset.dataset.Dataset._download",
     "recbole.quick_start.quick_start.load_data_and_model",
     "recbole.quick_start.load_data_and_model",  # the package's re-export of the same function
 }

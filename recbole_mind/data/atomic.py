@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from recbole_mind.data.download import incomplete_folder_message
+
 FEATURE_TYPES = ("token", "float", "token_seq", "float_seq")
 # RecBole's fix for repeated interactions: drop repeated user-item pairs, keeping one.
 DUPLICATE_FIX = "set rm_dup_inter: first (RecBole keeps the first of repeated user-item pairs)"
@@ -238,12 +240,9 @@ def check_dataset_files(config) -> None:
     separator = config["field_separator"] or "\t"
     encoding = config["encoding"] or "utf-8"
     inter = os.path.join(folder, f"{name}.inter")
-    if os.path.isdir(folder) and not os.path.isfile(inter):
-        present = sorted(entry for entry in os.listdir(folder) if not entry.startswith("."))
-        raise AtomicFileError(
-            f"{inter} does not exist; {folder} holds: {', '.join(present) or 'nothing'}. "
-            f"A RecBole dataset needs at least {name}.inter"
-        )
+    incomplete = incomplete_folder_message(name, folder)
+    if incomplete is not None:
+        raise AtomicFileError(incomplete)
     if not os.path.isfile(inter):
         return  # not on disk: RecBole downloads it, or load_dataset explains
     use_natural_columns(config)

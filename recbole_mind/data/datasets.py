@@ -7,30 +7,18 @@ from __future__ import annotations
 
 import difflib
 import os
-import urllib.error
 
-import yaml
-
-import recbole
 from recbole.config import Config
 from recbole.data import create_dataset
 from recbole.data.dataset import Dataset
 
 from recbole_mind.data.atomic import check_dataset_files
+from recbole_mind.data.download import (
+    RECBOLE_DATASET_URLS, DatasetNotFoundError, downloadable_datasets, fetch_missing_dataset,
+)
 from recbole_mind.prerun import silence_third_party_deprecations
 
-# RecBole's list of the datasets it can download (name -> url).
-RECBOLE_DATASET_URLS = os.path.join(os.path.dirname(recbole.__file__), "properties", "dataset", "url.yaml")
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The dataset is neither on disk nor downloadable from here."""
-
-
-def downloadable_datasets() -> list[str]:
-    """Dataset names RecBole knows how to download."""
-    with open(RECBOLE_DATASET_URLS, encoding="utf-8") as file:
-        return sorted(yaml.safe_load(file) or {})
+__all__ = ["DatasetNotFoundError", "load_dataset", "local_datasets"]
 
 
 def local_datasets(data_path: str) -> list[str]:
@@ -58,26 +46,13 @@ def load_dataset(config: Config) -> Dataset:
             f"ml-100k ships with RecBole; RecBole can download {len(known)} more "
             f"(names in {RECBOLE_DATASET_URLS})"
         )
+    fetch_dataset(config)
     check_dataset_files(config)
     # Here, not only in check_run_config: serving rebuilds data from a checkpoint's config,
     # which that check never sees, and RecBole's dataset code is what warns.
     silence_third_party_deprecations()
     try:
         return create_dataset(config)
-    except urllib.error.URLError as error:
-        data_path = os.path.abspath(data_path)
-        converter = (
-            " From the raw MovieLens-1M files (ratings.dat, users.dat, movies.dat): "
-            "python -m recbole_mind.data.movielens RAW_DIR DIR, then --data_path=DIR."
-            if dataset == "ml-1m"
-            else ""
-        )
-        raise DatasetNotFoundError(
-            f"Dataset {dataset!r} is not on disk at {data_path} and could not be downloaded "
-            f"({error.reason}). Put RecBole atomic files there ({dataset}.inter, and "
-            f"{dataset}.user / {dataset}.item if your config loads them), or point "
-            f"--data_path=DIR at a folder that holds a '{dataset}' subfolder.{converter}"
-        ) from error
     except ValueError as error:
         if "Some feat is empty" not in str(error):
             raise
@@ -86,3 +61,11 @@ def load_dataset(config: Config) -> Dataset:
             "(user_inter_num_interval, item_inter_num_interval, val_interval, load_col, ...): "
             "loosen them"
         ) from error
+
+
+def fetch_dataset(config: Config) -> None:
+    """Download ``config``'s dataset when its folder is missing (``data.download``)."""
+    fetch_missing_dataset(
+        config["dataset"], config["data_path"], confirm_large=bool(config["download_confirm"]),
+        show_progress=bool(config["show_progress"]), local_rank=config["local_rank"] or 0,
+    )

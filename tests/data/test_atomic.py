@@ -47,7 +47,7 @@ def config_for(name):
 @pytest.mark.parametrize(
     "files, message",
     [
-        ({"item": "item_id:token\n1\n"}, "tiny.inter does not exist; data/tiny holds: tiny.item"),
+        ({"item": "item_id:token\n1\n"}, "tiny.inter does not exist; /.*/data/tiny holds: tiny.item"),
         ({"inter": HEADER}, "tiny.inter has a header but no rows"),
         ({"inter": HEADER + "1\t2\t3\n", "user": "user_id:token\tage\n1\t20\n"}, "tiny.user, line 1"),
     ],
