@@ -20,6 +20,7 @@ from recbole.data.interaction import Interaction
 
 from recbole_mind.checkpoint import data_and_model, load_checkpoint
 from recbole_mind.mind import MIND
+from recbole_mind.pipeline import all_interactions
 
 FIRST_ITEM_ID = 1  # internal id 0 is RecBole's padding item
 
@@ -108,15 +109,13 @@ def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
 
 
 def latest_histories(dataset, user_ids: np.ndarray, max_length: int) -> Histories:
-    """Each user's latest ``max_length`` interactions, oldest first, over the whole dataset."""
-    inter = dataset.inter_feat
-    users = inter[dataset.uid_field].numpy()
-    items = inter[dataset.iid_field].numpy()
-    times = (
-        inter[dataset.time_field].numpy() if dataset.time_field in inter else np.zeros(len(users))
-    )
-    order = np.lexsort((np.arange(len(users)), times, users))
-    users, items = users[order], items[order]
+    """Each user's latest ``max_length`` interactions, oldest first, over the whole dataset.
+
+    Read from every interaction the dataset was loaded with (``pipeline.all_interactions``),
+    not from ``inter_feat``: after RecBole's sequential split that holds one row per prediction
+    target and lacks each user's first interaction.
+    """
+    users, items = all_interactions(dataset)
     starts = np.searchsorted(users, user_ids, side="left")
     ends = np.searchsorted(users, user_ids, side="right")
     item_seq = np.zeros((len(user_ids), max_length), dtype=np.int64)
