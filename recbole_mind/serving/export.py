@@ -25,7 +25,7 @@ from recbole_mind.serving.users import item_vectors, rows_of_item_ids, serve_use
 def export_vectors(
     checkpoint: str,
     out_dir: str,
-    user_tokens: Sequence[str] | None = None,
+    user_tokens: str | Sequence[str] | None = None,
     config_dict: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Write ``items.npz``, ``interests.npz`` and ``meta.json`` (module docstring) to ``out_dir``."""
@@ -77,7 +77,7 @@ def load_vectors(out_dir: str) -> dict[str, np.ndarray]:
 
 def retrieve_for_users(
     checkpoint: str,
-    user_tokens: Sequence[str] | None,
+    user_tokens: str | Sequence[str] | None,
     n: int = 10,
     index_kind: str = "flat",
     exclude_seen: bool = False,

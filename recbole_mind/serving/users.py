@@ -82,18 +82,39 @@ class ServedUsers:
 
 
 def serve_users(
-    checkpoint: str, user_tokens: Sequence[str] | None, config_dict: dict[str, Any] | None = None
+    checkpoint: str, user_tokens: str | Sequence[str] | None, config_dict: dict[str, Any] | None = None
 ) -> ServedUsers:
-    """Load a MIND checkpoint and compute the interests of ``user_tokens`` (all users: None)."""
+    """Load a MIND checkpoint and compute the interests of ``user_tokens`` (all users: None;
+    one user: a token)."""
+    user_tokens = requested_users(user_tokens)  # before the (slow) load
     config, model, dataset = load_mind(checkpoint, config_dict)
     user_ids = user_ids_of(dataset, user_tokens)
     histories = latest_histories(dataset, user_ids, model.max_seq_length)
     return ServedUsers(config, model, dataset, user_ids, histories, *user_interests(model, dataset, histories))
 
 
-def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
-    """Internal ids of ``user_tokens`` (all users when None); unknown tokens raise ValueError."""
+def requested_users(user_tokens: str | int | Sequence[str] | None) -> list[str] | None:
+    """The user tokens asked for as a list: a single token (``"12"``, or an int) is one user,
+    not the users of its characters; None (every user) stays None.
+
+    Raises:
+        ValueError: an empty list.
+    """
+    if user_tokens is None:
+        return None
+    if isinstance(user_tokens, (str, bytes, int, np.integer)):
+        return [user_tokens.decode() if isinstance(user_tokens, bytes) else str(user_tokens)]
+    tokens = list(user_tokens)
+    if not tokens:
+        raise ValueError("no user tokens given (an empty list): name at least one user, or pass None for every user")
+    return tokens
+
+
+def user_ids_of(dataset, user_tokens: str | Sequence[str] | None) -> np.ndarray:
+    """Internal ids of ``user_tokens`` (all users when None, one when a single token);
+    unknown tokens raise ValueError."""
     field = dataset.uid_field
+    user_tokens = requested_users(user_tokens)
     if user_tokens is None:
         return np.arange(1, dataset.user_num)
     known = dataset.field2token_id[field]
