@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common], help="write item and interest vectors")
     export.add_argument("--out", required=True, help="output folder (items.npz, interests.npz, meta.json)")
     export.add_argument("--users", nargs="+", default=None, help="user tokens (default: every user)")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     search = commands.add_parser("retrieve", parents=[common], help="top-N items per user")
     search.add_argument("--users", nargs="+", required=True, help="user tokens")
     search.add_argument("--n", type=int, default=10, help="items per user (default 10)")
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_dict = {"data_path": args.data_path} if args.data_path else None
     try:
         if args.command == "export":
-            paths = export_vectors(args.checkpoint, args.out, args.users, config_dict)
+            paths = export_vectors(args.checkpoint, args.out, args.users, config_dict, args.overwrite)
             print("\n".join(f"wrote {path}" for path in paths.values()))
         elif args.command == "retrieve":
             found = retrieve_for_users(args.checkpoint, args.users, args.n, args.index, args.exclude_seen, config_dict)
