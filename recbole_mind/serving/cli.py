@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, Sequence
 
+from recbole_mind.data.output import check_output_path
 from recbole_mind.serving.explain import explain, plot_routing
 from recbole_mind.serving.export import export_vectors, retrieve_for_users
 from recbole_mind.serving.index import INDEX_KINDS
@@ -65,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for user, items in found.items():
                 print(f"{user}: " + ", ".join(f"{item} ({score:.3f})" for item, score in items))
         else:
+            if args.plot:
+                check_output_path(args.plot, "--plot")  # before the checkpoint and data load
             explanation = explain(args.checkpoint, args.user, args.n, config_dict)
             if args.json:
                 print(json.dumps(explanation, indent=2))
