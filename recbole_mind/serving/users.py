@@ -102,8 +102,8 @@ def requested_users(user_tokens: str | int | Sequence[str] | None) -> list[str] 
     """
     if user_tokens is None:
         return None
-    if isinstance(user_tokens, (str, bytes, int, np.integer)):
-        return [user_tokens.decode() if isinstance(user_tokens, bytes) else str(user_tokens)]
+    if isinstance(user_tokens, (str, int, np.integer)):
+        return [str(user_tokens)]
     tokens = list(user_tokens)
     if not tokens:
         raise ValueError("no user tokens given (an empty list): name at least one user, or pass None for every user")
