@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from typing import Any
 
 import torch
@@ -32,10 +33,12 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is truncated, corrupt, or not a RecBole checkpoint.
+        ValueError: the file is truncated, corrupt (a zip member failing its CRC check), not a
+            RecBole checkpoint, or holds NaN or infinite weights.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
+    check_archive(path)
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=False)
     except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError, ImportError) as error:
@@ -44,7 +47,44 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
         ) from error
     if not isinstance(checkpoint, dict) or not {"config", "state_dict"} <= set(checkpoint):
         raise ValueError(f"{path} is not a RecBole checkpoint (it has no 'config' and 'state_dict')")
+    check_finite(checkpoint["state_dict"], path)
     return checkpoint
+
+
+def check_archive(path: str) -> None:
+    """Refuse a checkpoint whose zip archive (torch's format) fails its CRC checks.
+
+    torch reads a damaged member's bytes without checking them, so a flipped byte would be
+    served as a wrong weight. Files in torch's older, non-zip format are not checked here.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        damaged = f"? ({error})"
+    if damaged is not None:
+        raise ValueError(
+            f"Checkpoint {path} is damaged: its member {damaged} fails the zip archive's CRC check "
+            "(an interrupted copy or a disk error?); copy it again from its source or retrain"
+        )
+
+
+def check_finite(state_dict: dict[str, Any], path: str) -> None:
+    """Refuse weights holding NaN or inf, naming the parameters: served, they would give NaN
+    scores, empty top-N lists and NaN vectors without a word."""
+    bad = [
+        name for name, value in state_dict.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()
+    ]
+    if bad:
+        named = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise ValueError(
+            f"Checkpoint {path} holds NaN or infinite weights in {len(bad)} parameter"
+            f"{'s' if len(bad) != 1 else ''}: {named}; training diverged or the file is damaged: "
+            "use an earlier checkpoint, or retrain (a lower learning_rate often helps)"
+        )
 
 
 def restore_model(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:

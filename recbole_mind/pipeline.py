@@ -12,6 +12,7 @@ import time
 from logging import getLogger
 from typing import Any, NamedTuple
 
+import numpy as np
 from recbole.config import Config
 from recbole.data import data_preparation
 from recbole.data.dataloader import AbstractDataLoader
@@ -45,12 +46,14 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     weights independent of how much randomness the data preparation used, and gives each
     process of a distributed run its own stream. The model is put on ``config["device"]``.
     The dataset's user and item token <-> id maps are recorded on ``config``, so every
-    checkpoint of the run carries them (``recbole_mind.token_maps``).
+    checkpoint of the run carries them (``recbole_mind.token_maps``), and its interactions are
+    kept (:func:`all_interactions`) before the split replaces them.
     """
     logger = getLogger()
     init_seed(config["seed"], config["reproducibility"])
     dataset = load_dataset(config)
     record_token_maps(config, dataset)
+    keep_all_interactions(dataset)
     logger.info(dataset)
     dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
@@ -61,6 +64,44 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
         model = config.model_class(config, train_data._dataset).to(config["device"])
         logger.info(model)
     return Prepared(dataset, train_data, valid_data, test_data, model)
+
+
+class Interactions(NamedTuple):
+    """Every (user id, item id) interaction of a dataset, by user, then time, then file order."""
+
+    users: np.ndarray
+    items: np.ndarray
+
+
+# The dataset attribute holding its Interactions (an attribute: RecBole knows nothing of it)
+INTERACTIONS_ATTRIBUTE = "recbole_mind_interactions"
+
+
+def keep_all_interactions(dataset: Dataset) -> None:
+    """Keep ``dataset``'s interactions before ``build`` turns them into training samples.
+
+    A sequential dataset's ``build`` replaces ``inter_feat`` with one row per prediction
+    target, so each user's first interaction (and every interaction of a one-interaction user)
+    is no row of it any more; serving reads a user's whole history from what is kept here. The
+    order is the augmentation's: by user, then (stably) by time.
+    """
+    frame = dataset.inter_feat
+    users = np.asarray(frame[dataset.uid_field])
+    items = np.asarray(frame[dataset.iid_field])
+    times = np.asarray(frame[dataset.time_field]) if dataset.time_field in frame else np.zeros(len(users))
+    order = np.lexsort((np.arange(len(users)), times, users))
+    setattr(dataset, INTERACTIONS_ATTRIBUTE, Interactions(users[order], items[order]))
+
+
+def all_interactions(dataset: Dataset) -> Interactions:
+    """The interactions :func:`keep_all_interactions` kept for ``dataset`` (``prepare`` keeps them)."""
+    kept = getattr(dataset, INTERACTIONS_ATTRIBUTE, None)
+    if kept is None:
+        raise ValueError(
+            f"dataset {dataset.dataset_name!r} was not loaded by recbole_mind.pipeline.prepare, so its "
+            "full interactions were not kept (RecBole's split keeps only training samples)"
+        )
+    return kept
 
 
 class EmptySplitError(ValueError):

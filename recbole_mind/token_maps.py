@@ -1,4 +1,4 @@
-"""Checkpoints carry the user and item token <-> id maps their model was trained with.
+"""Checkpoints carry the token <-> id maps of every field their model embeds by id.
 
 RecBole numbers a field's tokens in the order the data first shows them, so the same
 interactions in another row order (or with a row added, or other filters) give other internal
@@ -10,6 +10,11 @@ RecBole's checkpoint format. Loading a checkpoint with data (``checkpoint.data_a
 used by serving and export) or resuming from one compares them with the rebuilt dataset's
 (:func:`check_token_maps`) and refuses data whose ids differ. Checkpoints written before this,
 or by RecBole's own ``run_recbole``, carry no maps: they load unchecked, with one warning.
+
+Besides the user and item ids, the model embeds the token (and token_seq) fields named by
+``item_feature_fields`` and ``user_profile_fields``, whose ids RecBole numbers the same way (the
+same ``.item`` rows in another order give other genre ids): their maps are recorded and checked
+too. Checkpoints written before that carry the user and item maps only, and are checked on those.
 """
 
 from __future__ import annotations
@@ -26,18 +31,36 @@ TOKEN_MAPS_ATTRIBUTE = "recbole_mind_token_maps"
 _warned: set[str] = set()
 
 
-def token_maps_of(dataset) -> dict[str, dict[str, Any]]:
-    """``{"user": {"field", "tokens"}, "item": {...}}``: each id field's id -> token array."""
+# Config keys naming fields the model embeds, and what their fields are called in messages.
+FEATURE_KEYS = {"item_feature_fields": "item feature", "user_profile_fields": "user profile"}
+
+
+def embedded_feature_fields(config) -> dict[str, str]:
+    """``{role: field}`` of the fields ``config``'s :data:`FEATURE_KEYS` name, role
+    ``"<what>:<field>"`` (e.g. ``"item feature:class"``); keys that are no list name none."""
+    fields = {}
+    for key, what in FEATURE_KEYS.items():
+        names = config[key]
+        if isinstance(names, (list, tuple)):
+            fields.update({f"{what}:{name}": name for name in names if isinstance(name, str)})
+    return fields
+
+
+def token_maps_of(dataset, feature_fields: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """``{"user": {"field", "tokens"}, "item": {...}, role: {...}}``: the id -> token array of the
+    id fields and of those of ``feature_fields`` (:func:`embedded_feature_fields`) that have
+    tokens (float fields have none)."""
+    roles = {"user": dataset.uid_field, "item": dataset.iid_field, **(feature_fields or {})}
     return {
         role: {"field": field, "tokens": np.array(dataset.field2id_token[field], dtype=str)}
-        for role, field in (("user", dataset.uid_field), ("item", dataset.iid_field))
+        for role, field in roles.items()
         if field is not None and field in dataset.field2id_token
     }
 
 
 def record_token_maps(config, dataset) -> None:
     """Attach ``dataset``'s token maps to ``config``, which every checkpoint of the run pickles."""
-    setattr(config, TOKEN_MAPS_ATTRIBUTE, token_maps_of(dataset))
+    setattr(config, TOKEN_MAPS_ATTRIBUTE, token_maps_of(dataset, embedded_feature_fields(config)))
 
 
 def saved_token_maps(checkpoint: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
@@ -82,16 +105,17 @@ def check_token_maps(saved: dict[str, dict[str, Any]] | None, dataset, source: s
                 "recbole-mind): cannot check that the data gives the ids it was trained with"
             )
         return
-    current = token_maps_of(dataset)
+    features = {role: entry["field"] for role, entry in saved.items() if role not in ("user", "item")}
+    current = token_maps_of(dataset, features)
     for role, entry in saved.items():
-        field = entry["field"]
+        field, what = entry["field"], role.split(":")[0]  # "item feature:class" -> "item feature"
         if role not in current or current[role]["field"] != field:
             found = current[role]["field"] if role in current else None
-            raise ValueError(f"{source} was trained with {role} id field {field!r}; the data has {found!r}")
-        difference = describe_difference(role, np.asarray(entry["tokens"]), current[role]["tokens"])
+            raise ValueError(f"{source} was trained with {what} field {field!r}; the data has {found!r}")
+        difference = describe_difference(what, np.asarray(entry["tokens"]), current[role]["tokens"])
         if difference:
             raise ValueError(
                 f"{source}, field {field!r}: {difference}; the data is not the data this checkpoint was "
-                "trained on (the same interactions in another row order give other ids): load it with "
+                "trained on (the same rows in another order give other ids): load it with "
                 "the files it was trained on"
             )

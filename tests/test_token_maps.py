@@ -109,3 +109,51 @@ def test_an_old_checkpoint_without_maps_still_loads(trained_mind, tmp_path, capl
         model = load_data_and_model(str(old))[1]
     assert all(torch.equal(model.state_dict()[name], value) for name, value in saved["state_dict"].items())
     assert any(f"{old} carries no token <-> id maps" in record.message for record in caplog.records)
+
+
+# ------------------------------------------------------------------- the fields the model embeds
+
+
+def feature_checkpoint(data, folder):
+    """A MIND checkpoint (untrained) on ``ml100k_feature_data``, as a run writes it."""
+    from conftest import build_mind
+
+    path = folder / "MIND-features.pth"
+    torch.save({"config": data[0], "state_dict": build_mind(data).state_dict()}, path)
+    return path
+
+
+def ml100k_with_items_shuffled(config, folder):
+    """A data_path holding ml-100k's files, the .item rows in another order."""
+    target = folder / "ml-100k"
+    target.mkdir(parents=True)
+    for suffix in ("inter", "user", "item"):
+        header, *rows = open(os.path.join(config["data_path"], f"ml-100k.{suffix}"), "rb").read().splitlines()
+        if suffix == "item":
+            rows = rows[::-1]
+        (target / f"ml-100k.{suffix}").write_bytes(b"\n".join([header, *rows]) + b"\n")
+    return str(folder)
+
+
+def test_checkpoints_carry_the_maps_of_the_token_fields_the_model_embeds(ml100k_feature_data):
+    config, dataset = ml100k_feature_data[:2]
+    maps = getattr(config, TOKEN_MAPS_ATTRIBUTE)
+    assert set(maps) == {
+        "user", "item", "item feature:class", "item feature:release_year",
+        "user profile:age", "user profile:gender", "user profile:occupation",
+    }
+    np.testing.assert_array_equal(maps["item feature:class"]["tokens"], dataset.field2id_token["class"])
+
+
+def test_item_features_in_another_row_order_are_refused_by_field(ml100k_feature_data, tmp_path):
+    checkpoint = feature_checkpoint(ml100k_feature_data, tmp_path)
+    data_path = ml100k_with_items_shuffled(ml100k_feature_data[0], tmp_path / "data")
+    with pytest.raises(ValueError) as error:
+        load_data_and_model(str(checkpoint), {"data_path": data_path})
+    assert str(error.value).startswith(f"{checkpoint}, field 'class': item feature ids differ from the checkpoint's: ")
+    # a checkpoint from before feature maps were recorded is checked on its user and item ids only
+    saved = load_checkpoint(str(checkpoint))
+    maps = getattr(saved["config"], TOKEN_MAPS_ATTRIBUTE)
+    setattr(saved["config"], TOKEN_MAPS_ATTRIBUTE, {role: maps[role] for role in ("user", "item")})
+    torch.save(saved, checkpoint)
+    assert load_data_and_model(str(checkpoint), {"data_path": data_path})[1] is not None

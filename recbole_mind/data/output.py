@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from typing import Callable, Iterator
 
 
@@ -37,6 +38,33 @@ def all_or_nothing(paths: list[str]) -> Iterator[list[str]]:
         raise
     for temporary, path in zip(partial, paths):
         os.replace(temporary, path)
+
+
+def check_output_path(path: str, option: str, folder: bool = False) -> None:
+    """Refuse an output path nothing can be written to, before any slow work: one line naming
+    ``option`` (how the user gave it, e.g. ``--out``) and ``path``.
+
+    Refused: a folder (``folder=False``) or a file (``folder=True``) already at ``path``, a file
+    where a folder above it should be, and a folder this process cannot create files in
+    (tested by creating and removing a temporary file: permission bits say nothing to root or
+    on a read-only mount).
+    """
+    wanted, other = ("folder", "file") if folder else ("file", "folder")
+    if os.path.exists(path) and os.path.isdir(path) != folder:
+        raise ValueError(f"{option} {path} is a {other}, not a {wanted}: give a {wanted} path")
+    parent = os.path.abspath(path if folder else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path}: {parent} is a file, so no {wanted} can be made under it")
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=parent, prefix=".write-test-")
+    except OSError as error:
+        raise ValueError(
+            f"{option} {path}: cannot write in {parent} ({error.strerror}); choose a folder you can write to"
+        ) from error
+    os.close(descriptor)
+    os.remove(probe)
 
 
 def report_written(write: Callable[[], str], errors: tuple[type[BaseException], ...]) -> int:

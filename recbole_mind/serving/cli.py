@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, Sequence
 
+from recbole_mind.data.output import check_output_path
 from recbole_mind.serving.explain import explain, plot_routing
 from recbole_mind.serving.export import export_vectors, retrieve_for_users
 from recbole_mind.serving.index import INDEX_KINDS
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common], help="write item and interest vectors")
     export.add_argument("--out", required=True, help="output folder (items.npz, interests.npz, meta.json)")
     export.add_argument("--users", nargs="+", default=None, help="user tokens (default: every user)")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     search = commands.add_parser("retrieve", parents=[common], help="top-N items per user")
     search.add_argument("--users", nargs="+", required=True, help="user tokens")
     search.add_argument("--n", type=int, default=10, help="items per user (default 10)")
@@ -57,13 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_dict = {"data_path": args.data_path} if args.data_path else None
     try:
         if args.command == "export":
-            paths = export_vectors(args.checkpoint, args.out, args.users, config_dict)
+            paths = export_vectors(args.checkpoint, args.out, args.users, config_dict, args.overwrite)
             print("\n".join(f"wrote {path}" for path in paths.values()))
         elif args.command == "retrieve":
             found = retrieve_for_users(args.checkpoint, args.users, args.n, args.index, args.exclude_seen, config_dict)
             for user, items in found.items():
                 print(f"{user}: " + ", ".join(f"{item} ({score:.3f})" for item, score in items))
         else:
+            if args.plot:
+                check_output_path(args.plot, "--plot")  # before the checkpoint and data load
             explanation = explain(args.checkpoint, args.user, args.n, config_dict)
             if args.json:
                 print(json.dumps(explanation, indent=2))

@@ -20,19 +20,20 @@ def item_titles(config, dataset) -> dict[str, str]:
     """Item token -> title, from the dataset's ``.item`` file when it has a title column.
 
     The header is read (and the file checked) by the atomic-file reader, with the dataset's
-    ``field_separator``, as RecBole reads it.
+    ``field_separator`` and ``encoding``, as RecBole reads it.
     """
     path = os.path.join(config["data_path"], f"{config['dataset']}.item")
     if not os.path.isfile(path):
         return {}
     separator = config["field_separator"] or "\t"
-    header = check_atomic_file(path, separator)
+    encoding = (config["encoding"] if "encoding" in config else None) or "utf-8"
+    header = check_atomic_file(path, separator, encoding=encoding)
     title_column = next((header.index(name) for name in TITLE_FIELDS if name in header), None)
     if title_column is None or dataset.iid_field not in header:
         return {}
     id_column = header.index(dataset.iid_field)
     titles = {}
-    with open(path, encoding="utf-8") as file:
+    with open(path, encoding=encoding) as file:
         next(file)  # the header
         for line in file:
             cells = line.rstrip("\r\n").split(separator)

@@ -18,33 +18,44 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from recbole_mind.data.output import all_or_nothing, check_output_path
 from recbole_mind.serving.index import active_interest_rows, build_index, check_n, retrieve
 from recbole_mind.serving.users import item_vectors, rows_of_item_ids, serve_users
+
+
+EXPORT_FILES = ("items.npz", "interests.npz", "meta.json")
+
+
+def check_export_folder(out_dir: str, overwrite: bool = False) -> None:
+    """Refuse an ``out_dir`` that cannot take an export, or holds an earlier one and
+    ``overwrite`` is off (``--overwrite``), before the checkpoint and data are loaded."""
+    check_output_path(out_dir, "--out", folder=True)
+    earlier = [name for name in EXPORT_FILES if os.path.exists(os.path.join(out_dir, name))]
+    if earlier and not overwrite:
+        raise ValueError(
+            f"--out {out_dir} holds an earlier export ({', '.join(earlier)}): pass --overwrite "
+            "(overwrite=True) to replace it, or choose another folder"
+        )
 
 
 def export_vectors(
     checkpoint: str,
     out_dir: str,
-    user_tokens: Sequence[str] | None = None,
+    user_tokens: str | Sequence[str] | None = None,
     config_dict: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, str]:
-    """Write ``items.npz``, ``interests.npz`` and ``meta.json`` (module docstring) to ``out_dir``."""
+    """Write ``items.npz``, ``interests.npz`` and ``meta.json`` (module docstring) to ``out_dir``.
+
+    The three files are written under temporary names and renamed into place together, so an
+    interrupted export leaves an earlier one whole. ``overwrite``: replace an earlier export
+    (refused otherwise, :func:`check_export_folder`).
+    """
+    check_export_folder(out_dir, overwrite)
     served = serve_users(checkpoint, user_tokens, config_dict)
     config = served.config
     rows = active_interest_rows(served.interests.numpy(), served.capsule_mask.numpy())
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {name: os.path.join(out_dir, name) for name in ("items.npz", "interests.npz", "meta.json")}
-    np.savez(
-        paths["items.npz"],
-        tokens=np.asarray(served.item_tokens(), dtype=str),
-        vectors=item_vectors(served.model),
-    )
-    np.savez(
-        paths["interests.npz"],
-        user_tokens=np.asarray(served.user_tokens(), dtype=str)[rows.owners],
-        interest_index=rows.capsules,
-        vectors=rows.vectors,
-    )
+    paths = {name: os.path.join(out_dir, name) for name in EXPORT_FILES}
     meta = {
         "checkpoint": os.path.abspath(checkpoint),
         "dataset": config["dataset"],
@@ -55,8 +66,18 @@ def export_vectors(
         "history": f"latest MAX_ITEM_LIST_LENGTH={served.model.max_seq_length} interactions in the whole dataset",
         "score": "max over a user's rows of items.vectors @ interests.vectors",
     }
-    with open(paths["meta.json"], "w", encoding="utf-8") as file:
-        json.dump(meta, file, indent=2)
+    with all_or_nothing(list(paths.values())) as (items_path, interests_path, meta_path):
+        with open(items_path, "wb") as file:  # a file object: np.savez would add .npz to a name
+            np.savez(file, tokens=np.asarray(served.item_tokens(), dtype=str), vectors=item_vectors(served.model))
+        with open(interests_path, "wb") as file:
+            np.savez(
+                file,
+                user_tokens=np.asarray(served.user_tokens(), dtype=str)[rows.owners],
+                interest_index=rows.capsules,
+                vectors=rows.vectors,
+            )
+        with open(meta_path, "w", encoding="utf-8") as file:
+            json.dump(meta, file, indent=2)
     return paths
 
 
@@ -77,7 +98,7 @@ def load_vectors(out_dir: str) -> dict[str, np.ndarray]:
 
 def retrieve_for_users(
     checkpoint: str,
-    user_tokens: Sequence[str] | None,
+    user_tokens: str | Sequence[str] | None,
     n: int = 10,
     index_kind: str = "flat",
     exclude_seen: bool = False,

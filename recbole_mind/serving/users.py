@@ -20,6 +20,7 @@ from recbole.data.interaction import Interaction
 
 from recbole_mind.checkpoint import data_and_model, load_checkpoint
 from recbole_mind.mind import MIND
+from recbole_mind.pipeline import all_interactions
 
 FIRST_ITEM_ID = 1  # internal id 0 is RecBole's padding item
 
@@ -81,18 +82,39 @@ class ServedUsers:
 
 
 def serve_users(
-    checkpoint: str, user_tokens: Sequence[str] | None, config_dict: dict[str, Any] | None = None
+    checkpoint: str, user_tokens: str | Sequence[str] | None, config_dict: dict[str, Any] | None = None
 ) -> ServedUsers:
-    """Load a MIND checkpoint and compute the interests of ``user_tokens`` (all users: None)."""
+    """Load a MIND checkpoint and compute the interests of ``user_tokens`` (all users: None;
+    one user: a token)."""
+    user_tokens = requested_users(user_tokens)  # before the (slow) load
     config, model, dataset = load_mind(checkpoint, config_dict)
     user_ids = user_ids_of(dataset, user_tokens)
     histories = latest_histories(dataset, user_ids, model.max_seq_length)
     return ServedUsers(config, model, dataset, user_ids, histories, *user_interests(model, dataset, histories))
 
 
-def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
-    """Internal ids of ``user_tokens`` (all users when None); unknown tokens raise ValueError."""
+def requested_users(user_tokens: str | int | Sequence[str] | None) -> list[str] | None:
+    """The user tokens asked for as a list: a single token (``"12"``, or an int) is one user,
+    not the users of its characters; None (every user) stays None.
+
+    Raises:
+        ValueError: an empty list.
+    """
+    if user_tokens is None:
+        return None
+    if isinstance(user_tokens, (str, int, np.integer)):
+        return [str(user_tokens)]
+    tokens = list(user_tokens)
+    if not tokens:
+        raise ValueError("no user tokens given (an empty list): name at least one user, or pass None for every user")
+    return tokens
+
+
+def user_ids_of(dataset, user_tokens: str | Sequence[str] | None) -> np.ndarray:
+    """Internal ids of ``user_tokens`` (all users when None, one when a single token);
+    unknown tokens raise ValueError."""
     field = dataset.uid_field
+    user_tokens = requested_users(user_tokens)
     if user_tokens is None:
         return np.arange(1, dataset.user_num)
     known = dataset.field2token_id[field]
@@ -108,15 +130,13 @@ def user_ids_of(dataset, user_tokens: Sequence[str] | None) -> np.ndarray:
 
 
 def latest_histories(dataset, user_ids: np.ndarray, max_length: int) -> Histories:
-    """Each user's latest ``max_length`` interactions, oldest first, over the whole dataset."""
-    inter = dataset.inter_feat
-    users = inter[dataset.uid_field].numpy()
-    items = inter[dataset.iid_field].numpy()
-    times = (
-        inter[dataset.time_field].numpy() if dataset.time_field in inter else np.zeros(len(users))
-    )
-    order = np.lexsort((np.arange(len(users)), times, users))
-    users, items = users[order], items[order]
+    """Each user's latest ``max_length`` interactions, oldest first, over the whole dataset.
+
+    Read from every interaction the dataset was loaded with (``pipeline.all_interactions``),
+    not from ``inter_feat``: after RecBole's sequential split that holds one row per prediction
+    target and lacks each user's first interaction.
+    """
+    users, items = all_interactions(dataset)
     starts = np.searchsorted(users, user_ids, side="left")
     ends = np.searchsorted(users, user_ids, side="right")
     item_seq = np.zeros((len(user_ids), max_length), dtype=np.int64)

@@ -30,3 +30,9 @@ def test_item_titles_honour_the_datasets_field_separator(tmp_path):
     config = {"data_path": str(tmp_path), "dataset": "shop", "field_separator": ","}
     assert item_titles(config, ItemIdField()) == {"7": "red shoe", "8": "blue hat"}
     assert item_titles({**config, "dataset": "none"}, ItemIdField()) == {}
+
+
+def test_item_titles_read_the_file_in_the_datasets_encoding(tmp_path):
+    (tmp_path / "films.item").write_bytes("item_id:token\ttitle:token_seq\n7\tLes Misérables\n".encode("latin-1"))
+    config = {"data_path": str(tmp_path), "dataset": "films", "field_separator": "\t", "encoding": "latin-1"}
+    assert item_titles(config, ItemIdField()) == {"7": "Les Misérables"}

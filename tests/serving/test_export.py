@@ -1,4 +1,6 @@
 import json
+import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -52,3 +54,52 @@ def test_bad_requests_fail_with_clear_messages(in_trained_dir, tmp_path):
     torch.save({"config": {"model": "SASRec"}, "state_dict": {}}, other)
     with pytest.raises(ValueError, match="holds a SASRec model.*need a MIND checkpoint"):
         export_vectors(str(other), str(tmp_path / "out"))
+
+
+def bad_out_path(kind, tmp_path):
+    if kind == "a file":
+        (tmp_path / "taken").write_text("x")
+        return str(tmp_path / "taken"), "is a file, not a folder"
+    if kind == "under a file":
+        (tmp_path / "taken").write_text("x")
+        return str(tmp_path / "taken" / "vectors"), f"{tmp_path / 'taken'} is a file, so no folder can be made under it"
+    try:  # /sys is read-only even to root in most containers
+        descriptor, probe = tempfile.mkstemp(dir="/sys")
+    except OSError:
+        return "/sys/recbole-mind-vectors", "cannot write in /sys"
+    os.close(descriptor)
+    os.remove(probe)
+    pytest.skip("/sys is writable here")
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file", "unwritable"])
+def test_export_refuses_an_unusable_out_path_before_loading_anything(tmp_path, capsys, kind):
+    from recbole_mind.serving.cli import main
+
+    out, message = bad_out_path(kind, tmp_path)
+    # the checkpoint does not exist: the path is checked first
+    assert main(["export", str(tmp_path / "missing.pth"), "--out", out]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --out {out}") and message in error and error.count("\n") == 1
+
+
+def test_export_keeps_an_earlier_export_unless_overwrite_and_writes_all_or_nothing(in_trained_dir, tmp_path,
+                                                                                  monkeypatch):
+    checkpoint, _, _, _, dataset = in_trained_dir
+    first, second = (str(token) for token in dataset.id2token(dataset.uid_field, [1, 2]))
+    export_vectors(checkpoint, str(tmp_path), [first])
+    with pytest.raises(ValueError, match=r"holds an earlier export \(items.npz, interests.npz, meta.json\): pass "
+                                         r"--overwrite"):
+        export_vectors(checkpoint, str(tmp_path), [second])
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(json, "dump", disk_full)  # the last of the three files fails
+    with pytest.raises(OSError, match="No space left"):
+        export_vectors(checkpoint, str(tmp_path), [second], overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["interests.npz", "items.npz", "meta.json"]  # no partial files
+    assert set(load_vectors(str(tmp_path))["user_tokens"]) == {first}  # the earlier export, whole
+    monkeypatch.undo()
+    export_vectors(checkpoint, str(tmp_path), [second], overwrite=True)
+    assert set(load_vectors(str(tmp_path))["user_tokens"]) == {second}

@@ -46,3 +46,17 @@ def test_the_padding_token_and_data_with_other_ids_are_refused(in_trained_dir, t
     assert main([args[0], in_trained_dir[0], *args[1:]]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error
+
+
+@pytest.mark.parametrize("kind", ["a folder", "under a file"])
+def test_explain_refuses_an_unusable_plot_path_before_loading_anything(tmp_path, capsys, kind):
+    from recbole_mind.serving.cli import main
+
+    (tmp_path / "taken").write_text("x")
+    plot, message = {
+        "a folder": (str(tmp_path), "is a folder, not a file"),
+        "under a file": (str(tmp_path / "taken" / "user1.png"), f"{tmp_path / 'taken'} is a file, so no file can"),
+    }[kind]
+    assert main(["explain", str(tmp_path / "missing.pth"), "--user", "1", "--plot", plot]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --plot {plot}") and message in error and error.count("\n") == 1

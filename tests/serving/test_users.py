@@ -55,3 +55,14 @@ def test_the_padding_token_and_unknown_users_are_refused_by_name(token):
     with pytest.raises(ValueError, match=pattern):
         user_ids_of(dataset, [token])
     assert list(user_ids_of(dataset, ["u2", "u1"])) == [2, 1]
+
+
+def test_a_single_token_is_one_user_and_an_empty_list_is_refused(in_trained_dir):
+    from recbole_mind.serving.export import retrieve_for_users
+
+    checkpoint, _, _, _, dataset = in_trained_dir
+    user = next(str(token) for token in dataset.field2id_token[dataset.uid_field][1:] if len(str(token)) > 1)
+    assert list(retrieve_for_users(checkpoint, user, n=2)) == [user]
+    assert list(user_ids_of(dataset, user)) == [dataset.field2token_id[dataset.uid_field][user]]
+    with pytest.raises(ValueError, match=r"no user tokens given \(an empty list\)"):
+        retrieve_for_users("not-loaded.pth", [], n=2)  # refused before the checkpoint is read
