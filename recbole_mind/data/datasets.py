@@ -17,6 +17,7 @@ from recbole.data import create_dataset
 from recbole.data.dataset import Dataset
 
 from recbole_mind.data.atomic import check_dataset_files
+from recbole_mind.data.coverage import catalogue_warnings
 from recbole_mind.prerun import silence_third_party_deprecations
 
 # RecBole's list of the datasets it can download (name -> url).
@@ -63,7 +64,7 @@ def load_dataset(config: Config) -> Dataset:
     # which that check never sees, and RecBole's dataset code is what warns.
     silence_third_party_deprecations()
     try:
-        return create_dataset(config)
+        dataset = create_dataset(config)
     except urllib.error.URLError as error:
         data_path = os.path.abspath(data_path)
         converter = (
@@ -86,3 +87,5 @@ def load_dataset(config: Config) -> Dataset:
             "(user_inter_num_interval, item_inter_num_interval, val_interval, load_col, ...): "
             "loosen them"
         ) from error
+    catalogue_warnings(dataset)
+    return dataset
