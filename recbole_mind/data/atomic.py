@@ -29,6 +29,7 @@ import yaml
 FEATURE_TYPES = ("token", "float", "token_seq", "float_seq")
 # RecBole's fix for repeated interactions: drop repeated user-item pairs, keeping one.
 DUPLICATE_FIX = "set rm_dup_inter: first (RecBole keeps the first of repeated user-item pairs)"
+ORDERED_BY_TIME = "a sequential model, eval_args order: TO, or multi_target"  # runs that sort by TIME_FIELD
 
 
 class AtomicFileError(ValueError):
@@ -302,22 +303,24 @@ def check_dataset_files(config) -> None:
     if ordered and time_field not in columns["inter"]:
         raise AtomicFileError(
             f"{inter} has no {time_field} column, but this run orders each user's interactions by "
-            f"time (a sequential model, or eval_args order: TO); its columns: "
+            f"time ({ORDERED_BY_TIME}); its columns: "
             f"{', '.join(columns['inter'])}. Add the column, or set TIME_FIELD to the one that holds times"
         )
     if ordered and not time_loaded:
         raise AtomicFileError(
             f"load_col loads {load_col.get('inter', [])} from {inter} without the time field "
-            f"{time_field!r} (TIME_FIELD), but this run orders each user's interactions by time (a "
-            f"sequential model, or eval_args order: TO): add {time_field!r} to load_col's inter list"
+            f"{time_field!r} (TIME_FIELD), but this run orders each user's interactions by time "
+            f"({ORDERED_BY_TIME}): add {time_field!r} to load_col's inter list"
         )
 
 
 def _orders_by_time(config) -> bool:
     from recbole.utils import ModelType
 
+    from recbole_mind.protocols.params import is_multi_target
+
     eval_args = config["eval_args"] or {}
-    return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO"
+    return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO" or is_multi_target(config)
 
 
 def _check_load_col(config, folder: str, name: str, columns: dict[str, list[str]]) -> None:

@@ -200,7 +200,8 @@ def test_load_col_without_the_time_field_is_refused_when_the_run_orders_by_time(
     "suffix, content, message",
     [
         ("inter", HEADER.replace("user_id:token", "user_id:float") + TIMED_ROWS,
-         "tiny.inter, line 1: id column 'user_id' is declared user_id:float; ids must be tokens: declare user_id:token"),
+         "tiny.inter, line 1: id column 'user_id' is declared user_id:float; ids must be tokens: "
+         "declare user_id:token"),
         ("item", "item_id:token_seq\tgenre:token\n1\ta\n",
          "tiny.item, line 1: id column 'item_id' is declared item_id:token_seq"),
         ("inter", HEADER.replace("\n", "\titem_id:float\n") + TIMED_ROWS.replace("\n", "\t1\n"),
@@ -212,3 +213,10 @@ def test_ids_must_be_tokens_and_header_columns_unique(in_tmp_dir, suffix, conten
     with pytest.raises(AtomicFileError) as error:
         load_dataset(tiny_config("tiny"))
     assert message in str(error.value)
+
+
+def test_the_multi_target_protocol_orders_by_time_for_any_model(in_tmp_dir):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER.replace("timestamp:float", "timestamp:token") + TIMED_ROWS})
+    config = tiny_config("tiny", "Pop", multi_target=True, eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
+    with pytest.raises(AtomicFileError, match="time column 'timestamp' is declared timestamp:token"):
+        load_dataset(config)

@@ -160,5 +160,6 @@ def test_a_byte_order_mark_on_a_file_that_is_not_utf8_names_the_line(tmp_path):
     write_raw_ml1m(tmp_path / "raw")
     movies = tmp_path / "raw" / "movies.dat"
     movies.write_bytes(b"\xef\xbb\xbf" + movies.read_bytes())  # latin-1 'é' on line 1
-    with pytest.raises(MovieLensFormatError, match=r"movies.dat, line 1: starts with a UTF-8 byte-order mark but byte b'\\xe9'"):
+    expected = r"movies.dat, line 1: starts with a UTF-8 byte-order mark but byte b'\\xe9'"
+    with pytest.raises(MovieLensFormatError, match=expected):
         convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))

@@ -82,6 +82,6 @@ def test_subsample_name_must_be_plain(tmp_path, capsys):
     out = tmp_path / "out"
     for name in ("../x", "a/b", "..", ""):
         assert subsample_main(["ml-100k", str(out), "--name", name]) == 2
-        assert f"name must be a plain dataset name without a path (it names <out_dir>/<name>/<name>.inter), got {name!r}" \
-            in capsys.readouterr().err
+        expected = f"name must be a plain dataset name without a path (it names <out_dir>/<name>/<name>.inter), got {name!r}"
+        assert expected in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not out.exists()
