@@ -18,7 +18,7 @@ from recbole.data import data_preparation
 from recbole.data.dataloader import AbstractDataLoader
 from recbole.data.dataset import Dataset
 from recbole.trainer import Trainer
-from recbole.utils import get_trainer, init_seed
+from recbole.utils import ModelType, get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
@@ -128,18 +128,37 @@ def _nonempty_splits(config: Config, dataset: Dataset) -> Any:
 
     def build_checked() -> list[Dataset]:
         interactions, users = dataset.inter_num, dataset.user_num - 1  # user id 0 is padding
-        splits = build()
         split_args = config["eval_args"]["split"]
         hint = f"{interactions} interactions of {users} users were split by eval_args {split_args}"
         if "LS" in split_args:
-            hint += (
-                ": leave-one-out needs users with at least 3 interactions (2 to train a sequential "
-                "model, 1 each for validation and test)"
-            )
+            hint += ": " + _leave_one_out_hint(config, dataset, split_args["LS"])
+        splits = build()
         require_nonempty(config["dataset"], dict(zip(("train", "valid", "test"), map(len, splits))), hint)
         return splits
 
     return build_checked
+
+
+def _leave_one_out_hint(config: Config, dataset: Dataset, mode: str) -> str:
+    """What leave-one-out needs of each user, and how many users have less.
+
+    RecBole gives a user's samples to train first, then test, then validation (a user with
+    two samples has no validation one); a sequential model's first sample is its user's second
+    interaction, the first being only history. Both measured on generated data (tests).
+    """
+    if mode == "test_only":
+        return "LS: test_only leaves the validation split empty; use LS: valid_and_test"
+    sequential = config["MODEL_TYPE"] == ModelType.SEQUENTIAL
+    minimum = 4 if sequential else 3
+    counts = dataset.inter_feat[dataset.uid_field].value_counts()
+    short = int((counts < minimum).sum())
+    reason = "the first is only history, then 1 to train" if sequential else "1 to train"
+    return (
+        f"leave-one-out needs users with at least {minimum} interactions for a "
+        f"{'sequential' if sequential else 'non-sequential'} model ({reason}, 1 for validation, 1 for "
+        f"test); {short} of {len(counts)} users have fewer (raise user_inter_num_interval's lower "
+        f"bound to [{minimum},inf) to drop them, or add interactions)"
+    )
 
 
 def build_trainer(config: Config, model: nn.Module) -> Trainer:

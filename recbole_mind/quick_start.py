@@ -26,8 +26,10 @@ from recbole_mind.pipeline import NOT_EVALUATED, build_trainer, prepare
 from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
 from recbole_mind.protocols.params import is_multi_target
+from recbole_mind.run_log import errors_logged
 
 
+@errors_logged
 def run_recbole_mind(
     model: str | type = "MIND",
     dataset: str = "ml-100k",

@@ -144,7 +144,7 @@ def test_generated_dataset_runs_with_the_command_the_generator_prints(in_tmp_dir
 
 
 @pytest.mark.parametrize("protocol_files, message", [
-    ([], r"the train, valid and test splits are empty .*30 interactions of 30 users .*at least 3 interactions"),
+    ([], r"the train, valid and test splits are empty .*30 interactions of 30 users .*at least 4 interactions for a sequential model"),
     (["--config_files=properties/protocols/multi_target.yaml"],
      r"the train split is empty \(train 0 samples\); the 24 train users hold 24 interactions"),
 ])

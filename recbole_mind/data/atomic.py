@@ -4,7 +4,8 @@ RecBole 1.2.1 reports a header without ``:type`` as "not enough values to unpack
 user or item column as ``KeyError``, reads rows with too few or too many cells without a word
 (missing cells become NaN), and calls an empty file "Some feat is empty". Worse, some data
 changes results silently: repeated rows put a user's test item into their own history, and a
-missing time is filled with the column's mean, which scrambles the time order. Others end in a
+missing time is filled with the column's mean, which scrambles the time order, a time column
+typed ``token`` is ordered by first appearance in the file, and ``inf`` sorts last. Others end in a
 traceback deep inside pandas: a byte that is not valid in the file's encoding, a Windows line
 end (RecBole reads the last header type as ``float\\r``), a non-numeric cell in a float column,
 a cell longer than Python's csv field limit. We read each file once, in a streaming pass, and
@@ -19,6 +20,7 @@ dataset whose protocol orders by time fails with "[timestamp] is not exist in in
 from __future__ import annotations
 
 import csv
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -29,6 +31,7 @@ from recbole_mind.data.download import incomplete_folder_message
 FEATURE_TYPES = ("token", "float", "token_seq", "float_seq")
 # RecBole's fix for repeated interactions: drop repeated user-item pairs, keeping one.
 DUPLICATE_FIX = "set rm_dup_inter: first (RecBole keeps the first of repeated user-item pairs)"
+ORDERED_BY_TIME = "a sequential model, eval_args order: TO, or multi_target"  # runs that sort by TIME_FIELD
 
 
 class AtomicFileError(ValueError):
@@ -77,6 +80,11 @@ def _header_fields(path: str, header: str, separator: str) -> list[tuple[str, st
             raise AtomicFileError(
                 f"{path}, line 1: column {name!r} has type {kind!r}; allowed: {', '.join(FEATURE_TYPES)}"
             )
+        if name in (known for known, _ in columns):
+            raise AtomicFileError(
+                f"{path}, line 1: column {name!r} appears twice in the header (RecBole would load one "
+                "of them without a word); rename or drop the other"
+            )
         columns.append((name, kind))
     return columns
 
@@ -87,6 +95,26 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_column_types(path: str, columns: list[tuple[str, str]], ids: tuple[str, ...],
+                        time_field: str | None) -> None:
+    """Ids must be tokens (RecBole maps them to ids); an ordering time must be a float, since
+    RecBole sorts a token column by each value's first appearance in the file, not by time."""
+    kinds = dict(columns)
+    for name in ids:
+        if kinds[name] != "token":
+            raise AtomicFileError(
+                f"{path}, line 1: id column {name!r} is declared {name}:{kinds[name]}; ids must be "
+                f"tokens: declare {name}:token"
+            )
+    if time_field in kinds and kinds[time_field] != "float":
+        raise AtomicFileError(
+            f"{path}, line 1: time column {time_field!r} is declared {time_field}:{kinds[time_field]}, "
+            f"but this run orders each user's interactions by {time_field}, and RecBole orders a "
+            f"{kinds[time_field]} column by first appearance in the file, not by time: declare "
+            f"{time_field}:float (numbers such as Unix seconds)"
+        )
 
 
 def _lines(path: str, encoding: str):
@@ -111,6 +139,7 @@ def check_atomic_file(
     *,
     encoding: str = "utf-8",
     time_field: str | None = None,
+    time_ordered: bool = False,
     unique_field: str | None = None,
     duplicate_rows_allowed: bool = True,
 ) -> list[str]:
@@ -119,17 +148,20 @@ def check_atomic_file(
     Args:
         path: ``<dataset>.inter``, ``.user``, ``.item``, ...
         separator: RecBole's ``field_separator``.
-        required: fields that must be in the header and filled in every row (user, item ids).
+        required: the id fields (user, item): in the header, typed token, filled in every row.
         encoding: RecBole's ``encoding`` (UTF-8 unless set).
         time_field: a field whose empty cells RecBole would fill with the mean time.
+        time_ordered: the run orders interactions by ``time_field``, which must then be typed
+            float and hold finite numbers (RecBole splits an ``inf`` as the latest time).
         unique_field: a field that must not repeat (the id of a ``.user`` or ``.item`` file).
         duplicate_rows_allowed: False: identical rows stop the run (an ``.inter`` file).
 
     Raises:
-        AtomicFileError: header not ``name:type`` with a known type, a byte-order mark or
-            Windows line ends, a required field missing, a row whose cell count differs from
-            the header's, no rows at all; or, with counts and first lines, rows with a missing
-            id or time, non-numeric cells in float columns, cells over the csv field limit,
+        AtomicFileError: header not ``name:type`` with a known type, a column named twice, a
+            byte-order mark or Windows line ends, a required field missing or not a token, an
+            ordering time not a float, a row whose cell count differs from the header's, no rows
+            at all; or, with counts and first lines, rows with a missing id or time, a non-finite
+            ordering time, non-numeric cells in float columns, cells over the csv field limit,
             repeated ids, or repeated rows.
     """
     lines = _lines(path, encoding)
@@ -141,6 +173,7 @@ def check_atomic_file(
     missing = [name for name in required if name not in fields]
     if missing:
         raise AtomicFileError(f"{path} has no {', '.join(missing)} column; its columns: {', '.join(fields)}")
+    _check_column_types(path, columns, required, time_field if time_ordered else None)
     problems: dict[str, _Problem] = {}
 
     def problem(key: str, description: str, fix: str) -> _Problem:
@@ -171,6 +204,11 @@ def check_atomic_file(
         if time_at is not None and not cells[time_at].strip():
             problem("missing time", f"without a {time_field} (RecBole would fill in the mean time, "
                     "scrambling the order)", "fill it in or drop those rows").add(line_number)
+        elif time_ordered and time_at is not None and _is_number(cells[time_at]) \
+                and not math.isfinite(float(cells[time_at])):
+            problem("infinite time", f"with a {time_field} that is not a finite number (e.g. "
+                    f"{cells[time_at].strip()[:20]!r}; RecBole would place it first or last)",
+                    "give the real time or drop those rows").add(line_number)
         for index in float_at:
             cell = cells[index].strip()
             if cell and not _is_number(cell):
@@ -249,9 +287,10 @@ def check_dataset_files(config) -> None:
     ids = tuple(field for field in (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"]) if field)
     load_col, time_field = config["load_col"], config["TIME_FIELD"]
     time_loaded = load_col is None or time_field in load_col.get("inter", [])
+    ordered = _orders_by_time(config)
     columns = {"inter": check_atomic_file(
         inter, separator, required=ids, encoding=encoding,
-        time_field=time_field if time_loaded else None,
+        time_field=time_field if time_loaded else None, time_ordered=ordered,
         duplicate_rows_allowed=config["rm_dup_inter"] is not None,
     )}
     for suffix, id_field in (("user", config["USER_ID_FIELD"]), ("item", config["ITEM_ID_FIELD"])):
@@ -260,19 +299,27 @@ def check_dataset_files(config) -> None:
             columns[suffix] = check_atomic_file(path, separator, required=(id_field,) if id_field else (),
                                                 encoding=encoding, unique_field=id_field)
     _check_load_col(config, folder, name, columns)
-    if _orders_by_time(config) and time_loaded and time_field not in columns["inter"]:
+    if ordered and time_field not in columns["inter"]:
         raise AtomicFileError(
             f"{inter} has no {time_field} column, but this run orders each user's interactions by "
-            f"time (a sequential model, or eval_args order: TO); its columns: "
+            f"time ({ORDERED_BY_TIME}); its columns: "
             f"{', '.join(columns['inter'])}. Add the column, or set TIME_FIELD to the one that holds times"
+        )
+    if ordered and not time_loaded:
+        raise AtomicFileError(
+            f"load_col loads {load_col.get('inter', [])} from {inter} without the time field "
+            f"{time_field!r} (TIME_FIELD), but this run orders each user's interactions by time "
+            f"({ORDERED_BY_TIME}): add {time_field!r} to load_col's inter list"
         )
 
 
 def _orders_by_time(config) -> bool:
     from recbole.utils import ModelType
 
+    from recbole_mind.protocols.params import is_multi_target
+
     eval_args = config["eval_args"] or {}
-    return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO"
+    return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO" or is_multi_target(config)
 
 
 def _check_load_col(config, folder: str, name: str, columns: dict[str, list[str]]) -> None:

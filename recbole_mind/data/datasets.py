@@ -13,6 +13,7 @@ from recbole.data import create_dataset
 from recbole.data.dataset import Dataset
 
 from recbole_mind.data.atomic import check_dataset_files
+from recbole_mind.data.coverage import catalogue_warnings
 from recbole_mind.data.download import (
     RECBOLE_DATASET_URLS, DatasetNotFoundError, downloadable_datasets, fetch_missing_dataset,
 )
@@ -52,7 +53,7 @@ def load_dataset(config: Config) -> Dataset:
     # which that check never sees, and RecBole's dataset code is what warns.
     silence_third_party_deprecations()
     try:
-        return create_dataset(config)
+        loaded = create_dataset(config)
     except ValueError as error:
         if "Some feat is empty" not in str(error):
             raise
@@ -61,6 +62,8 @@ def load_dataset(config: Config) -> Dataset:
             "(user_inter_num_interval, item_inter_num_interval, val_interval, load_col, ...): "
             "loosen them"
         ) from error
+    catalogue_warnings(loaded)
+    return loaded
 
 
 def fetch_dataset(config: Config) -> None:

@@ -1,8 +1,11 @@
 """Convert the raw MovieLens-1M files into RecBole atomic files, offline.
 
 The raw archive (``ml-1m.zip`` from GroupLens) holds ``ratings.dat``, ``users.dat`` and
-``movies.dat``: ``::``-separated, latin-1 encoded. This writes, in ``<out_dir>/ml-1m/``, the
-same atomic files RecBole downloads when online:
+``movies.dat``: ``::``-separated, latin-1 encoded. Copies that were re-saved in UTF-8 exist too,
+so each file's encoding is detected: a file whose bytes are valid UTF-8 and not all ASCII (or
+that starts with a UTF-8 byte-order mark) is read as UTF-8, any other as latin-1; a byte-order
+mark is dropped. Ratings and timestamps must be finite numbers. Errors name the file and line.
+This writes UTF-8, in ``<out_dir>/ml-1m/``, the same atomic files RecBole downloads when online:
 
 - ``ml-1m.inter``: ``user_id:token item_id:token rating:float timestamp:float``
 - ``ml-1m.user``: ``user_id:token age:token gender:token occupation:token zip_code:token``
@@ -17,6 +20,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import codecs
+import math
 import os
 import re
 import sys
@@ -25,7 +30,6 @@ from typing import Iterator, Sequence
 from recbole_mind.data.output import all_or_nothing, report_written
 
 DATASET = "ml-1m"
-ENCODING = "latin-1"
 # raw file -> (number of fields, atomic suffix, header)
 LAYOUT = {
     "ratings.dat": (4, "inter", ["user_id:token", "item_id:token", "rating:float", "timestamp:float"]),
@@ -39,19 +43,59 @@ class MovieLensFormatError(ValueError):
     """A raw file is missing or a line does not have the MovieLens-1M layout."""
 
 
-def _records(path: str, fields: int) -> Iterator[list[str]]:
-    with open(path, encoding=ENCODING) as file:
-        for number, line in enumerate(file, start=1):
-            line = line.rstrip("\r\n")
-            if not line:
-                continue
-            values = line.split("::")
-            if len(values) != fields or any("\t" in value for value in values):
+def read_text(path: str) -> tuple[str, str]:
+    """The text of a raw file, without a byte-order mark, and the encoding it was read in.
+
+    UTF-8 when the bytes start with a UTF-8 byte-order mark, or are valid UTF-8 with non-ASCII
+    bytes; latin-1 otherwise (GroupLens's files: in latin-1, every byte is a character, and an
+    accented title is almost never valid UTF-8 by chance).
+    """
+    with open(path, "rb") as file:
+        data = file.read()
+    marked = data.startswith(codecs.BOM_UTF8)
+    if marked:
+        data = data[len(codecs.BOM_UTF8):]
+    if marked or not data.isascii():
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as error:
+            if marked:
+                line = data[:error.start].count(b"\n") + 1
                 raise MovieLensFormatError(
-                    f"{path}, line {number}: expected {fields} '::'-separated fields without tabs, "
-                    f"got {line[:80]!r}"
-                )
-            yield values
+                    f"{path}, line {line}: starts with a UTF-8 byte-order mark but byte "
+                    f"{data[error.start:error.start + 1]!r} is not UTF-8; save the file in one encoding"
+                ) from None
+    return data.decode("latin-1"), "latin-1"
+
+
+def _records(path: str, fields: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-empty line of a raw file."""
+    text, _ = read_text(path)
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        values = line.split("::")
+        if len(values) != fields or any("\t" in value for value in values):
+            raise MovieLensFormatError(
+                f"{path}, line {number}: expected {fields} '::'-separated fields without tabs, "
+                f"got {line[:80]!r}"
+            )
+        yield number, values
+
+
+def _check_numbers(path: str, number: int, values: list[str]) -> None:
+    """A rating and a timestamp that RecBole can read as float (it would fail in training)."""
+    for name, value in (("rating", values[2]), ("timestamp", values[3])):
+        try:
+            finite = math.isfinite(float(value))
+        except ValueError:
+            finite = False
+        if not finite:
+            raise MovieLensFormatError(
+                f"{path}, line {number}: the {name} {value!r} is not a finite number "
+                "(expected UserID::MovieID::Rating::Timestamp, e.g. 1::1193::5::978300760)"
+            )
 
 
 def _convert_row(raw_name: str, values: list[str]) -> list[str]:
@@ -83,7 +127,9 @@ def convert_ml1m(raw_dir: str, out_dir: str) -> str:
             rows = 0
             with open(out_path, "w", encoding="utf-8") as out:
                 out.write("\t".join(header) + "\n")
-                for values in _records(path, fields):
+                for number, values in _records(path, fields):
+                    if raw_name == "ratings.dat":
+                        _check_numbers(path, number, values)
                     out.write("\t".join(_convert_row(raw_name, values)) + "\n")
                     rows += 1
             if rows == 0:

@@ -67,6 +67,16 @@ def check_output_path(path: str, option: str, folder: bool = False) -> None:
     os.remove(probe)
 
 
+def check_dataset_name(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a plain name: it becomes the folder
+    ``<out_dir>/<name>/`` and its files, so a path (``../x``, ``a/b``) would write elsewhere."""
+    if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+        raise ValueError(
+            f"name must be a plain dataset name without a path (it names <out_dir>/<name>/<name>.inter), "
+            f"got {name!r}"
+        )
+
+
 def report_written(write: Callable[[], str], errors: tuple[type[BaseException], ...]) -> int:
     """Exit status of a dataset-writing command: run ``write`` and print the message it
     returns (0), or print one of ``errors`` as ``error: ...`` on stderr (2)."""

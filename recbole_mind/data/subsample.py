@@ -25,7 +25,7 @@ import sys
 from collections import Counter
 from typing import Sequence
 
-from recbole_mind.data.output import all_or_nothing, report_written
+from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
 
 
 def source_folder(source: str) -> str:
@@ -78,6 +78,7 @@ def subsample(
     """Write ``out_dir/name/name.*``; returns that folder and the numbers of users and interactions kept."""
     if not 0 < users_fraction <= 1:
         raise ValueError(f"users_fraction must be in (0, 1], got {users_fraction!r}")
+    check_dataset_name(name)
     folder = source_folder(source)
     dataset = os.path.basename(os.path.normpath(folder))
     inter_path = os.path.join(folder, f"{dataset}.inter")

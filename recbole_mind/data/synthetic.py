@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from recbole_mind.data.output import all_or_nothing, report_written
+from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
 
 
 def write_multi_interest_dataset(
@@ -51,10 +51,7 @@ def write_multi_interest_dataset(
             raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
     if isinstance(stickiness, bool) or not isinstance(stickiness, (int, float)) or not 0 <= stickiness < 1:
         raise ValueError(f"stickiness must be a number in [0, 1), got {stickiness!r}")
-    if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
-        raise ValueError(
-            f"name must be a plain dataset name (it names <out_dir>/<name>/<name>.inter), got {name!r}"
-        )
+    check_dataset_name(name)
     if n_clusters > n_items:
         raise ValueError(f"n_clusters ({n_clusters}) must not exceed n_items ({n_items})")
     if interests_per_user > n_clusters:

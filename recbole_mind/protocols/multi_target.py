@@ -52,6 +52,8 @@ from recbole_mind.protocols.targets import (
     time_ordered_sequences,
 )
 
+# below this many validation or test users, metrics are mostly noise: the run warns
+FEW_HELD_OUT_USERS = 10
 
 
 def evaluate_held_out_users(
@@ -133,6 +135,11 @@ def prepare_multi_target(
             raise ValueError(
                 f"no {name} user has a history and a target left ({len(ids)} {name} users): use more "
                 "users, a larger user_split share, or longer sequences"
+            )
+        if len(users) < FEW_HELD_OUT_USERS:
+            logger.warning(
+                f"multi_target: only {len(users)} {name} users are evaluated: one user moves each metric "
+                f"by 1/{len(users)}, so differences are mostly noise; use more users or a larger user_split share"
             )
         users.user_features = dataset.user_feat
         held_out[name] = users

@@ -118,8 +118,8 @@ def test_a_byte_invalid_in_the_encoding_is_placed_and_the_fix_named(tmp_path):
     assert check_atomic_file(str(path), encoding="latin-1") == ["user_id", "item_id", "timestamp"]
 
 
-def tiny_config(name, **overrides):
-    return build_config("MIND", name, config_dict={"data_path": "data", "state": "ERROR", **overrides})
+def tiny_config(name, model="MIND", **overrides):
+    return build_config(model, name, config_dict={"data_path": "data", "state": "ERROR", **overrides})
 
 
 def test_repeated_rows_stop_the_run_and_rm_dup_inter_lets_recbole_drop_them(in_tmp_dir):
@@ -134,7 +134,7 @@ def test_missing_time_is_not_a_problem_when_time_is_not_loaded(in_tmp_dir):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + ROWS + "3\t4\t\n"})
     with pytest.raises(AtomicFileError, match="without a timestamp"):
         load_dataset(tiny_config("tiny"))
-    config = tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]},
+    config = tiny_config("tiny", "BPR", load_col={"inter": ["user_id", "item_id"]},
                          eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
     assert load_dataset(config).inter_num == 3
 
@@ -144,7 +144,7 @@ def test_without_load_col_every_column_of_the_files_is_loaded(in_tmp_dir):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + rows, "item": "item_id:token\tcluster:token\ni1\tc1\n"})
     dataset = load_dataset(tiny_config("tiny"))
     assert "timestamp" in dataset.inter_feat and "cluster" in dataset.item_feat
-    explicit = load_dataset(tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]}))
+    explicit = load_dataset(tiny_config("tiny", "BPR", load_col={"inter": ["user_id", "item_id"]}))
     assert "timestamp" not in explicit.inter_feat  # a load_col the user gave is kept
 
 
@@ -164,3 +164,59 @@ def test_columns_the_run_needs_must_be_in_the_files(in_tmp_dir, overrides, files
     with pytest.raises(AtomicFileError) as error:
         load_dataset(tiny_config("tiny", **overrides))
     assert message in str(error.value)
+
+
+TIMED_ROWS = "".join(f"{user}\t{item}\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 5))
+
+
+def test_a_time_field_typed_token_is_refused_when_the_run_orders_by_time(in_tmp_dir):
+    # As a token, RecBole would order the rows by each time's first appearance in the file.
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER.replace("timestamp:float", "timestamp:token") + TIMED_ROWS})
+    with pytest.raises(AtomicFileError, match=r"tiny.inter, line 1: time column 'timestamp' is declared "
+                       r"timestamp:token, but this run orders .* declare timestamp:float"):
+        load_dataset(tiny_config("tiny"))
+    unordered = tiny_config("tiny", "BPR", eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
+    assert load_dataset(unordered).inter_num == 12  # a token time is only a feature there
+
+
+@pytest.mark.parametrize("time", ["inf", "-inf", "nan", "1e400", "Infinity"])
+def test_a_time_that_is_not_finite_is_refused_with_its_line(in_tmp_dir, time):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS + f"3\t9\t{time}\n"})
+    with pytest.raises(AtomicFileError) as error:
+        load_dataset(tiny_config("tiny"))
+    message = str(error.value)
+    assert "tiny.inter (13 rows)" in message and "(line 14)" in message, message
+    assert f"1 row(s) with a timestamp that is not a finite number (e.g. {time!r}" in message
+
+
+def test_load_col_without_the_time_field_is_refused_when_the_run_orders_by_time(in_tmp_dir):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS})
+    with pytest.raises(AtomicFileError, match=r"load_col loads \['user_id', 'item_id'\] from data/tiny/tiny.inter "
+                       r"without the time field 'timestamp' .* add 'timestamp' to load_col's inter list"):
+        load_dataset(tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]}))
+
+
+@pytest.mark.parametrize(
+    "suffix, content, message",
+    [
+        ("inter", HEADER.replace("user_id:token", "user_id:float") + TIMED_ROWS,
+         "tiny.inter, line 1: id column 'user_id' is declared user_id:float; ids must be tokens: "
+         "declare user_id:token"),
+        ("item", "item_id:token_seq\tgenre:token\n1\ta\n",
+         "tiny.item, line 1: id column 'item_id' is declared item_id:token_seq"),
+        ("inter", HEADER.replace("\n", "\titem_id:float\n") + TIMED_ROWS.replace("\n", "\t1\n"),
+         "tiny.inter, line 1: column 'item_id' appears twice in the header"),
+    ],
+)
+def test_ids_must_be_tokens_and_header_columns_unique(in_tmp_dir, suffix, content, message):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS, suffix: content})
+    with pytest.raises(AtomicFileError) as error:
+        load_dataset(tiny_config("tiny"))
+    assert message in str(error.value)
+
+
+def test_the_multi_target_protocol_orders_by_time_for_any_model(in_tmp_dir):
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER.replace("timestamp:float", "timestamp:token") + TIMED_ROWS})
+    config = tiny_config("tiny", "Pop", multi_target=True, eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
+    with pytest.raises(AtomicFileError, match="time column 'timestamp' is declared timestamp:token"):
+        load_dataset(config)

@@ -116,3 +116,50 @@ def test_cli_output_folder_blocked_by_a_file_is_reported(tmp_path, capsys):
     (tmp_path / "out").write_text("")
     assert main([str(tmp_path / "raw"), str(tmp_path / "out")]) == 2
     assert "error:" in capsys.readouterr().err and (tmp_path / "out").read_text() == ""
+
+
+def item_titles(target):
+    return {line.split("\t")[0]: line.split("\t")[1] for line in open(f"{target}/ml-1m.item", encoding="utf-8")}
+
+
+def test_movies_in_utf8_are_read_as_utf8_and_latin1_stays_latin1(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")  # latin-1, as GroupLens ships it
+    assert item_titles(convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "a")))["1"] == "Misérables, Les"
+    movies = tmp_path / "raw" / "movies.dat"
+    movies.write_bytes(movies.read_bytes().decode("latin-1").replace("Movie 2 ", "Café 2 ").encode("utf-8"))
+    titles = item_titles(convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "b")))
+    assert titles["1"] == "Misérables, Les" and titles["2"] == "Café 2"  # not mojibake ("CafÃ©")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_user(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")
+    for name in ("ratings.dat", "users.dat"):
+        path = tmp_path / "raw" / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    target = convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    for suffix in ("inter", "user"):
+        first_row = open(f"{target}/ml-1m.{suffix}", encoding="utf-8").read().splitlines()[1]
+        assert first_row.split("\t")[0] == "1"
+
+
+@pytest.mark.parametrize("row, message", [
+    ("7::3::five::978300000", "the rating 'five' is not a finite number"),
+    ("7::3::4::", "the timestamp '' is not a finite number"),
+    ("7::3::4::inf", "the timestamp 'inf' is not a finite number"),
+])
+def test_a_rating_or_timestamp_that_is_not_a_number_names_file_and_line(tmp_path, row, message):
+    write_raw_ml1m(tmp_path / "raw")
+    with open(tmp_path / "raw" / "ratings.dat", "a", encoding="latin-1") as file:
+        file.write(row + "\n")
+    with pytest.raises(MovieLensFormatError, match=f"ratings.dat, line 361: {message}"):
+        convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_byte_order_mark_on_a_file_that_is_not_utf8_names_the_line(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")
+    movies = tmp_path / "raw" / "movies.dat"
+    movies.write_bytes(b"\xef\xbb\xbf" + movies.read_bytes())  # latin-1 'é' on line 1
+    expected = r"movies.dat, line 1: starts with a UTF-8 byte-order mark but byte b'\\xe9'"
+    with pytest.raises(MovieLensFormatError, match=expected):
+        convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))

@@ -75,3 +75,13 @@ def test_subsample_names_a_source_file_that_is_not_text_or_is_empty(tmp_path, ca
     (source / "odd.inter").write_text("")
     assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x"]) == 2
     assert "odd.inter is empty" in capsys.readouterr().err
+
+
+def test_subsample_name_must_be_plain(tmp_path, capsys):
+    # "--name ../x" would write x/x.inter next to out_dir, outside it
+    out = tmp_path / "out"
+    for name in ("../x", "a/b", "..", ""):
+        assert subsample_main(["ml-100k", str(out), "--name", name]) == 2
+        expected = f"name must be a plain dataset name without a path (it names <out_dir>/<name>/<name>.inter), got {name!r}"
+        assert expected in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not out.exists()

@@ -378,3 +378,18 @@ def test_later_training_targets_come_from_the_train_users(tiny_data, tmp_path, m
     assert (later != 0).sum().item() == 32 * (3 * 26 + 2 + 1)
     loss = prepared.model.calculate_loss(inter[torch.arange(64)])
     assert torch.isfinite(loss)
+
+
+def test_few_held_out_users_are_warned_about(tiny_data, tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+
+    def few_user_warnings(user_split):
+        caplog.clear()
+        config = tiny_config(tiny_data, user_split=user_split)
+        prepare_multi_target(config, read_multi_target_params(config), build_model=False)
+        return [record.getMessage() for record in caplog.records if "users are evaluated" in record.getMessage()]
+
+    assert few_user_warnings([0.8, 0.1, 0.1]) == [  # 40 users: 4 valid, 4 test
+        f"multi_target: only 4 {name} users are evaluated: one user moves each metric by 1/4, so differences "
+        "are mostly noise; use more users or a larger user_split share" for name in ("valid", "test")]
+    assert few_user_warnings([0.5, 0.25, 0.25]) == []  # 10 each
