@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.keys import check_key_values, check_known_keys, command_line_values
-from recbole_mind.prerun import check_distributed_flags
+from recbole_mind.prerun import check_distributed_flags, check_output_file
 from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
@@ -73,7 +73,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     tuning.add_argument("--tune_algo", default="bayes", choices=ALGORITHMS, help="search algorithm (default: bayes)")
     tuning.add_argument("--tune_max_evals", type=int, default=20, help="most trials (default: 20)")
     tuning.add_argument("--tune_output", default=None,
-                        help="YAML file for the best keys (default: <space name>.best.yaml here)")
+                        help="YAML file for the best keys, rewritten after every finished trial "
+                             "(default: <space name>.best.yaml here)")
     return parser
 
 
@@ -107,7 +108,19 @@ def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:
     return keys - own_flags
 
 
+def _check_tuning_flags(args: argparse.Namespace) -> None:
+    """A search runs single-process trials from scratch: flags it would ignore are refused."""
+    ignored = [flag for flag, given in (("--resume", args.resume is not None), ("--nproc", args.nproc != 1),
+                                        ("--world_size", args.world_size != -1)) if given]
+    if ignored:
+        raise ValueError(
+            f"--tune runs each trial from scratch in one process, so it cannot honour "
+            f"{' and '.join(ignored)}: drop {'it' if len(ignored) == 1 else 'them'}, or run without --tune"
+        )
+
+
 def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: Sequence[str]) -> int:
+    _check_tuning_flags(args)
     space = load_search_space(args.tune)
     searched = {key for params in space.values() for key in params}
     fixed = _command_line_keys(argv, set(vars(args))) & searched
@@ -117,6 +130,7 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
             "a --key=value wins over every trial; drop one of the two"
         )
     output = args.tune_output or os.path.splitext(os.path.basename(args.tune))[0] + ".best.yaml"
+    check_output_file("--tune_output", output)  # before the first trial, not after the last
 
     def objective(config_dict, config_file_list):
         # validation only: a search never scores the test split, nor keeps a checkpoint per trial

@@ -55,6 +55,17 @@ def check_folder_writable(key: str, folder: str) -> None:
         raise ValueError(f"{key} {folder!r} is not writable ({existing}: {error.strerror})") from error
 
 
+def check_output_file(name: str, path: str) -> None:
+    """``path`` can be written as a file once the work is done: checked before any of it.
+
+    A folder, a path under a file or an unwritable folder is refused naming ``name`` (the flag)
+    and the path; a missing folder is fine (the writer creates it).
+    """
+    if os.path.isdir(path):
+        raise ValueError(f"{name} {path} is a folder: give the path of a file (in it or elsewhere)")
+    check_folder_writable(f"{name} {path}: its folder", os.path.dirname(path) or ".")
+
+
 def check_run_config(config) -> None:
     """Every check that can be made before RecBole loads data (hooked into ``build_config``).
 
