@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.keys import check_key_values, check_known_keys, command_line_values
+from recbole_mind.pipeline import TrainingInterrupted
 from recbole_mind.prerun import check_distributed_flags, check_output_file
 from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
@@ -174,6 +175,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except (ValueError, DatasetNotFoundError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as interrupt:
+        print(interrupt, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted outside training; a checkpoint written before is named in the log", file=sys.stderr)
+        return 130
     if result is None:  # distributed, and rank 0 runs on another machine
         print("done; the process with rank 0 reports the results")
         return 0

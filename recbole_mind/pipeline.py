@@ -8,6 +8,7 @@ so they seed, load and split the same way RecBole's ``run_recbole`` does.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from logging import getLogger
 from typing import Any, NamedTuple
@@ -101,6 +102,35 @@ def _nonempty_splits(config: Config, dataset: Dataset) -> Any:
     return build_checked
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where the last checkpoint is and how to resume."""
+
+    def __init__(self, last_saved: tuple[str, int] | None) -> None:
+        if last_saved is None:
+            message = "interrupted during training, before any checkpoint was saved: nothing to resume"
+        else:
+            path, epoch = last_saved
+            message = (f"interrupted during training: the last checkpoint is {path} (epoch {epoch}, the best "
+                       f"so far); continue it with --resume={path} and the same keys")
+        super().__init__(message)
+        self.last_saved = last_saved
+
+
+def claim_unique_file(path: str) -> str:
+    """``path``, else ``<stem>-2<ext>``, ``-3``, ...: the first name no file has, created empty
+    at once (``O_EXCL``), so a run started in the same second, here or in another process,
+    cannot take the same name, and no run overwrites another's checkpoint."""
+    stem, extension = os.path.splitext(path)
+    candidate, number = path, 1
+    while True:
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = f"{stem}-{number}{extension}"
+
+
 def build_trainer(config: Config, model: nn.Module) -> Trainer:
     """RecBole's trainer for ``model`` (``get_trainer``) that also records, in its
     ``epoch_seconds`` list, the wall time of each training epoch (validation excluded), and in
@@ -122,6 +152,22 @@ def _epoch_timed(trainer_class: type) -> type:
             super().__init__(config, model)
             self.epoch_seconds: list[float] = []
             self.valid_curve: list[list[float]] = []
+            self.last_saved: tuple[str, int] | None = None  # (file, epoch) of the latest save
+            self.file_claimed = False
+
+        def resume_checkpoint(self, resume_file: str) -> None:
+            super().resume_checkpoint(resume_file)
+            self.file_claimed = True  # RecBole continues the run in the file it resumed from
+
+        def _save_checkpoint(self, epoch: int, *args: Any, **kwargs: Any) -> None:
+            writes = self.config["single_spec"] or self.config["local_rank"] == 0
+            if writes and "saved_model_file" not in kwargs and not self.file_claimed:
+                # RecBole names the file from the clock, to the second: claim a name of our own
+                self.saved_model_file = claim_unique_file(self.saved_model_file)
+                self.file_claimed = True
+            super()._save_checkpoint(epoch, *args, **kwargs)
+            if writes:
+                self.last_saved = (kwargs.get("saved_model_file", self.saved_model_file), epoch)
 
         def fit(self, *args: Any, callback_fn=None, **kwargs: Any) -> Any:
             def record(epoch: int, score: float) -> None:
@@ -129,7 +175,10 @@ def _epoch_timed(trainer_class: type) -> type:
                 if callback_fn is not None:
                     callback_fn(epoch, score)
 
-            return super().fit(*args, callback_fn=record, **kwargs)
+            try:
+                return super().fit(*args, callback_fn=record, **kwargs)
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(self.last_saved) from None
 
         def _train_epoch(self, *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()

@@ -102,3 +102,30 @@ def test_cli_odd_arguments_stop_before_any_work_without_traceback(tmp_path, monk
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written: no log/, no saved/
+
+
+SLICE_ARGS = ["--MAX_ITEM_LIST_LENGTH=10", "--show_progress=False", "--state=WARNING",
+              "--user_inter_num_interval=[20,30]"]
+
+
+def test_ctrl_c_during_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, monkeypatch, capsys):
+    from recbole.trainer import Trainer
+
+    train_epoch, epochs_begun = Trainer._train_epoch, []
+
+    def second_epoch_interrupted(self, *args, **kwargs):
+        epochs_begun.append(1)
+        if len(epochs_begun) == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", second_epoch_interrupted)
+    monkeypatch.chdir(tmp_path)
+    args = ["--epochs=3", *SLICE_ARGS]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    (saved,) = (tmp_path / "saved").glob("MIND-*.pth")
+    path = os.path.join("saved", saved.name)
+    assert err[-1] == (f"interrupted during training: the last checkpoint is {path} (epoch 0, the best so far); "
+                       f"continue it with --resume={path} and the same keys")
