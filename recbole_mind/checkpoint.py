@@ -167,6 +167,13 @@ def check_resumable(path: str, config: Config, dataset=None) -> dict[str, tuple[
             raise ValueError(
                 f"{path} was trained with {key}={saved[key]!r}; this run has {key}={config[key]!r}"
             )
+    trained = checkpoint["epoch"] + 1  # RecBole resumes at the epoch after the saved one
+    if config["epochs"] <= trained:
+        raise ValueError(
+            f"{path} holds {trained} trained epoch{'s' if trained != 1 else ''} and this run has "
+            f"epochs={config['epochs']}: no epoch would be left to train (RecBole would resume at epoch "
+            f"{trained} of {config['epochs']} and stop at once); set epochs > {trained} to continue it"
+        )
     changed = changed_keys(saved, config)
     refused = {key: values for key, values in changed.items() if key not in RESUME_APPLIED_KEYS}
     if refused:
@@ -174,13 +181,6 @@ def check_resumable(path: str, config: Config, dataset=None) -> dict[str, tuple[
             f"{path} cannot resume with changed {', '.join(refused)} ({_describe(refused)}): "
             "they shape the model, its data or the best score being compared; resume with the "
             "checkpoint's values, or train a new run without --resume"
-        )
-    trained = checkpoint["epoch"] + 1  # RecBole resumes at the epoch after the saved one
-    if config["epochs"] <= trained:
-        raise ValueError(
-            f"{path} holds {trained} trained epoch{'s' if trained != 1 else ''} and this run has "
-            f"epochs={config['epochs']}: no epoch would be left to train (RecBole would resume at epoch "
-            f"{trained} of {config['epochs']} and stop at once); set epochs > {trained} to continue it"
         )
     if dataset is not None:
         check_token_maps(saved_token_maps(checkpoint), dataset, path)

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any, Sequence
 
+from recbole_mind.config import config_file_setting
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.keys import check_key_values, check_known_keys, command_line_values
 from recbole_mind.pipeline import TrainingInterrupted
@@ -49,8 +50,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         # without abbreviations it is checked as a key, with "did you mean"
         allow_abbrev=False,
     )
-    parser.add_argument("--model", "-m", default="MIND", help="MIND or a RecBole model name (default: MIND)")
-    parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: ml-100k)")
+    parser.add_argument("--model", "-m", default=None,
+                        help="MIND or a RecBole model name (default: a config file's model, else MIND)")
+    parser.add_argument("--dataset", "-d", default=None,
+                        help="dataset name (default: a config file's dataset, else ml-100k)")
     parser.add_argument(
         "--config_files", default=None, help="space-separated YAML files, later files win"
     )
@@ -162,6 +165,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     config_files = args.config_files.split() if args.config_files else None
     try:
         check_config_arguments(config_arguments, parser)
+        # a flag given wins; else the YAML files' model and dataset, not the flags' defaults
+        args.model = args.model or config_file_setting("model", config_files) or "MIND"
+        args.dataset = args.dataset or config_file_setting("dataset", config_files) or "ml-100k"
         check_distributed_flags(args.nproc, args.world_size, args.ip, args.port, args.group_offset)
         if args.resume is not None and not os.path.isfile(args.resume):
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
