@@ -108,10 +108,12 @@ def data_and_model(
     return config, model.eval(), dataset, train_data, valid_data, test_data
 
 
-# Keys of where and how a run executes: a resumed run may change them without a word.
+# Keys of where and how a run executes, and the command line's own flags (RecBole's Config
+# reads every --key=value of sys.argv): a resumed run may change them without a word.
 RUN_ENVIRONMENT_KEYS = frozenset({
     "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "ip", "port", "nproc",
-    "offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress",
+    "offset", "group_offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress",
+    "resume", "config_files", "tune", "tune_algo", "tune_max_evals", "tune_output",
 })
 # Keys a resumed run reads afresh from its own config (the trainer's loop and evaluation, the
 # optimizer's step size, set on it by resume_training): a new value is well defined and reported.
