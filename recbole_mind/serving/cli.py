@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
+from recbole_mind.prerun import check_output_file
 from recbole_mind.serving.explain import explain, plot_routing
 from recbole_mind.serving.export import export_vectors, retrieve_for_users
 from recbole_mind.serving.index import INDEX_KINDS
@@ -56,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config_dict = {"data_path": args.data_path} if args.data_path else None
     try:
+        if args.command == "explain" and args.plot:
+            check_output_file("--plot", args.plot)  # before the checkpoint and its data load
         if args.command == "export":
             paths = export_vectors(args.checkpoint, args.out, args.users, config_dict)
             print("\n".join(f"wrote {path}" for path in paths.values()))
@@ -70,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 _print_explanation(explanation)
             if args.plot:
+                os.makedirs(os.path.dirname(args.plot) or ".", exist_ok=True)
                 plot_routing(explanation, args.plot)
                 print(f"wrote {args.plot}")
     except (ValueError, FileNotFoundError, ImportError) as error:

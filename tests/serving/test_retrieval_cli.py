@@ -46,3 +46,18 @@ def test_the_padding_token_and_data_with_other_ids_are_refused(in_trained_dir, t
     assert main([args[0], in_trained_dir[0], *args[1:]]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error
+
+
+@pytest.mark.parametrize("kind", ["folder", "under_a_file"])
+def test_a_bad_plot_path_is_named_before_the_checkpoint_loads(tmp_path, capsys, kind):
+    from recbole_mind.serving.cli import main
+
+    (tmp_path / "a_file").write_text("x")
+    plot, message = {
+        "folder": (tmp_path, "is a folder: give the path of a file"),
+        "under_a_file": (tmp_path / "a_file" / "heat.png", "is a file, not a folder"),
+    }[kind]
+    # the checkpoint does not exist: the path is checked before it is read
+    assert main(["explain", str(tmp_path / "none.pth"), "--user", "1", "--plot", str(plot)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --plot {plot}") and message in err
