@@ -8,6 +8,7 @@ exactly as with ``run_recbole.py``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from typing import Any, Sequence
@@ -42,7 +43,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog,
         description=(
             "Train and evaluate MIND (or any RecBole model) with RecBole. Any other "
-            "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8."
+            "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8. A list is "
+            "written without spaces, names quoted: --user_profile_fields=\"['age','gender']\"."
         ),
         epilog=mind_keys_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -90,6 +92,7 @@ def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentPa
     twice; the key names and values are checked as a YAML file's are.
     """
     flags = {action.dest for action in parser._actions}
+    check_lists_not_split(arguments)
     values: dict[str, str] = {}
     for argument in arguments:
         key, equals, value = argument[2:].partition("=") if argument.startswith("--") else ("", "", "")
@@ -104,6 +107,23 @@ def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentPa
         values[key] = value
     check_known_keys(values, "the command line", also_known=flags)
     check_key_values(command_line_values(values), "the command line")
+
+
+def check_lists_not_split(arguments: Sequence[str]) -> None:
+    """``--key=[a, b]`` reaches us as two arguments, ``--key=[a,`` and ``b]``: name the list
+    and show the form that arrives whole (RecBole reads the command line itself)."""
+    for index, argument in enumerate(arguments):
+        key, _, value = argument.partition("=")
+        if not argument.startswith("--") or value.count("[") <= value.count("]"):
+            continue
+        rest = list(itertools.takewhile(lambda part: not part.startswith("--"), arguments[index + 1:]))
+        written = " ".join([argument, *rest])
+        items = [item.strip().strip("'\"") for item in written.partition("=")[2].strip("[] ").split(",")]
+        example = "[" + ",".join(f"'{item}'" if not item.isdigit() else item for item in items if item) + "]"
+        raise ValueError(
+            f"{written!r} reached the program split at its spaces: write a list without spaces, names "
+            f"quoted, e.g. {key}=\"{example}\""
+        )
 
 
 def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:

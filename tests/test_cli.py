@@ -191,3 +191,26 @@ def test_asking_for_a_gpu_without_one_is_refused(tmp_path, monkeypatch, capsys, 
     err = capsys.readouterr().err
     assert f"{asked} asks for a GPU, and torch finds none" in err and "use_gpu=False" in err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--user_profile_fields=[age,", "gender]"],
+         "'--user_profile_fields=[age, gender]' reached the program split at its spaces: write a list without "
+         "spaces, names quoted, e.g. --user_profile_fields=\"['age','gender']\""),
+        (["--user_profile_fields=[age,gender]"],
+         "on the command line quote the names: --user_profile_fields=\"['age','gender']\""),
+    ],
+)
+def test_a_list_written_as_in_yaml_shows_the_command_line_form(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_help_shows_how_to_write_a_list(tmp_path):
+    from recbole_mind.cli import build_parser
+
+    assert "--user_profile_fields=\"['age','gender']\"" in build_parser().format_help().replace("\n", " ")
