@@ -23,6 +23,7 @@ from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
 from recbole_mind.future_targets import prepare_future_targets
+from recbole_mind.memory import check_memory
 from recbole_mind.token_maps import record_token_maps
 
 # test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
@@ -53,6 +54,8 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     dataset = load_dataset(config)
     record_token_maps(config, dataset)
     logger.info(dataset)
+    if build_model:
+        check_memory(config, dataset)  # before the histories and the model are allocated
     dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     prepare_future_targets(config, train_data._dataset)
