@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+from logging import getLogger
 from typing import Any
 
 import torch
@@ -147,12 +148,56 @@ def data_and_model(
     return config, model.eval(), dataset, train_data, valid_data, test_data
 
 
-def check_resumable(path: str, config: Config, dataset=None) -> None:
+# Keys of where and how a run executes, and the command line's own flags (RecBole's Config
+# reads every --key=value of sys.argv): a resumed run may change them without a word.
+RUN_ENVIRONMENT_KEYS = frozenset({
+    "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "ip", "port", "nproc",
+    "offset", "group_offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress",
+    "resume", "config_files", "tune", "tune_algo", "tune_max_evals", "tune_output",
+})
+# Keys a resumed run reads afresh from its own config (the trainer's loop and evaluation, the
+# optimizer's step size, set on it by resume_training): a new value is well defined and reported.
+RESUME_APPLIED_KEYS = frozenset({
+    "epochs", "stopping_step", "eval_step", "train_batch_size", "eval_batch_size", "metrics", "topk",
+    "clip_grad_norm", "learning_rate", "weight_decay", "loss_decimal_place", "metric_decimal_place",
+    "log_wandb", "wandb_project", "enable_amp", "enable_scaler",
+})
+
+
+def changed_keys(saved: Config, config: Config) -> dict[str, tuple[Any, Any]]:
+    """Keys whose value differs between a checkpoint's config and this run's: key -> (saved, new)."""
+    add_keys_newer_than(saved)
+    old, new = saved.final_config_dict, config.final_config_dict
+    changed = {}
+    for key in sorted((set(old) | set(new)) - RUN_ENVIRONMENT_KEYS):
+        before, after = old.get(key), new.get(key)
+        if _differs(before, after):
+            changed[key] = (before, after)
+    return changed
+
+
+def _differs(before: Any, after: Any) -> bool:
+    try:
+        return bool(before != after)
+    except (TypeError, ValueError, RuntimeError):  # arrays and tensors compare element-wise
+        return repr(before) != repr(after)
+
+
+def _describe(changed: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{key} {before!r} -> {after!r}" for key, (before, after) in changed.items())
+
+
+def check_resumable(path: str, config: Config, dataset=None) -> dict[str, tuple[Any, Any]]:
     """Fail clearly before RecBole reads a checkpoint that cannot continue this run.
 
     Refused: a checkpoint that is not a full training state, of another model or dataset,
-    that has already trained the run's ``epochs`` (RecBole would train no epoch and re-save it
-    as epoch -1) or, when ``dataset`` is given, whose token <-> id maps differ from its.
+    trained with other values of keys that shape the model, its data or the best score it
+    holds (``embedding_size``, ``valid_metric``, ...), that has already trained the run's
+    ``epochs`` (RecBole would train no epoch and re-save it as epoch -1) or, when ``dataset``
+    is given, whose token <-> id maps differ from its.
+
+    Returns:
+        The changed keys a resumed run applies (``RESUME_APPLIED_KEYS``): key -> (saved, new).
     """
     checkpoint = load_checkpoint(path)
     missing = {"state_dict", "optimizer", "epoch", "cur_step", "best_valid_score"} - set(checkpoint)
@@ -171,5 +216,28 @@ def check_resumable(path: str, config: Config, dataset=None) -> None:
             f"epochs={config['epochs']}: no epoch would be left to train (RecBole would resume at epoch "
             f"{trained} of {config['epochs']} and stop at once); set epochs > {trained} to continue it"
         )
+    changed = changed_keys(saved, config)
+    refused = {key: values for key, values in changed.items() if key not in RESUME_APPLIED_KEYS}
+    if refused:
+        raise ValueError(
+            f"{path} cannot resume with changed {', '.join(refused)} ({_describe(refused)}): "
+            "they shape the model, its data or the best score being compared; resume with the "
+            "checkpoint's values, or train a new run without --resume"
+        )
     if dataset is not None:
         check_token_maps(saved_token_maps(checkpoint), dataset, path)
+    return changed
+
+
+def resume_training(trainer, path: str, config: Config, dataset) -> None:
+    """Check ``path`` (:func:`check_resumable`), restore it into ``trainer`` and apply the
+    changed keys: RecBole restores the optimizer's saved step size, so the run's own
+    ``learning_rate`` and ``weight_decay`` are set on it again."""
+    changed = check_resumable(path, config, dataset)
+    trainer.resume_checkpoint(path)
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = config["learning_rate"]
+        if "weight_decay" in group:
+            group["weight_decay"] = config["weight_decay"]
+    if changed:
+        getLogger().warning(f"resuming {path} with changed keys (checkpoint -> this run): {_describe(changed)}")

@@ -8,12 +8,16 @@ exactly as with ``run_recbole.py``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from typing import Any, Sequence
 
+from recbole_mind.config import config_file_setting
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.keys import check_key_values, check_known_keys, command_line_values
+from recbole_mind.pipeline import TrainingInterrupted
+from recbole_mind.data.output import check_output_path
 from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
@@ -40,7 +44,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog,
         description=(
             "Train and evaluate MIND (or any RecBole model) with RecBole. Any other "
-            "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8."
+            "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8. A list is "
+            "written without spaces, names quoted: --user_profile_fields=\"['age','gender']\"."
         ),
         epilog=mind_keys_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -48,8 +53,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         # without abbreviations it is checked as a key, with "did you mean"
         allow_abbrev=False,
     )
-    parser.add_argument("--model", "-m", default="MIND", help="MIND or a RecBole model name (default: MIND)")
-    parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: ml-100k)")
+    parser.add_argument("--model", "-m", default=None,
+                        help="MIND or a RecBole model name (default: a config file's model, else MIND)")
+    parser.add_argument("--dataset", "-d", default=None,
+                        help="dataset name (default: a config file's dataset, else ml-100k)")
     parser.add_argument(
         "--config_files", default=None, help="space-separated YAML files, later files win"
     )
@@ -73,7 +80,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     tuning.add_argument("--tune_algo", default="bayes", choices=ALGORITHMS, help="search algorithm (default: bayes)")
     tuning.add_argument("--tune_max_evals", type=int, default=20, help="most trials (default: 20)")
     tuning.add_argument("--tune_output", default=None,
-                        help="YAML file for the best keys (default: <space name>.best.yaml here)")
+                        help="YAML file for the best keys, rewritten after every finished trial "
+                             "(default: <space name>.best.yaml here)")
     return parser
 
 
@@ -85,6 +93,7 @@ def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentPa
     twice; the key names and values are checked as a YAML file's are.
     """
     flags = {action.dest for action in parser._actions}
+    check_lists_not_split(arguments)
     values: dict[str, str] = {}
     for argument in arguments:
         key, equals, value = argument[2:].partition("=") if argument.startswith("--") else ("", "", "")
@@ -101,13 +110,42 @@ def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentPa
     check_key_values(command_line_values(values), "the command line")
 
 
+def check_lists_not_split(arguments: Sequence[str]) -> None:
+    """``--key=[a, b]`` reaches us as two arguments, ``--key=[a,`` and ``b]``: name the list
+    and show the form that arrives whole (RecBole reads the command line itself)."""
+    for index, argument in enumerate(arguments):
+        key, _, value = argument.partition("=")
+        if not argument.startswith("--") or value.count("[") <= value.count("]"):
+            continue
+        rest = list(itertools.takewhile(lambda part: not part.startswith("--"), arguments[index + 1:]))
+        written = " ".join([argument, *rest])
+        items = [item.strip().strip("'\"") for item in written.partition("=")[2].strip("[] ").split(",")]
+        example = "[" + ",".join(f"'{item}'" if not item.isdigit() else item for item in items if item) + "]"
+        raise ValueError(
+            f"{written!r} reached the program split at its spaces: write a list without spaces, names "
+            f"quoted, e.g. {key}=\"{example}\""
+        )
+
+
 def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:
     """Config keys set as --key=value (RecBole reads these itself and they win over all else)."""
     keys = {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--") and "=" in arg}
     return keys - own_flags
 
 
+def _check_tuning_flags(args: argparse.Namespace) -> None:
+    """A search runs single-process trials from scratch: flags it would ignore are refused."""
+    ignored = [flag for flag, given in (("--resume", args.resume is not None), ("--nproc", args.nproc != 1),
+                                        ("--world_size", args.world_size != -1)) if given]
+    if ignored:
+        raise ValueError(
+            f"--tune runs each trial from scratch in one process, so it cannot honour "
+            f"{' and '.join(ignored)}: drop {'it' if len(ignored) == 1 else 'them'}, or run without --tune"
+        )
+
+
 def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: Sequence[str]) -> int:
+    _check_tuning_flags(args)
     space = load_search_space(args.tune)
     searched = {key for params in space.values() for key in params}
     fixed = _command_line_keys(argv, set(vars(args))) & searched
@@ -117,6 +155,7 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
             "a --key=value wins over every trial; drop one of the two"
         )
     output = args.tune_output or os.path.splitext(os.path.basename(args.tune))[0] + ".best.yaml"
+    check_output_path(output, "--tune_output")  # before the first trial, not after the last
 
     def objective(config_dict, config_file_list):
         # validation only: a search never scores the test split, nor keeps a checkpoint per trial
@@ -147,6 +186,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     config_files = args.config_files.split() if args.config_files else None
     try:
         check_config_arguments(config_arguments, parser)
+        # a flag given wins; else the YAML files' model and dataset, not the flags' defaults
+        args.model = args.model or config_file_setting("model", config_files) or "MIND"
+        args.dataset = args.dataset or config_file_setting("dataset", config_files) or "ml-100k"
         check_distributed_flags(args.nproc, args.world_size, args.ip, args.port, args.group_offset)
         if args.resume is not None and not os.path.isfile(args.resume):
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
@@ -160,6 +202,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except (ValueError, DatasetNotFoundError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as interrupt:
+        print(interrupt, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted outside training; a checkpoint written before is named in the log", file=sys.stderr)
+        return 130
     if result is None:  # distributed, and rank 0 runs on another machine
         print("done; the process with rank 0 reports the results")
         return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
 from typing import Any
 
 import yaml
@@ -16,7 +17,8 @@ import recbole
 from recbole.config import Config
 from recbole.utils import ModelType, get_model
 
-from recbole_mind.keys import check_config_file_keys
+from recbole_mind.data.atomic import user_config
+from recbole_mind.keys import check_config_file_keys, read_config_file
 from recbole_mind.prerun import check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
@@ -80,6 +82,33 @@ def check_config_file(path: str) -> None:
     check_config_file_keys(path)
 
 
+def use_users_ml100k(config: Config) -> None:
+    """ml-100k from the user's ``data_path`` when that folder holds ``ml-100k/ml-100k.inter``.
+
+    RecBole's Config points ml-100k at the copy it bundles whatever ``data_path`` says.
+    """
+    data_path = user_config(config).get("data_path")
+    if config["dataset"] != "ml-100k" or not isinstance(data_path, str) or not os.path.isdir(data_path):
+        return  # a data_path that is a file is refused by prerun.check_dataset_location
+    folder = os.path.join(data_path, "ml-100k")
+    if os.path.isfile(os.path.join(folder, "ml-100k.inter")):
+        config["data_path"] = folder
+    else:
+        warnings.warn(
+            f"data_path {data_path} holds no ml-100k/ml-100k.inter: using the ml-100k bundled with RecBole",
+            UserWarning, stacklevel=3,
+        )
+
+
+def config_file_setting(key: str, config_file_list: list[str] | None) -> str | None:
+    """``key``'s value in the last of the user's YAML files that sets it, else None."""
+    value = None
+    for path in config_file_list or []:
+        check_config_file(path)
+        value = read_config_file(path).get(key, value)
+    return None if value is None else str(value)
+
+
 def build_config(
     model: str | type = "MIND",
     dataset: str = "ml-100k",
@@ -106,6 +135,7 @@ def build_config(
         config_file_list=defaults + list(config_file_list or []),
         config_dict=config_dict,
     )
+    use_users_ml100k(config)
     if model_class is MIND:
         read_mind_params(config)  # fail on a bad key before the data is loaded
     check_run_config(config)

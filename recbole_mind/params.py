@@ -94,7 +94,11 @@ def _weight(config: Mapping[str, Any], key: str) -> float:
 def _names(config: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = _value(config, key)
     if not isinstance(value, (list, tuple)) or not all(isinstance(name, str) for name in value):
-        raise ValueError(f"{key} must be a list of field names ([] for none), got {value!r}")
+        hint = ""
+        if isinstance(value, str) and value.startswith("["):  # --key=[age,gender]: names unquoted
+            names = ",".join(repr(name.strip()) for name in value.strip("[] ").split(",") if name.strip())
+            hint = f"; on the command line quote the names: --{key}=\"[{names}]\""
+        raise ValueError(f"{key} must be a list of field names ([] for none), got {value!r}{hint}")
     return tuple(value)
 
 

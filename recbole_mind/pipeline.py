@@ -8,6 +8,7 @@ so they seed, load and split the same way RecBole's ``run_recbole`` does.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from logging import getLogger
 from typing import Any, NamedTuple
@@ -23,6 +24,7 @@ from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
 from recbole_mind.future_targets import prepare_future_targets
+from recbole_mind.memory import check_memory
 from recbole_mind.token_maps import record_token_maps
 
 # test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
@@ -55,6 +57,8 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     record_token_maps(config, dataset)
     keep_all_interactions(dataset)
     logger.info(dataset)
+    if build_model:
+        check_memory(config, dataset)  # before the histories and the model are allocated
     dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     prepare_future_targets(config, train_data._dataset)
@@ -161,6 +165,35 @@ def _leave_one_out_hint(config: Config, dataset: Dataset, mode: str) -> str:
     )
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where the last checkpoint is and how to resume."""
+
+    def __init__(self, last_saved: tuple[str, int] | None) -> None:
+        if last_saved is None:
+            message = "interrupted during training, before any checkpoint was saved: nothing to resume"
+        else:
+            path, epoch = last_saved
+            message = (f"interrupted during training: the last checkpoint is {path} (epoch {epoch}, the best "
+                       f"so far); continue it with --resume={path} and the same keys")
+        super().__init__(message)
+        self.last_saved = last_saved
+
+
+def claim_unique_file(path: str) -> str:
+    """``path``, else ``<stem>-2<ext>``, ``-3``, ...: the first name no file has, created empty
+    at once (``O_EXCL``), so a run started in the same second, here or in another process,
+    cannot take the same name, and no run overwrites another's checkpoint."""
+    stem, extension = os.path.splitext(path)
+    candidate, number = path, 1
+    while True:
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = f"{stem}-{number}{extension}"
+
+
 def build_trainer(config: Config, model: nn.Module) -> Trainer:
     """RecBole's trainer for ``model`` (``get_trainer``) that also records, in its
     ``epoch_seconds`` list, the wall time of each training epoch (validation excluded), and in
@@ -182,6 +215,22 @@ def _epoch_timed(trainer_class: type) -> type:
             super().__init__(config, model)
             self.epoch_seconds: list[float] = []
             self.valid_curve: list[list[float]] = []
+            self.last_saved: tuple[str, int] | None = None  # (file, epoch) of the latest save
+            self.file_claimed = False
+
+        def resume_checkpoint(self, resume_file: str) -> None:
+            super().resume_checkpoint(resume_file)
+            self.file_claimed = True  # RecBole continues the run in the file it resumed from
+
+        def _save_checkpoint(self, epoch: int, *args: Any, **kwargs: Any) -> None:
+            writes = self.config["single_spec"] or self.config["local_rank"] == 0
+            if writes and "saved_model_file" not in kwargs and not self.file_claimed:
+                # RecBole names the file from the clock, to the second: claim a name of our own
+                self.saved_model_file = claim_unique_file(self.saved_model_file)
+                self.file_claimed = True
+            super()._save_checkpoint(epoch, *args, **kwargs)
+            if writes:
+                self.last_saved = (kwargs.get("saved_model_file", self.saved_model_file), epoch)
 
         def fit(self, *args: Any, callback_fn=None, **kwargs: Any) -> Any:
             def record(epoch: int, score: float) -> None:
@@ -189,7 +238,10 @@ def _epoch_timed(trainer_class: type) -> type:
                 if callback_fn is not None:
                     callback_fn(epoch, score)
 
-            return super().fit(*args, callback_fn=record, **kwargs)
+            try:
+                return super().fit(*args, callback_fn=record, **kwargs)
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(self.last_saved) from None
 
         def _train_epoch(self, *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()

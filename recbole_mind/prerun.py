@@ -65,12 +65,27 @@ def check_run_config(config) -> None:
     """
     silence_third_party_deprecations()
     check_dataset_location(config["dataset"], user_config(config).get("data_path"))
+    check_gpu_available(user_config(config), config["use_gpu"])
     check_known_keys(getattr(config, "variable_config_dict", {}) or {}, "config_dict")
     check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
     check_metrics_consistent(config)
     for key, folder in (("checkpoint_dir", config["checkpoint_dir"]), ("log folder", "log"),
                         ("tensorboard folder", "log_tensorboard")):
         check_folder_writable(key, folder)
+
+
+def check_gpu_available(user_keys: Mapping[str, Any], use_gpu: bool) -> None:
+    """A GPU the user asked for (``gpu_id``, ``device: cuda``) must exist: RecBole falls back to
+    the CPU without a word, so a run meant for a GPU would train for hours on the CPU."""
+    import torch
+
+    asked = [f"{key}={user_keys[key]!r}" for key in ("gpu_id", "device")
+             if key in user_keys and str(user_keys[key]).strip().lower() not in ("", "cpu")]
+    if asked and use_gpu and not torch.cuda.is_available():
+        raise ValueError(
+            f"{' and '.join(asked)} asks for a GPU, and torch finds none (torch.cuda.is_available() is "
+            "False): drop it, or set use_gpu=False, to train on the CPU"
+        )
 
 
 def check_dataset_location(dataset: str, data_path: str | None) -> None:

@@ -19,7 +19,7 @@ import torch
 
 from recbole.utils import init_logger, set_color
 
-from recbole_mind.checkpoint import check_resumable
+from recbole_mind.checkpoint import check_resumable, resume_training
 from recbole_mind.config import build_config
 from recbole_mind.data.datasets import fetch_dataset
 from recbole_mind.pipeline import NOT_EVALUATED, build_trainer, prepare
@@ -75,8 +75,7 @@ def run_recbole_mind(
     loaded, train_data, valid_data, test_data, model_obj = prepare(config)
     trainer = build_trainer(config, model_obj)
     if resume_checkpoint is not None:
-        check_resumable(resume_checkpoint, config, loaded)
-        trainer.resume_checkpoint(resume_checkpoint)
+        resume_training(trainer, resume_checkpoint, config, loaded)
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )

@@ -26,7 +26,10 @@ from typing import Any, Callable
 
 import yaml
 
-from recbole_mind.keys import check_key_values, check_known_keys
+from recbole_mind.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys
+from recbole_mind.params import MINDParams, read_mind_params
+from recbole_mind.data.output import check_output_path
+from recbole_mind.registration import properties_path
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3}
 ALGORITHMS = ("bayes", "random", "exhaustive")
@@ -61,10 +64,72 @@ def load_search_space(path: str) -> dict[str, dict[str, list]]:
             _check_values(path, distribution, key, values)
     # A misspelt key would run every trial unchanged and land in the best-config YAML.
     check_known_keys(seen, path)
+    check_drawn_values(path, space)
+    return space
+
+
+def check_drawn_values(path: str, space: dict[str, dict[str, list]]) -> None:
+    """Every value a trial can draw must be allowed for its key, checked before the first trial.
+
+    A trial drawing a bad value would abort the whole search at that trial. ``uniform`` and
+    ``quniform`` draw floats between (the rounded) bounds, ``loguniform`` draws exp(low) ..
+    exp(high); the bounds are checked, the allowed ranges being intervals.
+    """
     for key, values in space.get("choice", {}).items():
         for value in values:
-            check_key_values({key: value}, f"{path}, choice of {key!r}")
-    return space
+            _check_drawn(path, "choice", key, value)
+    for key, (low, high, *step) in {**space.get("uniform", {}), **space.get("quniform", {})}.items():
+        distribution = "uniform" if key in space.get("uniform", {}) else "quniform"
+        q = step[0] if step else None
+        for bound in (low, high):
+            drawn = float(round(bound / q) * q) if q else float(bound)
+            _check_drawn(path, distribution, key, drawn)
+    for key, (low, high) in space.get("loguniform", {}).items():
+        if 0 < low and high <= 1 and high / low >= 10:
+            raise ValueError(
+                f"{path}: loguniform of {key!r} takes natural-log bounds, so [{low}, {high}] draws "
+                f"{math.exp(low):.4g} .. {math.exp(high):.4g}; for values {low} .. {high} write "
+                f"[{math.log(low):.2f}, {math.log(high):.2f}]"
+            )
+        for bound in (low, high):
+            _check_drawn(path, "loguniform", key, math.exp(bound))
+
+
+def _check_drawn(path: str, distribution: str, key: str, value: Any) -> None:
+    error = allowed_value_error(key, value)
+    if error is None:
+        return
+    if isinstance(value, float) and value.is_integer() and allowed_value_error(key, int(value)) is None:
+        raise ValueError(
+            f"{path}: {distribution} of {key!r} draws floats (e.g. {value!r}) and {key} takes "
+            f"integers: list its values under choice, e.g. choice: {{{key}: [{int(value)}, ...]}}"
+        )
+    raise ValueError(f"{path}: {distribution} of {key!r} can draw {value!r}, which {key} does not allow: {error}")
+
+
+def allowed_value_error(key: str, value: Any) -> str | None:
+    """Why ``value`` is not allowed for ``key`` on its own (RecBole's rules, MIND's), else None."""
+    if key in RECBOLE_KEY_RULES:
+        try:
+            check_key_values({key: value})
+        except ValueError as error:
+            return str(error)
+    if key in MIND_KEYS:
+        try:
+            read_mind_params({**_mind_defaults(), key: value})
+        except ValueError as error:
+            # only the key's own range: rules between keys depend on the rest of the config
+            if str(error).startswith(f"{key} must"):
+                return str(error)
+    return None
+
+
+MIND_KEYS = frozenset(field for field in MINDParams.__dataclass_fields__)
+
+
+def _mind_defaults() -> dict[str, Any]:
+    with open(properties_path("MIND.yaml"), encoding="utf-8") as file:
+        return yaml.safe_load(file)
 
 
 def _check_values(path: str, distribution: str, key: str, values: Any) -> None:
@@ -122,6 +187,7 @@ def tune(
     if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
         raise ValueError(f"max_evals must be an integer >= 1, got {max_evals!r}")
     space = load_search_space(space_file)
+    check_output_path(output_file, "tune output")
     if algo == "exhaustive":
         if set(space) != {"choice"}:
             raise ValueError(
@@ -130,10 +196,24 @@ def tune(
             )
         grid_size = math.prod(len(values) for values in space["choice"].values())
         algo, max_evals, early_stop = grid_search(space["choice"]), grid_size, grid_size
+    trials: list[dict[str, Any]] = []
+
+    def recorded(config_dict: dict[str, Any], config_files: list[str] | None) -> dict[str, Any]:
+        # each finished trial is written at once: a later trial that fails keeps the earlier ones
+        params = {key: _plain(value) for key, value in config_dict.items()}
+        result = objective(config_dict, config_files)
+        trials.append({
+            "params": params,
+            "best_valid_score": float(result["best_valid_score"]),
+            "bigger": result.get("valid_score_bigger", True),
+        })
+        write_trials(output_file, space_file, trials)
+        return result
+
     # hyperopt seeds its own generator from this variable: the same seed, the same trials.
     os.environ["HYPEROPT_FMIN_SEED"] = str(seed)
     tuner = HyperTuning(
-        objective,
+        recorded,
         params_dict=space,
         fixed_config_file_list=config_file_list,
         algo=algo,
@@ -141,19 +221,39 @@ def tune(
         early_stop=early_stop,
     )
     tuner.run()
-    best = {key: _plain(value) for key, value in tuner.best_params.items()}
-    trials = [
-        {"params": params, "best_valid_score": float(result["best_valid_score"])}
-        for params, result in tuner.params2result.items()
+    best = best_trial(trials)
+    return {
+        "best_params": best["params"],
+        "best_valid_score": best["best_valid_score"],
+        "trials": [{"params": t["params"], "best_valid_score": t["best_valid_score"]} for t in trials],
+    }
+
+
+def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """The trial with the best valid score (the highest, or the lowest for a loss-like metric)."""
+    sign = 1 if trials[0]["bigger"] else -1
+    return max(trials, key=lambda trial: sign * trial["best_valid_score"])
+
+
+def write_trials(output_file: str, space_file: str, trials: list[dict[str, Any]]) -> None:
+    """The best trial's keys as YAML (for --config_files), every finished trial as a comment.
+
+    Written to a temporary file and renamed, so an interrupted write never leaves half a file.
+    """
+    best = best_trial(trials)
+    lines = [
+        f"# Best of {len(trials)} finished trials over {space_file}, scored on the validation split",
+        f"# (best valid score {best['best_valid_score']:.4f}). Use with --config_files.",
+        "# Finished trials (valid score: keys):",
+        *(f"#   {t['best_valid_score']:.4f}: {t['params']}" for t in trials),
     ]
-    header = (
-        f"# Best of {len(trials)} trials over {space_file}, scored on the validation split\n"
-        f"# (best valid score {float(tuner.best_score):.4f}). Use with --config_files.\n"
-    )
-    with open(output_file, "w", encoding="utf-8") as file:
-        file.write(header)
-        yaml.safe_dump(best, file, sort_keys=True)
-    return {"best_params": best, "best_valid_score": float(tuner.best_score), "trials": trials}
+    if os.path.dirname(output_file):
+        os.makedirs(os.path.dirname(output_file), exist_ok=True)
+    partial = output_file + ".partial"
+    with open(partial, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+        yaml.safe_dump(best["params"], file, sort_keys=True)
+    os.replace(partial, output_file)
 
 
 def grid_search(choices: dict[str, list]) -> Callable:

@@ -55,3 +55,34 @@ def test_a_checkpoint_written_before_newer_keys_loads_with_them_off(in_trained_d
     assert config["cosine_temperature"] == 0 and config["short_term_order_mlp"] is False
     for name, value in trained_model.state_dict().items():
         assert torch.equal(model.state_dict()[name], value), name
+
+
+def test_resuming_with_another_architecture_is_refused_by_name(trained_mind):
+    # without the check RecBole fails inside load_state_dict with a size-mismatch traceback
+    config = build_config("MIND", "ml-100k", config_dict={**SLICE, "epochs": 2, "embedding_size": 64})
+    with pytest.raises(ValueError) as error:
+        check_resumable(trained_mind[0], config)
+    message = str(error.value)
+    assert message.startswith(f"{trained_mind[0]} cannot resume with changed embedding_size")
+    assert "embedding_size 128 -> 64" in message and "without --resume" in message
+
+
+def test_resuming_with_another_valid_metric_is_refused(trained_mind):
+    config = build_config("MIND", "ml-100k",
+                          config_dict={**SLICE, "epochs": 2, "valid_metric": "Recall@10"})
+    with pytest.raises(ValueError, match="cannot resume with changed valid_metric"):
+        check_resumable(trained_mind[0], config)
+
+
+def test_a_resumed_run_trains_with_its_own_learning_rate_and_says_what_changed(trained_mind, in_tmp_dir, caplog):
+    from recbole_mind.checkpoint import resume_training
+    from recbole_mind.pipeline import build_trainer, prepare
+
+    config = build_config("MIND", "ml-100k", config_dict={**SLICE, "epochs": 3, "learning_rate": 0.01})
+    dataset, _, _, _, model = prepare(config)
+    trainer = build_trainer(config, model)
+    assert check_resumable(trained_mind[0], config) == {"epochs": (1, 3), "learning_rate": (0.001, 0.01)}
+    resume_training(trainer, trained_mind[0], config, dataset)
+    # RecBole restores the checkpoint's optimizer state, whose step size was 0.001
+    assert [group["lr"] for group in trainer.optimizer.param_groups] == [0.01]
+    assert "changed keys (checkpoint -> this run): epochs 1 -> 3, learning_rate 0.001 -> 0.01" in caplog.text

@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 
@@ -102,3 +103,114 @@ def test_cli_odd_arguments_stop_before_any_work_without_traceback(tmp_path, monk
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written: no log/, no saved/
+
+
+SLICE_ARGS = ["--MAX_ITEM_LIST_LENGTH=10", "--show_progress=False", "--state=WARNING",
+              "--user_inter_num_interval=[20,30]"]
+
+
+def test_ctrl_c_during_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, monkeypatch, capsys):
+    from recbole.trainer import Trainer
+
+    train_epoch, epochs_begun = Trainer._train_epoch, []
+
+    def second_epoch_interrupted(self, *args, **kwargs):
+        epochs_begun.append(1)
+        if len(epochs_begun) == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", second_epoch_interrupted)
+    monkeypatch.chdir(tmp_path)
+    args = ["--epochs=3", *SLICE_ARGS]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    (saved,) = (tmp_path / "saved").glob("MIND-*.pth")
+    path = os.path.join("saved", saved.name)
+    assert err[-1] == (f"interrupted during training: the last checkpoint is {path} (epoch 0, the best so far); "
+                       f"continue it with --resume={path} and the same keys")
+
+
+def test_model_and_dataset_in_a_config_file_are_not_overridden_by_the_flags_defaults(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "mine.yaml"
+    config.write_text("model: MIMD\nepochs: 1\nMAX_ITEM_LIST_LENGTH: 10\nshow_progress: False\n"
+                      "state: WARNING\nuser_inter_num_interval: '[20,30]'\n")
+    args = [f"--config_files={config}"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2  # the file's model, not --model's default MIND
+    assert "Unknown model 'MIMD'. Did you mean 'MIND'" in capsys.readouterr().err
+
+
+def test_dataset_and_data_path_in_a_config_file_are_used(tmp_path, monkeypatch, capsys):
+    from recbole_mind.checkpoint import load_checkpoint
+    from recbole_mind.config import build_config
+
+    bundled = build_config("MIND", "ml-100k")["data_path"]
+    (tmp_path / "data" / "mine").mkdir(parents=True)
+    shutil.copy(os.path.join(bundled, "ml-100k.inter"), tmp_path / "data" / "mine" / "mine.inter")
+    config = tmp_path / "mine.yaml"
+    config.write_text(f"dataset: mine\ndata_path: {tmp_path / 'data'}\nepochs: 1\nMAX_ITEM_LIST_LENGTH: 10\n"
+                      "show_progress: False\nstate: WARNING\nuser_inter_num_interval: '[20,30]'\n")
+    monkeypatch.chdir(tmp_path)
+    args = [f"--config_files={config}"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 0, capsys.readouterr().err
+    (checkpoint,) = (tmp_path / "saved").glob("MIND-*.pth")
+    saved = load_checkpoint(str(checkpoint))["config"]
+    assert saved["dataset"] == "mine" and saved["data_path"] == os.path.join(str(tmp_path / "data"), "mine")
+
+
+def test_a_data_path_holding_the_users_own_ml100k_is_used(tmp_path):
+    from recbole_mind.config import build_config
+
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "ml-100k.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n")
+    config = build_config("MIND", "ml-100k", config_dict={"data_path": str(tmp_path)})
+    assert config["data_path"] == os.path.join(str(tmp_path), "ml-100k")  # not RecBole's bundled copy
+
+
+def test_a_data_path_without_ml100k_warns_that_the_bundled_copy_is_used(tmp_path):
+    from recbole_mind.config import build_config
+
+    with pytest.warns(UserWarning, match=f"data_path {tmp_path} holds no ml-100k/ml-100k.inter"):
+        config = build_config("MIND", "ml-100k", config_dict={"data_path": str(tmp_path)})
+    assert not config["data_path"].startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize("args, asked", [(["--gpu_id=0"], "gpu_id=0"), (["--device=cuda"], "device='cuda'")])
+def test_asking_for_a_gpu_without_one_is_refused(tmp_path, monkeypatch, capsys, args, asked):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    args = [*args, "--epochs=1", *SLICE_ARGS]  # without the check: a quick run on the CPU
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{asked} asks for a GPU, and torch finds none" in err and "use_gpu=False" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--user_profile_fields=[age,", "gender]"],
+         "'--user_profile_fields=[age, gender]' reached the program split at its spaces: write a list without "
+         "spaces, names quoted, e.g. --user_profile_fields=\"['age','gender']\""),
+        (["--user_profile_fields=[age,gender]"],
+         "on the command line quote the names: --user_profile_fields=\"['age','gender']\""),
+    ],
+)
+def test_a_list_written_as_in_yaml_shows_the_command_line_form(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_help_shows_how_to_write_a_list(tmp_path):
+    from recbole_mind.cli import build_parser
+
+    assert "--user_profile_fields=\"['age','gender']\"" in build_parser().format_help().replace("\n", " ")

@@ -1,4 +1,5 @@
 import copy
+import os
 
 import pytest
 import torch
@@ -65,3 +66,23 @@ def test_sparse_ssm_trains_and_evaluates_end_to_end(in_tmp_dir):
     result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE_CONFIG, **SPARSE})
     assert all(value == value for value in result["test_result"].values())
     assert result["test_result"]["ndcg@10"] > 0
+
+
+def test_runs_started_in_the_same_second_write_their_own_checkpoints(ml100k_data, tmp_path, monkeypatch):
+    # RecBole names the file <model>-<time to the second>.pth: two runs would share it
+    import recbole.trainer.trainer as recbole_trainer
+
+    from recbole_mind.pipeline import build_trainer
+
+    monkeypatch.setattr(recbole_trainer, "get_local_time", lambda: "Jan-01-2030_00-00-00")
+    config = overridden_config(ml100k_data, checkpoint_dir=str(tmp_path))
+    (tmp_path / "MIND-Jan-01-2030_00-00-00.pth").write_bytes(b"another run's")
+    trainers = [build_trainer(config, build_mind(ml100k_data)) for _ in range(2)]
+    for trainer in trainers:
+        trainer._save_checkpoint(0, verbose=False)
+    names = sorted(os.path.basename(trainer.saved_model_file) for trainer in trainers)
+    assert names == ["MIND-Jan-01-2030_00-00-00-2.pth", "MIND-Jan-01-2030_00-00-00-3.pth"]
+    assert (tmp_path / "MIND-Jan-01-2030_00-00-00.pth").read_bytes() == b"another run's"
+    trainers[0]._save_checkpoint(1, verbose=False)  # a run keeps writing its own file
+    assert trainers[0].last_saved == (trainers[0].saved_model_file, 1)
+    assert len(list(tmp_path.iterdir())) == 3

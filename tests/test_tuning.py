@@ -143,3 +143,102 @@ def test_a_cli_search_scores_the_validation_split_only(tmp_path):
     assert "ndcg@10" in done.stdout  # validation results are printed
     assert "best valid score:" in done.stdout and (tmp_path / "space.best.yaml").is_file()
     assert not list(tmp_path.glob("saved/*.pth"))  # no checkpoint per trial
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("uniform:\n  dropout_prob: [0.0, 1.05]\n",
+         "uniform of 'dropout_prob' can draw 1.05, which dropout_prob does not allow: dropout_prob must be"),
+        ("uniform:\n  learning_rate: [-0.1, 0.01]\n", "learning_rate must be a finite number > 0, got -0.1"),
+        ("choice:\n  dropout_prob: [0.1, 1.5]\n", "choice of 'dropout_prob' can draw 1.5"),
+        ("uniform:\n  embedding_size: [32, 128]\n",
+         "uniform of 'embedding_size' draws floats (e.g. 32.0) and embedding_size takes integers"),
+        ("quniform:\n  interest_num: [1, 8, 1]\n", "quniform of 'interest_num' draws floats"),
+        ("loguniform:\n  learning_rate: [0.0001, 0.01]\n",
+         "loguniform of 'learning_rate' takes natural-log bounds, so [0.0001, 0.01] draws 1 .. 1.01"),
+        ("loguniform:\n  dropout_prob: [-5, 0.5]\n", "loguniform of 'dropout_prob' can draw 1.6487"),
+    ],
+)
+def test_a_space_drawing_a_value_its_key_refuses_stops_before_the_first_trial(tmp_path, text, message):
+    space = write(tmp_path, text)
+    calls = []
+    with pytest.raises(ValueError) as error:
+        tune(fake_objective(calls), space, str(tmp_path / "best.yaml"), algo="random", max_evals=3)
+    assert message in str(error.value) and space in str(error.value)
+    assert calls == []
+
+
+def test_the_shipped_space_draws_only_allowed_values():
+    from recbole_mind.tuning import check_drawn_values
+
+    path = os.path.join(REPO_ROOT, "properties", "hyper", "MIND.yaml")
+    check_drawn_values(path, load_search_space(path))
+
+
+def test_a_failing_trial_keeps_the_trials_finished_before_it(tmp_path):
+    space = write(tmp_path, "choice:\n  a: [1, 2, 3]\n  b: [5, 0]\n")
+    output = tmp_path / "best.yaml"
+    calls = []
+    scored = fake_objective(calls)
+
+    def third_fails(config_dict, config_file_list):
+        if len(calls) == 2:
+            raise RuntimeError("out of memory in trial 3")
+        return scored(config_dict, config_file_list)
+
+    with pytest.raises(RuntimeError, match="trial 3"):
+        tune(third_fails, space, str(output), algo="exhaustive")
+    text = output.read_text()
+    assert "Best of 2 finished trials" in text and text.count("\n#   ") == 2
+    best = max(calls, key=lambda c: c["a"] * 10 + c["b"])
+    assert yaml.safe_load(text) == best
+
+
+def test_tune_output_in_a_missing_folder_is_created(tmp_path):
+    space = write(tmp_path, "choice:\n  a: [1, 2]\n  b: [0]\n")
+    output = tmp_path / "new" / "deeper" / "best.yaml"
+    tune(fake_objective([]), space, str(output), algo="exhaustive")
+    assert yaml.safe_load(output.read_text()) == {"a": 2, "b": 0}
+
+
+@pytest.mark.parametrize("kind", ["folder", "under_a_file", "unwritable"])
+def test_a_bad_tune_output_is_named_before_the_first_trial(tmp_path, kind):
+    space = write(tmp_path, "choice:\n  a: [1, 2]\n  b: [0]\n")
+    (tmp_path / "a_file").write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    output, message = {
+        "folder": (tmp_path, "is a folder, not a file"),
+        "under_a_file": (tmp_path / "a_file" / "best.yaml", "is a file, so no file can be made under it"),
+        "unwritable": (locked / "best.yaml", "cannot write in"),
+    }[kind]
+    if kind == "unwritable":
+        if os.geteuid() == 0:
+            pytest.skip("root writes to any folder")
+        locked.chmod(0o500)
+    calls = []
+    with pytest.raises(ValueError) as error:
+        tune(fake_objective(calls), space, str(output), algo="exhaustive")
+    assert str(output) in str(error.value) and message in str(error.value)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--nproc", "2"], "cannot honour --nproc: drop it"),
+        (["--resume", "x.pth"], "cannot honour --resume: drop it"),
+        (["--tune_output", "."], "--tune_output . is a folder"),
+    ],
+)
+def test_cli_search_refuses_flags_it_would_ignore(tmp_path, monkeypatch, capsys, flags, message):
+    from recbole_mind.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.pth").write_bytes(b"")
+    space = write(tmp_path, "choice:\n  interest_num: [1, 3]\n")
+    args = [f"--tune={space}", *flags]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    assert message in capsys.readouterr().err

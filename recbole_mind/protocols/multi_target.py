@@ -231,10 +231,9 @@ def run_multi_target(
     prepared = prepare_multi_target(config, params)
     trainer = build_multi_target_trainer(config, prepared.model, params)
     if resume_checkpoint is not None:
-        from recbole_mind.checkpoint import check_resumable
+        from recbole_mind.checkpoint import resume_training
 
-        check_resumable(resume_checkpoint, config, prepared.dataset)
-        trainer.resume_checkpoint(resume_checkpoint)
+        resume_training(trainer, resume_checkpoint, config, prepared.dataset)
     best_valid_score, best_valid_result = trainer.fit(
         prepared.train_data, prepared.valid_users, saved=saved, show_progress=config["show_progress"]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -74,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 _print_explanation(explanation)
             if args.plot:
+                os.makedirs(os.path.dirname(args.plot) or ".", exist_ok=True)
                 plot_routing(explanation, args.plot)
                 print(f"wrote {args.plot}")
     except (ValueError, FileNotFoundError, ImportError) as error:
