@@ -25,6 +25,15 @@ FAST_CONFIG = {
 SLICE_CONFIG = {**FAST_CONFIG, "user_inter_num_interval": "[20,30]", "epochs": 1}
 
 
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for a process group, or nothing listening)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def overridden_config(data, **overrides):
     """A copy of a (config, dataset, train, valid, test) fixture's config with keys overridden."""
     import copy

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ from recbole_mind import run_recbole_mind
 from recbole_mind.checkpoint import load_checkpoint, load_data_and_model
 from recbole_mind.config import build_config
 
-from conftest import REPO_ROOT, SLICE_CONFIG
+from conftest import REPO_ROOT, SLICE_CONFIG, free_port
 
 SLICE = {**SLICE_CONFIG, "interest_num": 4}
 
@@ -83,12 +82,6 @@ def test_a_binary_file_given_as_yaml_is_named(tmp_path):
     with pytest.raises(ValueError) as error:
         build_config("MIND", "ml-100k", config_file_list=[str(path)])
     assert str(path) in str(error.value) and "is not a UTF-8 text (YAML) file" in str(error.value)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
 
 
 def test_distributed_training_on_cpu_with_two_processes(tmp_path):

@@ -21,6 +21,7 @@ the launching process before it starts the training processes.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import os
 import shutil
@@ -50,16 +51,20 @@ class DatasetNotFoundError(FileNotFoundError):
     """The dataset is neither on disk nor downloadable from here."""
 
 
+@functools.lru_cache(maxsize=1)
+def _recbole_dataset_urls() -> dict[str, str]:
+    with open(RECBOLE_DATASET_URLS, encoding="utf-8") as file:
+        return yaml.safe_load(file) or {}
+
+
 def downloadable_datasets() -> list[str]:
     """Dataset names RecBole knows how to download."""
-    with open(RECBOLE_DATASET_URLS, encoding="utf-8") as file:
-        return sorted(yaml.safe_load(file) or {})
+    return sorted(_recbole_dataset_urls())
 
 
 def dataset_url(dataset: str) -> str | None:
     """RecBole's download URL for ``dataset``, or None if RecBole lists none."""
-    with open(RECBOLE_DATASET_URLS, encoding="utf-8") as file:
-        return (yaml.safe_load(file) or {}).get(dataset)
+    return _recbole_dataset_urls().get(dataset)
 
 
 def offline_hint(dataset: str, folder: str) -> str:

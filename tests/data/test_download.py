@@ -4,7 +4,6 @@ import http.server
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from recbole_mind.checkpoint import load_checkpoint
 from recbole_mind.data import download
 from recbole_mind.token_maps import saved_token_maps
 
-from conftest import REPO_ROOT
+from conftest import free_port
 
 USERS, ITEMS = 40, 30
 
@@ -103,10 +102,7 @@ def lookup_to(monkeypatch, url: str) -> None:
 
 
 def refused_url() -> str:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/ml-1m.zip"
+    return f"http://127.0.0.1:{free_port()}/ml-1m.zip"  # nothing listens there
 
 
 def run_cli(monkeypatch, args):
@@ -235,9 +231,7 @@ if __name__ == "__main__":
 def test_in_a_process_group_one_process_downloads_and_all_learn_the_outcome(server, tmp_path, path):
     script = tmp_path / "fetch.py"
     script.write_text(DISTRIBUTED_FETCH, encoding="utf-8")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     done = subprocess.run(
         [sys.executable, str(script), server.url(path), str(tmp_path / "data" / "ml-1m"), str(port)],
         capture_output=True, text=True, timeout=300,
@@ -263,9 +257,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_two_processes_download_once_and_both_train(server, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     done = subprocess.run(
         [sys.executable, "-c", CLI_WITH_LOOKUP, "--dataset=ml-1m", "--data_path=data", "--nproc=2",
          f"--port={port}", *TINY],
