@@ -1,0 +1,88 @@
+"""Golden values of paper MIND and the recommended preset, recorded before issue 39 removed the
+levers that never won: the loss after one Adam step and ``full_sort_predict`` of a few users must
+not move when code the paper and the preset do not use is removed or rearranged.
+
+Re-record (only when a change is meant to move them, and say why in the commit):
+    python tests/test_golden.py --record
+"""
+
+import os
+import sys
+
+import pytest
+import torch
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import REPO_ROOT, build_mind  # noqa: E402
+
+GOLDEN_FILE = os.path.join(REPO_ROOT, "tests", "golden", "mind_golden.pt")
+PRESET = os.path.join(REPO_ROOT, "properties", "presets", "MIND-recommended.yaml")
+USERS = 4  # full_sort_predict rows kept (the first users of the first training batch)
+
+
+def preset_keys() -> dict:
+    with open(PRESET, encoding="utf-8") as file:
+        return yaml.safe_load(file)
+
+
+# name -> (fixture, keys over MIND.yaml's defaults). The fixtures hold 20-item histories, as
+# the preset does; paper MIND's own default window (5) changes the data, not the model code.
+CASES = {
+    "paper_ce": ("ml100k_data", {}),
+    "paper_ssm_k4": ("ml100k_data", {"loss_type": "SSM", "interest_num": 4, "attention_power": 2.0}),
+    "paper_features": ("ml100k_feature_data", {}),
+    "preset": ("ml100k_data", {key: value for key, value in preset_keys().items()
+                               if key != "MAX_ITEM_LIST_LENGTH"}),
+}
+
+
+def golden_values(data, overrides: dict) -> dict:
+    """Loss before and after one Adam step on the first training batch, and the eval scores."""
+    batch = next(iter(data[2]))
+    model = build_mind(data, **overrides)  # seeds torch with 0
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    torch.manual_seed(1)
+    loss = model.train().calculate_loss(batch)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    torch.manual_seed(2)
+    loss_after = model.calculate_loss(batch)
+    with torch.no_grad():
+        scores = model.eval().full_sort_predict(batch[:USERS])
+    return {"loss": loss.detach(), "loss_after_step": loss_after.detach(), "scores": scores}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_paper_mind_and_preset_match_their_golden_values(case, request):
+    fixture, overrides = CASES[case]
+    expected = torch.load(GOLDEN_FILE)[case]
+    actual = golden_values(request.getfixturevalue(fixture), overrides)
+    for name, value in expected.items():
+        # Bit for bit on the machine that recorded them; 1e-6 allows for another machine's
+        # thread count, which changes the order of float sums in matrix products.
+        torch.testing.assert_close(actual[name], value, rtol=1e-6, atol=1e-6, msg=f"{case}: {name}")
+
+
+def record() -> None:
+    import tempfile
+
+    from conftest import FAST_CONFIG, FEATURE_CONFIG, prepared_ml100k
+
+    with tempfile.TemporaryDirectory() as work_dir:
+        data = {
+            "ml100k_data": prepared_ml100k(work_dir, FAST_CONFIG),
+            "ml100k_feature_data": prepared_ml100k(work_dir, FEATURE_CONFIG),
+        }
+        golden = {case: golden_values(data[fixture], overrides) for case, (fixture, overrides) in CASES.items()}
+    os.makedirs(os.path.dirname(GOLDEN_FILE), exist_ok=True)
+    torch.save(golden, GOLDEN_FILE)
+    for case, values in golden.items():
+        print(case, float(values["loss"]), float(values["loss_after_step"]), tuple(values["scores"].shape))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--record"]:
+        sys.exit(__doc__)
+    record()
