@@ -8,6 +8,15 @@ settings.register_profile("recbole-mind", deadline=None, max_examples=40)
 settings.load_profile("recbole-mind")
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRESET = os.path.join(REPO_ROOT, "properties", "presets", "MIND-recommended.yaml")
+
+
+def preset_keys() -> dict:
+    """The recommended preset's keys, as its YAML sets them."""
+    import yaml
+
+    with open(PRESET, encoding="utf-8") as file:
+        return yaml.safe_load(file)
 
 # Small but real: ml-100k as shipped with RecBole, short histories, quiet logs.
 FAST_CONFIG = {
