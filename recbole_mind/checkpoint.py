@@ -26,6 +26,7 @@ from recbole.config import Config
 
 from recbole_mind.pipeline import prepare
 from recbole_mind.registration import properties_path
+from recbole_mind.removed import REMOVED_LEVERS, check_removed_weights
 from recbole_mind.token_maps import check_token_maps, saved_token_maps
 
 
@@ -35,7 +36,8 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is truncated, corrupt (a zip member failing its CRC check), not a
-            RecBole checkpoint, or holds NaN or infinite weights.
+            RecBole checkpoint, holds NaN or infinite weights, or weights of a removed lever
+            (``recbole_mind.removed``).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
@@ -49,6 +51,8 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or not {"config", "state_dict"} <= set(checkpoint):
         raise ValueError(f"{path} is not a RecBole checkpoint (it has no 'config' and 'state_dict')")
     check_finite(checkpoint["state_dict"], path)
+    if "model" in checkpoint["config"] and checkpoint["config"]["model"] == "MIND":
+        check_removed_weights(checkpoint["state_dict"], f"Checkpoint {path}")
     return checkpoint
 
 
@@ -169,7 +173,9 @@ def changed_keys(saved: Config, config: Config) -> dict[str, tuple[Any, Any]]:
     add_keys_newer_than(saved)
     old, new = saved.final_config_dict, config.final_config_dict
     changed = {}
-    for key in sorted((set(old) | set(new)) - RUN_ENVIRONMENT_KEYS):
+    # A removed lever's key: an older checkpoint holds its default (any other value is refused
+    # when the model is built), this run no longer has it.
+    for key in sorted((set(old) | set(new)) - RUN_ENVIRONMENT_KEYS - set(REMOVED_LEVERS)):
         before, after = old.get(key), new.get(key)
         if _differs(before, after):
             changed[key] = (before, after)

@@ -30,6 +30,7 @@ import yaml
 import recbole
 from recbole_mind.params import MINDParams
 from recbole_mind.registration import properties_path
+from recbole_mind.removed import REMOVED_LEVERS, check_removed_keys
 
 # Keys RecBole's code reads (or the run sets) that no shipped YAML lists.
 CODE_ONLY_KEYS = (
@@ -64,7 +65,8 @@ def known_keys() -> frozenset[str]:
     # ours: MIND.yaml, datasets, and the keys of protocols/ (multi_target.yaml) and presets/
     ours = os.path.dirname(properties_path("MIND.yaml"))
     paths += glob.glob(os.path.join(ours, "**", "*.yaml"), recursive=True)
-    keys = set(CODE_ONLY_KEYS) | {field.name for field in fields(MINDParams)}
+    # A removed lever's key is known: at its default it is accepted, else check_removed_keys names it.
+    keys = set(CODE_ONLY_KEYS) | {field.name for field in fields(MINDParams)} | set(REMOVED_LEVERS)
     for path in paths:
         with open(path, encoding="utf-8") as file:
             content = yaml.safe_load(file)
@@ -231,6 +233,7 @@ def check_key_values(values: Mapping[str, Any], source: str = "") -> None:
 
     ``source`` (a file, ``the command line``) starts each message; empty for the merged config.
     """
+    check_removed_keys(values, source)
     for key, value in values.items():
         rule = RECBOLE_KEY_RULES.get(key)
         if rule is not None and not rule[0](value):

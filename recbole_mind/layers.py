@@ -88,11 +88,9 @@ class B2IRouting(nn.Module):
 
     Routing weights are a softmax over the interest axis (each behaviour distributes itself
     over the interests) or, with ``softmax_axis="behaviour"``, over the history axis. Padded
-    behaviours and inactive capsules always get weight zero. By default, as in ComiRec,
-    DeepMatch and TorchEasyRec, the logits carry no gradient: the capsules of the last
-    iteration are the only path from the output back to ``S`` and the embeddings. With
-    ``routing_gradient`` every iteration keeps its graph, so the loss also shapes how
-    behaviours are assigned to interests (the values computed are the same either way).
+    behaviours and inactive capsules always get weight zero. As in ComiRec, DeepMatch and
+    TorchEasyRec, the logits carry no gradient: the capsules of the last iteration are the
+    only path from the output back to ``S`` and the embeddings.
 
     Args:
         embedding_size: ``d``.
@@ -102,7 +100,6 @@ class B2IRouting(nn.Module):
         logit_std: standard deviation of the initial routing logits.
         softmax_axis: ``"interest"`` or ``"behaviour"``.
         eval_seed: seed of the fixed eval-mode draw.
-        routing_gradient: backpropagate through every routing iteration.
     """
 
     def __init__(
@@ -114,7 +111,6 @@ class B2IRouting(nn.Module):
         logit_std: float = 1.0,
         softmax_axis: str = "interest",
         eval_seed: int = 0,
-        routing_gradient: bool = False,
     ) -> None:
         super().__init__()
         if softmax_axis not in ROUTING_SOFTMAX_AXES:
@@ -125,7 +121,6 @@ class B2IRouting(nn.Module):
         self.routing_times = routing_times
         self.logit_std = logit_std
         self.softmax_axis = softmax_axis
-        self.routing_gradient = routing_gradient
         self.bilinear = nn.Linear(embedding_size, embedding_size, bias=False)
         generator = torch.Generator().manual_seed(eval_seed)
         self.register_buffer(
@@ -155,7 +150,7 @@ class B2IRouting(nn.Module):
         valid = capsule_mask.unsqueeze(2) & behaviour_mask.unsqueeze(1)
         axis = 1 if self.softmax_axis == "interest" else 2
         # A finite floor, not -inf: a fully masked row then gives finite weights (zeroed below)
-        # instead of NaN, whose gradient would be NaN wherever the logits carry one (a prior).
+        # instead of NaN.
         weights = torch.softmax(logits.masked_fill(~valid, torch.finfo(logits.dtype).min), dim=axis)
         # A fully masked softmax row is NaN (padding column, or an empty history); zero it.
         return torch.where(valid, weights, torch.zeros_like(weights))
@@ -166,7 +161,6 @@ class B2IRouting(nn.Module):
         behaviour_mask: torch.Tensor,
         capsule_mask: torch.Tensor,
         logits: torch.Tensor | None = None,
-        logit_prior: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Route behaviours into interest capsules.
 
@@ -176,14 +170,12 @@ class B2IRouting(nn.Module):
             capsule_mask: ``(B, K)`` bool, ``True`` for active capsules.
             logits: optional ``(B, K, L)`` initial routing logits; by default
                 :meth:`initial_logits`. Used by tests and for explanations.
-            logit_prior: optional ``(B, K, L)`` learned bias added to the initial logits; unlike
-                them it keeps its gradient (``recbole_mind.recency.RecencyLogitPrior``).
 
         Returns:
             capsules: ``(B, K, d)``, inactive capsules are zero.
             weights: ``(B, K, L)`` routing weights of the last iteration.
         """
-        return self.route_mapped(self.bilinear(behaviour_emb), behaviour_mask, capsule_mask, logits, logit_prior)
+        return self.route_mapped(self.bilinear(behaviour_emb), behaviour_mask, capsule_mask, logits)
 
     def route_mapped(
         self,
@@ -191,7 +183,6 @@ class B2IRouting(nn.Module):
         behaviour_mask: torch.Tensor,
         capsule_mask: torch.Tensor,
         logits: torch.Tensor | None = None,
-        logit_prior: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` for behaviours already mapped by ``S``: ``mapped`` is ``(B, L, d)``.
 
@@ -202,9 +193,7 @@ class B2IRouting(nn.Module):
         if logits is None:
             logits = self.initial_logits(batch_size, seq_length, mapped.device)
         logits = logits.detach()
-        if logit_prior is not None:
-            logits = logits + logit_prior
-        mapped_fixed = mapped if self.routing_gradient else mapped.detach()
+        mapped_fixed = mapped.detach()
         for iteration in range(self.routing_times):
             weights = self.routing_weights(logits, behaviour_mask, capsule_mask)
             if iteration == self.routing_times - 1:
@@ -214,37 +203,6 @@ class B2IRouting(nn.Module):
                 logits = logits + torch.bmm(capsules, mapped_fixed.transpose(1, 2))
         # Inactive capsules received zero weight from every behaviour, so they are zero.
         return capsules, weights
-
-
-def routing_collapse(
-    weights: torch.Tensor, behaviour_mask: torch.Tensor, capsule_mask: torch.Tensor
-) -> torch.Tensor:
-    """How much each sample's interests are built from single behaviours (REMI's routing collapse).
-
-    REMI (Xie et al., RecSys 2023) regularises the diagonal of the covariance of each interest's
-    routing weights over the history: an interest whose weight sits on one item has a large
-    variance there. MIND's weights may be a softmax over interests, not behaviours, so each
-    interest's weights are first normalised into its composition ``p_k`` (a distribution over
-    the real behaviours); its concentration ``sum_j p_kj^2 - 1/n`` (``n`` real behaviours) is
-    ``n`` times that variance: 0 when the interest pools every behaviour alike, ``1 - 1/n`` when
-    it is one behaviour. As in REMI the per-interest values are squared and summed.
-
-    Args:
-        weights: ``(B, K, L)`` routing weights (zero on padded behaviours and inactive capsules).
-        behaviour_mask: ``(B, L)`` bool, ``True`` for real behaviours.
-        capsule_mask: ``(B, K)`` bool, ``True`` for active capsules.
-
-    Returns:
-        ``(B,)`` penalty, ``sum_k (sum_j p_kj^2 - 1/n)^2`` over active capsules; 0 for a
-        sample with at most one real behaviour (nothing to collapse).
-    """
-    real = behaviour_mask.unsqueeze(1).to(weights.dtype)  # (B, 1, L)
-    count = real.sum(dim=2)  # (B, 1)
-    # A capsule whose weights are all zero (inactive, or an empty history) gets composition 0.
-    composition = weights * real / (weights * real).sum(dim=2, keepdim=True).clamp(min=1e-12)
-    concentration = composition.pow(2).sum(dim=2) - 1.0 / count.clamp(min=1)  # (B, K)
-    concentration = torch.where(capsule_mask & (count > 1), concentration.clamp(min=0), torch.zeros_like(concentration))
-    return concentration.pow(2).sum(dim=1)
 
 
 class LabelAwareAttention(nn.Module):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from recbole_mind.layers import ROUTING_SOFTMAX_AXES
+from recbole_mind.removed import check_removed_keys
 from recbole_mind.sampling import SAMPLER_DISTRIBUTIONS
 
 LOSS_TYPES = ("CE", "SSM")
@@ -36,17 +37,9 @@ class MINDParams:
     sparse_item_embedding: bool
     user_profile_fields: tuple[str, ...]
     item_feature_fields: tuple[str, ...]
-    recency_embedding: bool
-    routing_recency_prior: bool
     short_term_window: int
     short_term_recency_weights: bool
-    short_term_attention: bool
-    short_term_order_mlp: bool
-    routing_gradient: bool
-    routing_regularization: float
     training_score: str
-    future_targets: int
-    hard_negative_beta: float
     short_term_loss_weight: float
     cosine_temperature: float
 
@@ -111,6 +104,7 @@ def _choice(config: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> st
 
 def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
     """Validate MIND's keys in a RecBole ``Config`` (or any mapping) and return them."""
+    check_removed_keys(config)
     attention_power = _number(_value(config, "attention_power"))
     if attention_power is None or math.isnan(attention_power) or attention_power <= 0:
         raise ValueError(
@@ -153,51 +147,6 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
             "short_term_recency_weights: True weighs the short-term window's behaviours: set "
             "short_term_window > 0 too (it is 0, so there is no short-term interest)"
         )
-    short_term_attention = _bool(config, "short_term_attention")
-    if short_term_attention and not short_term_window:
-        raise ValueError(
-            "short_term_attention: True lets the short-term interest attend over the history: set "
-            "short_term_window > 0 too (it is 0, so there is no short-term interest)"
-        )
-    if short_term_attention and short_term_recency_weights:
-        raise ValueError(
-            "short_term_attention and short_term_recency_weights are two ways to weigh the short-term "
-            "interest's behaviours (the attention learns its own recency bias): set one of them to False"
-        )
-    short_term_order_mlp = _bool(config, "short_term_order_mlp")
-    if short_term_order_mlp and not short_term_window:
-        raise ValueError(
-            "short_term_order_mlp: True reads the short-term window's behaviours in their order: set "
-            "short_term_window > 0 too (it is 0, so there is no short-term interest)"
-        )
-    routing_gradient = _bool(config, "routing_gradient")
-    routing_regularization = _weight(config, "routing_regularization")
-    if routing_regularization > 0 and not routing_gradient:
-        raise ValueError(
-            f"routing_regularization: {routing_regularization} needs routing_gradient: True too: "
-            "without it the routing weights carry no gradient, so the penalty could not train anything"
-        )
-    interest_num = _int(config, "interest_num", 1)
-    if routing_regularization > 0 and interest_num - (1 if short_term_window else 0) < 1:
-        raise ValueError(
-            f"routing_regularization: {routing_regularization} regularises routed interests, and there "
-            "are none: interest_num must exceed 1 when short_term_window > 0 (interest 0 is the "
-            "short-term one)"
-        )
-    training_score = _choice(config, "training_score", TRAINING_SCORES)
-    future_targets = _int(config, "future_targets", 0)
-    if future_targets and (training_score != "max" or loss_type != "CE"):
-        raise ValueError(
-            f"future_targets: {future_targets} scores every later item in one full softmax: it needs "
-            f"training_score: max and loss_type: CE, got training_score: {training_score}, "
-            f"loss_type: {loss_type} (label-aware attention would need a softmax per target)"
-        )
-    hard_negative_beta = _weight(config, "hard_negative_beta")
-    if hard_negative_beta > 0 and future_targets:
-        raise ValueError(
-            f"hard_negative_beta: {hard_negative_beta} weighs the negatives of one target per example; "
-            f"set future_targets: 0 (got {future_targets}), whose later targets share one softmax"
-        )
     short_term_loss_weight = _weight(config, "short_term_loss_weight")
     if short_term_loss_weight > 0 and not short_term_window:
         raise ValueError(
@@ -214,7 +163,7 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         )
     return MINDParams(
         embedding_size=_int(config, "embedding_size", 1),
-        interest_num=interest_num,
+        interest_num=_int(config, "interest_num", 1),
         routing_times=_int(config, "routing_times", 1),
         dynamic_interest=_bool(config, "dynamic_interest"),
         routing_logit_std=logit_std,
@@ -229,17 +178,9 @@ def read_mind_params(config: Mapping[str, Any]) -> MINDParams:
         sparse_item_embedding=sparse_item_embedding,
         user_profile_fields=_names(config, "user_profile_fields"),
         item_feature_fields=_names(config, "item_feature_fields"),
-        recency_embedding=_bool(config, "recency_embedding"),
-        routing_recency_prior=_bool(config, "routing_recency_prior"),
         short_term_window=short_term_window,
         short_term_recency_weights=short_term_recency_weights,
-        short_term_attention=short_term_attention,
-        short_term_order_mlp=short_term_order_mlp,
-        routing_gradient=routing_gradient,
-        routing_regularization=routing_regularization,
-        training_score=training_score,
-        future_targets=future_targets,
-        hard_negative_beta=hard_negative_beta,
+        training_score=_choice(config, "training_score", TRAINING_SCORES),
         short_term_loss_weight=short_term_loss_weight,
         cosine_temperature=cosine_temperature,
     )

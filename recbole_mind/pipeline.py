@@ -23,7 +23,6 @@ from recbole.utils import ModelType, get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
-from recbole_mind.future_targets import prepare_future_targets
 from recbole_mind.memory import check_memory
 from recbole_mind.token_maps import record_token_maps
 
@@ -61,7 +60,6 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
         check_memory(config, dataset)  # before the histories and the model are allocated
     dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
-    prepare_future_targets(config, train_data._dataset)
     model = None
     if build_model:
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])

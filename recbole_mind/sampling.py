@@ -1,5 +1,4 @@
-"""Sampled softmax: shared negative sampling and the loss, for catalogues too large for CE;
-REMI's hardness weights of the negatives, for the sampled and the full softmax.
+"""Sampled softmax: shared negative sampling and the loss, for catalogues too large for CE.
 
 Shape letters: B batch size, N negatives per batch, d embedding size, n_items catalogue size
 (item 0 is RecBole's padding item and is never a candidate).
@@ -68,7 +67,6 @@ def sampled_softmax_loss(
     neg_ids: torch.Tensor,
     pos_log_q: torch.Tensor | None = None,
     neg_log_q: torch.Tensor | None = None,
-    hard_negative_beta: float = 0.0,
 ) -> torch.Tensor:
     """Mean cross-entropy of each positive against the shared negatives.
 
@@ -77,8 +75,7 @@ def sampled_softmax_loss(
     ``log Q(i)`` is subtracted from every candidate's logit, which makes the sampled softmax an
     unbiased estimate of the full one. With all real items as negatives, no correction and
     accidental hits removed, the loss equals full-softmax CE over the real items (padding
-    excluded). ``hard_negative_beta > 0`` weighs the negatives by hardness
-    (:func:`hard_negative_log_weights`).
+    excluded).
 
     Args:
         user_vectors: ``(B, d)``.
@@ -88,16 +85,13 @@ def sampled_softmax_loss(
         neg_ids: ``(N,)``.
         pos_log_q: ``(B,)`` or None.
         neg_log_q: ``(N,)`` or None.
-        hard_negative_beta: REMI's ``beta`` (0: every negative weighs the same).
 
     Returns:
         Scalar loss. One ``(B x N)`` matmul.
     """
     pos_logits = (user_vectors * pos_emb).sum(dim=-1)  # (B,)
     neg_logits = user_vectors @ neg_emb.t()  # (B, N)
-    return sampled_softmax_from_logits(
-        pos_logits, pos_ids, neg_logits, neg_ids, pos_log_q, neg_log_q, hard_negative_beta
-    )
+    return sampled_softmax_from_logits(pos_logits, pos_ids, neg_logits, neg_ids, pos_log_q, neg_log_q)
 
 
 def sampled_softmax_from_logits(
@@ -107,7 +101,6 @@ def sampled_softmax_from_logits(
     neg_ids: torch.Tensor,
     pos_log_q: torch.Tensor | None = None,
     neg_log_q: torch.Tensor | None = None,
-    hard_negative_beta: float = 0.0,
 ) -> torch.Tensor:
     """:func:`sampled_softmax_loss` from scores already computed.
 
@@ -118,75 +111,13 @@ def sampled_softmax_from_logits(
         neg_ids: ``(N,)``.
         pos_log_q: ``(B,)`` or None.
         neg_log_q: ``(N,)`` or None.
-        hard_negative_beta: REMI's ``beta`` (0: every negative weighs the same).
     """
     pos_logits = pos_logits.unsqueeze(1)  # (B, 1)
-    # Hardness is the model's own score, before the log-q correction (which is about how the
-    # negatives were drawn, not how hard they are).
-    scores = neg_logits
     if pos_log_q is not None and neg_log_q is not None:
         pos_logits = pos_logits - pos_log_q.unsqueeze(1)
         neg_logits = neg_logits - neg_log_q.unsqueeze(0)
     accidental_hits = neg_ids.unsqueeze(0) == pos_ids.unsqueeze(1)
     neg_logits = neg_logits.masked_fill(accidental_hits, float("-inf"))
-    if hard_negative_beta > 0:
-        sampler_log_q = neg_log_q if pos_log_q is not None else None  # None: no correction
-        log_weights = hard_negative_log_weights(scores, ~accidental_hits, hard_negative_beta, sampler_log_q)
-        neg_logits = neg_logits + log_weights
     logits = torch.cat([pos_logits, neg_logits], dim=1)
     targets = torch.zeros(logits.size(0), dtype=torch.long, device=logits.device)
     return nn.functional.cross_entropy(logits, targets)
-
-
-def hard_negative_log_weights(
-    scores: torch.Tensor, negatives: torch.Tensor, beta: float, neg_log_q: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Log importance weights of REMI's interest-aware hard negatives (Xie et al., RecSys 2023).
-
-    REMI draws negatives from ``q_beta(j) ~ exp(beta * s_j)`` instead of uniformly, so that
-    negatives close to the user's interests dominate the softmax's denominator, and approximates
-    those draws by weighting the negatives it has: ``w_j = exp(beta s_j) / Z`` with ``Z`` the mean
-    of ``exp(beta s)`` over the catalogue, estimated on each row's negatives (so ``Z`` keeps the
-    denominator's scale). Negatives drawn from a sampler's ``Q`` (``neg_log_q``) estimate that
-    mean by importance sampling, each weighing ``1 / Q(j)``; without ``neg_log_q`` it is their
-    plain mean, as in REMI's uniform sampling. Adding ``log w_j`` to each negative's logit applies
-    the weights. They are detached: they stand for a sampling distribution, which no gradient
-    flows through. ``beta = 0`` gives ``log w = 0`` (the plain softmax), and the loss can only
-    grow with ``beta`` (the weights rise with the score).
-
-    Args:
-        scores: ``(B, N)`` the model's scores of the negatives (before any log-q correction).
-        negatives: ``(B, N)`` bool, ``False`` where an entry is not a negative of its row.
-        beta: ``>= 0``.
-        neg_log_q: ``(N,)`` log probability of drawing each negative, or None.
-
-    Returns:
-        ``(B, N)``: ``log w_j`` for negatives, ``-inf`` elsewhere (also on a row without any).
-    """
-    hardness = beta * scores.detach()
-    # log(1 / Q(j)) of each negative, -inf for entries that are not negatives
-    if neg_log_q is None:
-        log_inverse_q = torch.zeros_like(hardness)
-    else:
-        log_inverse_q = -neg_log_q.to(hardness.dtype).expand_as(hardness)
-    log_inverse_q = log_inverse_q.masked_fill(~negatives, float("-inf"))
-    log_mean = torch.logsumexp(hardness + log_inverse_q, dim=1, keepdim=True) - torch.logsumexp(
-        log_inverse_q, dim=1, keepdim=True
-    )
-    log_weights = hardness - log_mean
-    return log_weights.masked_fill(~negatives | ~torch.isfinite(log_weights), float("-inf"))
-
-
-def hard_negative_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, beta: float) -> torch.Tensor:
-    """Full-softmax cross-entropy with every non-target item weighted by hardness.
-
-    Args:
-        logits: ``(B, n_items)`` scores of every item.
-        targets: ``(B,)`` item ids.
-        beta: REMI's ``beta`` (:func:`hard_negative_log_weights`); 0 gives the plain
-            ``cross_entropy(logits, targets)``.
-    """
-    negatives = torch.ones_like(logits, dtype=torch.bool)
-    negatives[torch.arange(logits.size(0), device=logits.device), targets] = False
-    log_weights = hard_negative_log_weights(logits, negatives, beta).masked_fill(~negatives, 0.0)
-    return nn.functional.cross_entropy(logits + log_weights, targets)

@@ -47,12 +47,12 @@ def test_a_checkpoint_written_before_newer_keys_loads_with_them_off(in_trained_d
 
     checkpoint_file, _, _, trained_model, _ = in_trained_dir
     checkpoint = load_checkpoint(checkpoint_file)
-    for key in ("cosine_temperature", "short_term_order_mlp"):  # keys an earlier release lacked
+    for key in ("cosine_temperature", "short_term_loss_weight"):  # keys an earlier release lacked
         del checkpoint["config"].final_config_dict[key]
     older = tmp_path / "older.pth"
     torch.save(checkpoint, older)
     config, model, *_ = load_data_and_model(str(older))
-    assert config["cosine_temperature"] == 0 and config["short_term_order_mlp"] is False
+    assert config["cosine_temperature"] == 0 and config["short_term_loss_weight"] == 0
     for name, value in trained_model.state_dict().items():
         assert torch.equal(model.state_dict()[name], value), name
 

@@ -10,7 +10,6 @@ from recbole_mind.layers import (
     LabelAwareAttention,
     dynamic_interest_num,
     interest_mask,
-    routing_collapse,
     squash,
 )
 
@@ -155,48 +154,6 @@ def test_gradients_reach_bilinear_map_and_embeddings_not_logits():
     assert logits.grad is None
 
 
-@given(shape=batch_shapes, seed=st.integers(0, 10_000))
-def test_routing_gradient_keeps_the_values_and_adds_the_iterations_gradient(shape, seed):
-    batch_size, seq_length, interest_num, dim, lengths, axis = shape
-    lengths = [min(length, seq_length) for length in lengths]
-    emb, mask = make_batch(batch_size, seq_length, dim, lengths, seed)
-    capsule_mask = torch.ones(batch_size, interest_num, dtype=torch.bool)
-    logits = torch.randn(batch_size, interest_num, seq_length, generator=torch.Generator().manual_seed(seed))
-    values = []
-    for routing_gradient in (False, True):
-        torch.manual_seed(seed)
-        routing = B2IRouting(dim, interest_num, 3, seq_length, softmax_axis=axis, routing_gradient=routing_gradient)
-        capsules, weights = routing(emb, mask, capsule_mask, logits=logits)
-        capsules.sum().backward()
-        assert torch.isfinite(routing.bilinear.weight.grad).all()
-        values.append((capsules.detach(), weights.detach()))
-    assert torch.allclose(values[0][0], values[1][0]) and torch.allclose(values[0][1], values[1][1])
-
-
-def test_routing_gradient_flows_through_the_routing_iterations():
-    emb, mask = make_batch(3, 6, 4, [6, 4, 2])
-    capsule_mask = torch.ones(3, 2, dtype=torch.bool)
-    logits = torch.randn(3, 2, 6, generator=torch.Generator().manual_seed(1))
-    gradients = {}
-    for routing_gradient in (False, True):
-        torch.manual_seed(0)
-        routing = B2IRouting(4, 2, routing_times=3, max_seq_length=6, routing_gradient=routing_gradient)
-        leaf = emb.clone().requires_grad_(True)
-        capsules, _ = routing(leaf, mask, capsule_mask, logits=logits)
-        capsules.pow(2).sum().backward()
-        gradients[routing_gradient] = (routing.bilinear.weight.grad, leaf.grad)
-    # the extra paths (through the logit updates) change both gradients; one iteration has none
-    assert not torch.allclose(gradients[False][0], gradients[True][0])
-    assert not torch.allclose(gradients[False][1], gradients[True][1])
-    for routing_gradient in (False, True):
-        torch.manual_seed(0)
-        routing = B2IRouting(4, 2, routing_times=1, max_seq_length=6, routing_gradient=routing_gradient)
-        capsules, _ = routing(emb, mask, capsule_mask, logits=logits)
-        capsules.pow(2).sum().backward()
-        gradients[routing_gradient] = routing.bilinear.weight.grad
-    assert torch.allclose(gradients[False], gradients[True])
-
-
 def test_zero_logits_with_shared_map_give_identical_capsules_random_logits_do_not():
     # why the logits are Gaussian: with a shared S, zeros make every capsule the same
     torch.manual_seed(0)
@@ -308,43 +265,6 @@ def test_attention_rejects_non_positive_power(power):
         LabelAwareAttention(power)
 
 
-# --- routing collapse (REMI's routing regularisation) --------------------------------------
-
-
-def test_routing_collapse_is_zero_for_even_pooling_and_largest_for_one_behaviour():
-    mask = torch.tensor([[True, True, True, True, False]])
-    capsules = torch.ones(1, 2, dtype=torch.bool)
-    even = torch.tensor([[[0.5, 0.5, 0.5, 0.5, 0.0], [0.2, 0.2, 0.2, 0.2, 0.0]]])
-    single = torch.tensor([[[0.9, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.3, 0.0, 0.0]]])
-    assert torch.allclose(routing_collapse(even, mask, capsules), torch.zeros(1), atol=1e-7)
-    # one behaviour: concentration 1 - 1/4 per interest, squared and summed over both
-    assert torch.allclose(routing_collapse(single, mask, capsules), torch.tensor([2 * 0.75**2]))
-    # an inactive capsule adds nothing, whatever its weights
-    assert torch.allclose(routing_collapse(single, mask, torch.tensor([[True, False]])), torch.tensor([0.75**2]))
-
-
-@given(shape=batch_shapes, seed=st.integers(0, 10_000))
-def test_routing_collapse_is_bounded_finite_and_ignores_padding(shape, seed):
-    batch_size, seq_length, interest_num, dim, lengths, axis = shape
-    lengths = [min(length, seq_length) for length in lengths]
-    emb, mask = make_batch(batch_size, seq_length, dim, lengths, seed)
-    active = torch.randint(1, interest_num + 1, (batch_size,), generator=torch.Generator().manual_seed(seed))
-    capsule_mask = interest_mask(active, interest_num)
-    torch.manual_seed(seed)
-    routing = B2IRouting(dim, interest_num, 3, seq_length, softmax_axis=axis, routing_gradient=True)
-    leaf = emb.clone().requires_grad_(True)
-    _, weights = routing(leaf, mask, capsule_mask)
-    penalty = routing_collapse(weights, mask, capsule_mask)
-    assert penalty.shape == (batch_size,) and torch.isfinite(penalty).all()
-    count = mask.sum(dim=1).double()
-    bound = capsule_mask.sum(dim=1) * (1 - 1 / count) ** 2
-    assert (penalty.double() <= bound + 1e-5).all() and (penalty >= 0).all()
-    assert (penalty[count <= 1] == 0).all()  # a single behaviour cannot collapse further
-    penalty.sum().backward()
-    assert torch.isfinite(leaf.grad).all() and torch.isfinite(routing.bilinear.weight.grad).all()
-    # weights on padded positions do not count
-    noisy = weights.detach() + (~mask).unsqueeze(1) * 5.0
-    assert torch.allclose(routing_collapse(noisy, mask, capsule_mask), penalty.detach(), atol=1e-6)
 
 
 @pytest.mark.parametrize("hidden_sizes", [(), (16,), (16, 8)])

@@ -6,10 +6,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import build_mind
+from conftest import build_mind, preset_keys
 
 
 make_model = build_mind
+PRESET_KEYS = preset_keys()  # MAX_ITEM_LIST_LENGTH: 20, as the fixtures' histories
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +84,8 @@ def test_fixed_interest_count_when_dynamic_interest_is_off(ml100k_data, batch):
         {"interest_num": 4, "short_term_window": 3},
         {"interest_num": 4, "training_score": "max"},
         {"interest_num": 4, "training_score": "max", "loss_type": "SSM"},
-        {"interest_num": 4, "recency_embedding": True, "routing_recency_prior": True},
-        {"interest_num": 4, "short_term_window": 5, "recency_embedding": True, "routing_recency_prior": True},
-        {"interest_num": 4, "short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
-        {"interest_num": 4, "short_term_window": 3, "short_term_attention": True, "training_score": "max"},
-        {"interest_num": 4, "short_term_window": 3, "routing_gradient": True, "routing_regularization": 1.0},
-        {"interest_num": 4, "short_term_window": 3, "training_score": "max", "hard_negative_beta": 2.0},
-        {"interest_num": 4, "hard_negative_beta": 10.0, "loss_type": "SSM", "num_negatives": 50},
         {"interest_num": 4, "short_term_window": 3, "training_score": "max", "short_term_loss_weight": 1.0},
         {"interest_num": 4, "short_term_window": 3, "short_term_loss_weight": 0.5, "loss_type": "SSM"},
-        {"interest_num": 4, "short_term_window": 3, "short_term_order_mlp": True, "training_score": "max"},
-        {"interest_num": 1, "short_term_window": 3, "short_term_order_mlp": True, "dropout_prob": 0.2},
         {"interest_num": 4, "cosine_temperature": 0.1},
         {"interest_num": 4, "short_term_window": 3, "cosine_temperature": 0.1, "loss_type": "SSM"},
     ],
@@ -110,25 +102,10 @@ def test_loss_is_finite_and_trains_every_part(ml100k_data, batch, overrides):
         if isinstance(layer, torch.nn.Linear):
             assert layer.weight.grad.abs().sum() > 0
     assert "eval_routing_logits" not in dict(model.named_parameters())
-    for name in (
-        "recency_embedding.embedding.weight",
-        "routing_prior.bias",
-        "short_term_attention.query",
-        "short_term_attention.recency_bias",
-        "short_term_order.output",
-    ):
+    for name in ("short_term_weights.weight", "short_term_mlp.0.weight"):
         if name in dict(model.named_parameters()):
             grad = dict(model.named_parameters())[name].grad
             assert grad is not None and grad.abs().sum() > 0, name
-
-
-def test_recency_options_are_off_by_default_and_add_nothing(ml100k_data):
-    model = make_model(ml100k_data)
-    assert model.short_term_window == 0
-    assert model.recency_embedding is None and model.routing_prior is None
-    assert model.short_term_weights is None and not model.routing.routing_gradient
-    assert model.short_term_attention is None and model.short_term_order is None
-    assert not any("recency" in name or "prior" in name or "short_term" in name for name in model.state_dict())
 
 
 def test_learned_short_term_weights_start_as_the_plain_short_term_interest(ml100k_data, batch):
@@ -148,44 +125,6 @@ def test_learned_short_term_weights_start_as_the_plain_short_term_interest(ml100
     assert torch.allclose(interests[:, 1:], expected[:, 1:])  # the routed interests are untouched
 
 
-def test_short_term_attention_with_the_older_behaviours_off_is_the_plain_short_term_interest(ml100k_data, batch):
-    plain = make_model(ml100k_data, interest_num=4, short_term_window=3).eval()
-    attending = make_model(ml100k_data, interest_num=4, short_term_window=3, short_term_attention=True).eval()
-    own = {name: value for name, value in attending.state_dict().items() if name.startswith("short_term_attention.")}
-    attending.load_state_dict({**plain.state_dict(), **own})
-    item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
-    with torch.no_grad():
-        expected = plain(item_seq, item_seq_len)[0]
-        start = attending(item_seq, item_seq_len)[0]
-        # as built: the query is zero and older behaviours leak exp(-5) each
-        assert torch.allclose(start, expected, rtol=0.1, atol=0.05)
-        attending.short_term_attention.recency_bias[3:] = -1e4
-        assert torch.allclose(attending(item_seq, item_seq_len)[0], expected, atol=1e-5)
-        attending.short_term_attention.query.normal_()
-        moved = attending(item_seq, item_seq_len)[0]
-    # a query reweighs the 3 latest behaviours of the histories that have more than one
-    longer = item_seq_len > 1
-    assert not torch.allclose(moved[longer, 0], expected[longer, 0], atol=1e-4)
-    assert torch.allclose(moved[:, 1:], expected[:, 1:])  # the routed interests are untouched
-
-
-def test_short_term_order_mlp_starts_as_the_pooled_short_term_interest(ml100k_data, batch):
-    pooled = make_model(ml100k_data, interest_num=4, short_term_window=3, short_term_recency_weights=True).eval()
-    ordered = make_model(
-        ml100k_data, interest_num=4, short_term_window=3, short_term_recency_weights=True, short_term_order_mlp=True
-    ).eval()
-    own = {name: value for name, value in ordered.state_dict().items() if name.startswith("short_term_order.")}
-    ordered.load_state_dict({**pooled.state_dict(), **own})
-    item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
-    with torch.no_grad():
-        expected = pooled(item_seq, item_seq_len)[0]
-        assert torch.allclose(ordered(item_seq, item_seq_len)[0], expected)
-        ordered.short_term_order.output.normal_()
-        moved = ordered(item_seq, item_seq_len)[0]
-    assert not torch.allclose(moved[:, 0], expected[:, 0], atol=1e-4)
-    assert torch.allclose(moved[:, 1:], expected[:, 1:])  # the routed interests are untouched
-
-
 def squash_of(model, items):
     from recbole_mind.layers import squash
 
@@ -197,8 +136,8 @@ def test_short_term_interest_pools_the_latest_behaviours(ml100k_data, batch):
 
     model = make_model(ml100k_data, interest_num=4, short_term_window=3).eval()
     with torch.no_grad():
-        interests, capsule_mask, weights = model(
-            batch["item_id_list"], batch["item_length"], return_routing_weights=True
+        interests, capsule_mask, weights = model.interests_and_routing_weights(
+            batch["item_id_list"], batch["item_length"]
         )
         assert capsule_mask.sum(1).tolist() == expected_active(batch["item_length"], 4)
         for row in range(0, len(batch), 41):
@@ -289,26 +228,22 @@ def test_several_interests_beat_one_on_multi_interest_data(tmp_path, monkeypatch
     attention_power=st.sampled_from([1e-6, 1e-2, 1.0, 30.0, 1e6, math.inf]),
     identical_items=st.booleans(),
     zero_embeddings=st.booleans(),
-    recency=st.sampled_from([
+    additions=st.sampled_from([
         {},
+        PRESET_KEYS,  # the recommended preset's exact combination, read from its YAML
         {"short_term_window": 1},
-        {"short_term_window": 20, "recency_embedding": True, "routing_recency_prior": True},
-        {"short_term_window": 5, "routing_recency_prior": True},
-        {"short_term_window": 3, "short_term_recency_weights": True, "routing_gradient": True},
-        {"short_term_window": 2, "short_term_attention": True, "training_score": "max"},
-        {"short_term_window": 4, "short_term_recency_weights": True, "short_term_order_mlp": True},
         {"short_term_window": 3, "cosine_temperature": 0.05, "training_score": "max"},
         {"cosine_temperature": 0.01},
     ]),
 )
 def test_degenerate_histories_keep_loss_gradients_and_scores_finite(
-    ml100k_data, data, batch_size, interest_num, attention_power, identical_items, zero_embeddings, recency
+    ml100k_data, data, batch_size, interest_num, attention_power, identical_items, zero_embeddings, additions
 ):
     from recbole.data.interaction import Interaction
 
     config, _, _, _, _ = ml100k_data
     max_length, n_items = config["MAX_ITEM_LIST_LENGTH"], ml100k_data[2]._dataset.item_num
-    model = make_model(ml100k_data, interest_num=interest_num, attention_power=attention_power, **recency)
+    model = make_model(ml100k_data, **{"interest_num": interest_num, "attention_power": attention_power, **additions})
     lengths = data.draw(st.lists(st.integers(1, max_length), min_size=batch_size, max_size=batch_size))
     item_seq = torch.zeros(batch_size, max_length, dtype=torch.long)
     for row, length in enumerate(lengths):
@@ -335,16 +270,12 @@ def test_degenerate_histories_keep_loss_gradients_and_scores_finite(
         assert torch.isfinite(model.predict(batch)).all()
 
 
-@pytest.mark.parametrize("recency_embedding", [False, True])
-def test_catalogue_mapping_equals_mapping_every_behaviour(ml100k_data, batch, recency_embedding):
-    model = make_model(ml100k_data, recency_embedding=recency_embedding)
-    item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
+def test_catalogue_mapping_equals_mapping_every_behaviour(ml100k_data, batch):
+    model = make_model(ml100k_data)
+    item_seq = batch["item_id_list"]
     assert model.n_items <= item_seq.numel()  # the catalogue path is taken
-    behaviour_emb = model.item_encoder(item_seq)
-    if recency_embedding:
-        behaviour_emb = behaviour_emb + model.recency_embedding(item_seq_len, item_seq.size(1))
-    expected = model.routing.bilinear(behaviour_emb)
-    assert torch.allclose(model._mapped_behaviours(item_seq, item_seq_len), expected, atol=1e-5)
+    expected = model.routing.bilinear(model.item_encoder(item_seq))
+    assert torch.allclose(model._mapped_behaviours(item_seq), expected, atol=1e-5)
 
 
 def test_max_training_score_is_cross_entropy_of_the_serving_scores(ml100k_data, batch):
@@ -362,43 +293,6 @@ def test_sparse_item_table_keeps_sparse_gradients_on_a_small_catalogue(ml100k_da
     ).train()
     model.calculate_loss(batch).backward()
     assert model.item_encoder.id_embedding.weight.grad.is_sparse
-
-
-def test_routing_regularization_adds_the_collapse_penalty_of_the_routed_interests(ml100k_data, batch):
-    from recbole_mind.layers import routing_collapse
-
-    plain = make_model(ml100k_data, interest_num=4, short_term_window=3, routing_gradient=True).train()
-    regularised = make_model(
-        ml100k_data, interest_num=4, short_term_window=3, routing_gradient=True, routing_regularization=2.0
-    ).train()
-    regularised.load_state_dict(plain.state_dict())
-    torch.manual_seed(7)
-    base = plain.calculate_loss(batch)
-    torch.manual_seed(7)
-    total = regularised.calculate_loss(batch)
-    torch.manual_seed(7)  # the same routing draw again, to recompute the penalty by hand
-    item_seq = batch[plain.ITEM_SEQ]
-    _, capsule_mask, weights = plain.forward(item_seq, batch[plain.ITEM_SEQ_LEN], batch, return_routing_weights=True)
-    penalty = routing_collapse(weights[:, 1:], item_seq != 0, capsule_mask[:, 1:]).mean()
-    assert penalty > 0 and torch.allclose(total, base + 2.0 * penalty, rtol=1e-5)
-    # off by default: the paper's loss
-    assert make_model(ml100k_data).routing_regularization == 0.0
-
-
-@pytest.mark.parametrize("loss_type", ["CE", "SSM"])
-def test_hard_negatives_raise_the_loss_and_are_off_by_default(ml100k_data, batch, loss_type):
-    plain = make_model(ml100k_data, interest_num=4, training_score="max", loss_type=loss_type).train()
-    hard = make_model(
-        ml100k_data, interest_num=4, training_score="max", loss_type=loss_type, hard_negative_beta=1.0
-    ).train()
-    hard.load_state_dict(plain.state_dict())
-    torch.manual_seed(3)  # the same routing and negative draws for both
-    base = plain.calculate_loss(batch)
-    torch.manual_seed(3)
-    weighted = hard.calculate_loss(batch)
-    # weights that grow with the score put more mass on the high-scoring negatives
-    assert torch.isfinite(weighted) and weighted > base
-    assert make_model(ml100k_data).hard_negative_beta == 0.0
 
 
 @pytest.mark.parametrize("training_score", ["attention", "max"])
@@ -470,3 +364,43 @@ def test_cosine_temperature_off_scores_by_unnormalised_inner_products(ml100k_dat
         interests, capsule_mask = model(batch["item_id_list"], batch["item_length"])
     assert not torch.allclose(interests.norm(dim=-1)[capsule_mask], torch.ones(()), atol=1e-2)
     assert torch.equal(model.catalogue_vectors(), model.item_encoder.id_embedding.weight)
+
+
+# MIND.yaml's keys: the paper's (with RecBole's history, batch and sampling keys), and every other
+# one with the value that switches it off, which must be its default (paper MIND).
+PAPER_KEYS = {
+    "embedding_size", "interest_num", "routing_times", "dynamic_interest", "routing_logit_std",
+    "routing_softmax_axis", "attention_power", "interest_mlp_hidden_sizes", "dropout_prob", "loss_type",
+    "num_negatives", "negative_sampler", "logq_correction", "user_profile_fields", "item_feature_fields",
+    "MAX_ITEM_LIST_LENGTH", "train_batch_size", "train_neg_sample_args",
+}
+OFF = {
+    "sparse_item_embedding": False,
+    "short_term_window": 0,
+    "short_term_recency_weights": False,
+    "training_score": "attention",
+    "short_term_loss_weight": 0.0,
+    "cosine_temperature": 0.0,
+}
+
+
+def mind_defaults() -> dict:
+    import yaml
+
+    from conftest import REPO_ROOT
+
+    with open(f"{REPO_ROOT}/properties/MIND.yaml", encoding="utf-8") as file:
+        return yaml.safe_load(file)
+
+
+def test_every_default_key_is_the_papers_or_has_an_off_value():
+    assert set(mind_defaults()) == PAPER_KEYS | set(OFF)
+
+
+@pytest.mark.parametrize("key", sorted(OFF))
+def test_every_non_paper_key_is_off_by_default(ml100k_data, key):
+    assert mind_defaults()[key] == OFF[key]
+    model = make_model(ml100k_data)  # MIND.yaml's defaults
+    assert model.short_term_weights is None and model.short_term_mlp is None
+    assert model.loss_weights == (1.0,) and model.logit_temperature == 1.0
+    assert not any(name.startswith("short_term") for name in model.state_dict())

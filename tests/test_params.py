@@ -21,17 +21,9 @@ VALID = {
     "sparse_item_embedding": False,
     "user_profile_fields": [],
     "item_feature_fields": ["class"],
-    "recency_embedding": False,
-    "routing_recency_prior": False,
     "short_term_window": 0,
     "short_term_recency_weights": False,
-    "short_term_attention": False,
-    "short_term_order_mlp": False,
-    "routing_gradient": False,
-    "routing_regularization": 0.0,
     "training_score": "attention",
-    "future_targets": 0,
-    "hard_negative_beta": 0.0,
     "short_term_loss_weight": 0.0,
     "cosine_temperature": 0.0,
 }
@@ -77,26 +69,10 @@ def test_attention_power_accepts_infinity(value):
         ("user_profile_fields", "age", "list of field names"),
         ("item_feature_fields", [3], "list of field names"),
         ("interest_num", None, "missing"),
-        ("recency_embedding", "no", "True or False"),
-        ("routing_recency_prior", 1, "True or False"),
         ("short_term_window", -1, ">= 0"),
         ("short_term_window", 2.5, "integer"),
         ("short_term_recency_weights", "yes", "True or False"),
-        ("short_term_attention", "on", "True or False"),
-        ("short_term_order_mlp", 1, "True or False"),
-        ("routing_gradient", 0, "True or False"),
-        ("routing_regularization", -0.1, ">= 0"),
-        ("routing_regularization", math.nan, ">= 0"),
-        ("routing_regularization", "strong", ">= 0"),
-        ("routing_regularization", 0.5, "needs routing_gradient: True"),
         ("training_score", "maximum", "attention"),
-        ("future_targets", -1, ">= 0"),
-        ("future_targets", 1.5, "integer"),
-        ("future_targets", 3, "needs training_score: max and loss_type: CE"),
-        ("hard_negative_beta", -1.0, ">= 0"),
-        ("hard_negative_beta", math.inf, ">= 0"),
-        ("hard_negative_beta", "hard", ">= 0"),
-        ("hard_negative_beta", True, ">= 0"),
         ("short_term_loss_weight", -0.5, ">= 0"),
         ("short_term_loss_weight", math.nan, ">= 0"),
         ("short_term_loss_weight", "half", ">= 0"),
@@ -123,51 +99,10 @@ def test_short_term_recency_weights_need_a_short_term_window():
     assert params.short_term_recency_weights and params.short_term_window == 3
 
 
-def test_short_term_order_mlp_needs_a_short_term_window_and_combines_with_either_weighing():
-    with pytest.raises(ValueError, match="short_term_order_mlp: True .* set short_term_window > 0"):
-        read_mind_params({**VALID, "short_term_order_mlp": True})
-    for weighing in ("short_term_attention", "short_term_recency_weights"):
-        params = read_mind_params({**VALID, "short_term_order_mlp": True, "short_term_window": 3, weighing: True})
-        assert params.short_term_order_mlp and getattr(params, weighing)
-
-
-def test_short_term_attention_needs_a_short_term_window_and_excludes_the_weights():
-    with pytest.raises(ValueError, match="short_term_attention: True .* set short_term_window > 0"):
-        read_mind_params({**VALID, "short_term_attention": True})
-    both = {**VALID, "short_term_window": 3, "short_term_attention": True, "short_term_recency_weights": True}
-    with pytest.raises(ValueError, match="short_term_attention and short_term_recency_weights .* one of them"):
-        read_mind_params(both)
-    params = read_mind_params({**VALID, "short_term_attention": True, "short_term_window": 3})
-    assert params.short_term_attention and not params.short_term_recency_weights
-
-
 def test_short_term_window_must_fit_the_history_window():
     with pytest.raises(ValueError, match=r"short_term_window \(30\) must not exceed MAX_ITEM_LIST_LENGTH \(20\)"):
         read_mind_params({**VALID, "short_term_window": 30, "MAX_ITEM_LIST_LENGTH": 20})
     assert read_mind_params({**VALID, "short_term_window": 20, "MAX_ITEM_LIST_LENGTH": 20}).short_term_window == 20
-
-
-def test_routing_regularization_needs_the_routing_gradient_and_routed_interests():
-    on = {**VALID, "routing_regularization": 0.5, "routing_gradient": True}
-    assert read_mind_params(on).routing_regularization == 0.5
-    with pytest.raises(ValueError, match="regularises routed interests, and there are none"):
-        read_mind_params({**on, "interest_num": 1, "short_term_window": 3})
-    assert read_mind_params({**on, "interest_num": 2, "short_term_window": 3}).routing_regularization == 0.5
-
-
-def test_future_targets_need_the_max_score_and_the_full_softmax():
-    on = {**VALID, "future_targets": 4, "training_score": "max"}
-    assert read_mind_params(on).future_targets == 4
-    with pytest.raises(ValueError, match="got training_score: max, loss_type: SSM"):
-        read_mind_params({**on, "loss_type": "SSM"})
-
-
-def test_hard_negatives_need_a_single_target_per_example():
-    on = {**VALID, "hard_negative_beta": 2.0}
-    assert read_mind_params(on).hard_negative_beta == 2.0
-    future = {**on, "future_targets": 3, "training_score": "max"}
-    with pytest.raises(ValueError, match="hard_negative_beta: 2.0 .* set future_targets: 0 \\(got 3\\)"):
-        read_mind_params(future)
 
 
 def test_short_term_loss_needs_a_short_term_interest():

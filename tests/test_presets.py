@@ -2,9 +2,7 @@ import os
 
 import yaml
 
-from conftest import REPO_ROOT
-
-PRESET = os.path.join(REPO_ROOT, "properties", "presets", "MIND-recommended.yaml")
+from conftest import PRESET, REPO_ROOT
 
 
 def test_recommended_preset_sets_only_valid_mind_keys(in_tmp_dir):

@@ -95,7 +95,6 @@ def prepare_multi_target(
     behaviour reaches training, nor the popularity counts a model reads from the dataset.
     """
     from recbole_mind.data.datasets import load_dataset
-    from recbole_mind.future_targets import prepare_future_targets
     from recbole_mind.pipeline import require_nonempty
     from recbole_mind.token_maps import record_token_maps
 
@@ -123,7 +122,6 @@ def prepare_multi_target(
     )
     train_sampler = create_samplers(config, dataset, [dataset, dataset, dataset])[0]
     train_data = get_dataloader(config, "train")(config, dataset, train_sampler, shuffle=config["shuffle"])
-    prepare_future_targets(config, dataset)
 
     held_out = {}
     for name, ids in (("valid", valid_ids), ("test", test_ids)):

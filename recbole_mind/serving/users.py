@@ -161,7 +161,7 @@ def user_interests(model: MIND, dataset, histories: Histories, batch_size: int =
         if model.user_profile is not None:
             batch = dataset.join(batch)  # the profile fields of these users
         outputs.append(
-            model(histories.item_seq[rows], histories.item_seq_len[rows], batch, return_routing_weights=True)
+            model.interests_and_routing_weights(histories.item_seq[rows], histories.item_seq_len[rows], batch)
         )
     return tuple(torch.cat(parts) for parts in zip(*outputs))
 

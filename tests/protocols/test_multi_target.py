@@ -366,20 +366,6 @@ def test_the_command_line_says_which_protocol_produced_the_numbers(tiny_data, in
     assert "test result: recall@20:" in output
 
 
-def test_later_training_targets_come_from_the_train_users(tiny_data, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    keys = {"interest_num": 4, "short_term_window": 5, "training_score": "max", "future_targets": 3}
-    config = tiny_config(tiny_data, **keys)
-    prepared = prepare_multi_target(config, read_multi_target_params(config))
-    inter = prepared.train_data._dataset.inter_feat
-    later = inter["future_item_id_list"]
-    assert later.shape == (32 * 29, 3)
-    # each train user's 29 examples: the last has no later target, the one before it one
-    assert (later != 0).sum().item() == 32 * (3 * 26 + 2 + 1)
-    loss = prepared.model.calculate_loss(inter[torch.arange(64)])
-    assert torch.isfinite(loss)
-
-
 def test_few_held_out_users_are_warned_about(tiny_data, tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
 
