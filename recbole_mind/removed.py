@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 # The last commit that holds the removed levers' code.
-LAST_COMMIT = "5384f9f"
+LAST_COMMIT = "5224e6d"
 RECORD = "docs/tuning.md#removed-levers"
 
 

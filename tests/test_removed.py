@@ -80,7 +80,7 @@ def test_a_checkpoint_with_a_removed_modules_weights_is_named(in_trained_dir, tm
     checkpoint["state_dict"]["short_term_order.output"] = torch.zeros(4, 4)
     damaged = tmp_path / "order_mlp.pth"
     torch.save(checkpoint, damaged)
-    with pytest.raises(ValueError, match=r"order_mlp.pth holds weights of short_term_order_mlp .*grid 32.*5384f9f"):
+    with pytest.raises(ValueError, match=r"order_mlp.pth holds weights of short_term_order_mlp .*grid 32.*5224e6d"):
         load_checkpoint(str(damaged))
 
 
