@@ -5,7 +5,7 @@ is the release these shims were written for (1.2.1), and stops naming both versi
 on another release the functions they wrap may have changed. It changes nothing in numpy or torch by
 itself: each shim wraps one RecBole function and acts only while RecBole's own code runs,
 so code that never touches RecBole sees numpy, torch and ``sys.modules`` unchanged. Each shim
-fixes one measured breakage (README, 'Compatibility'); breakages that a version pin fixes
+fixes one measured breakage (docs/compatibility.md); breakages that a version pin fixes
 honestly are pinned in setup.py instead (pandas < 3).
 
 - numpy 2 removed ``np.float_``, ``np.complex_``, ``np.unicode_`` and ``np.bool8``.

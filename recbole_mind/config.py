@@ -1,7 +1,7 @@
 """Config building: which model a name means, and the layers of defaults under the user's keys.
 
 RecBole's ``Config`` reads its own defaults; ours go underneath the user's files, dict and
-command line (README, 'Configuration'). MIND's keys are checked here, before any data loads.
+command line (docs/configuration.md). MIND's keys are checked here, before any data loads.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m recbole_mind.retrieval ...`` and the serving names the README has always used.
+"""``python -m recbole_mind.retrieval ...`` and the serving names docs/serving.md documents.
 
 The code lives in ``recbole_mind.serving`` (``index``, ``users``, ``export``, ``explain``,
 ``cli``); this module only keeps the command and these names where users found them.

@@ -222,11 +222,27 @@ def _figures():
     return figures
 
 
-def test_readme_and_tuning_figures_match_their_records():
+def test_readme_and_docs_figures_match_their_records():
     figures = _figures()
+    assert os.path.join(REPO_ROOT, "docs", "results.md") in figures.FILES  # every page, not a list of two
     assert figures.check_files(figures.FILES, write=False) == []
     readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
-    assert "<!-- figures: benchmark -->\n**ml-100k**" in readme  # the block is filled, not empty
+    results = open(os.path.join(REPO_ROOT, "docs", "results.md"), encoding="utf-8").read()
+    # the blocks are filled, not empty
+    assert "<!-- figures: headline -->\n| model | seeds | test NDCG@10 | test Recall@50 |" in readme
+    assert "<!-- figures: benchmark -->\n**ml-100k**" in results
+
+
+def test_readme_headline_table_is_rendered_from_the_benchmark_records():
+    figures = _figures()
+    table = figures.headline_block(figures.kept_runs())
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()[2:]}
+    assert list(rows) == list(figures.HEADLINE_ROWS.values())
+    preset = rows["MIND, the preset"]
+    readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    assert table in readme and preset.endswith("| 3 | 0.0677 ± 0.0018 | 0.4009 ± 0.0067 |")
+    with pytest.raises(KeyError, match="Pop"):  # a headline row without runs is an error, not a gap
+        figures.headline_block([run for run in figures.kept_runs() if run["row"] != "Pop"])
 
 
 def test_figures_quoted_in_prose_are_backed_by_a_record_or_table():
@@ -236,22 +252,53 @@ def test_figures_quoted_in_prose_are_backed_by_a_record_or_table():
 def test_a_stale_figure_in_prose_is_caught(tmp_path):
     figures = _figures()
     readme = tmp_path / "README.md"
-    readme.write_text("MIND scores .0577 NDCG@10 (table below), and once scored .9137.\n\n"
-                      "| row | ndcg@10 |\n| --- | --- |\n| MIND | 0.0577 ± 0.0021 |\n\n"
-                      "```\npython run.py --learning_rate=0.0123\n```\n", encoding="utf-8")
+    readme.write_text("MIND scores .0577 NDCG@10 (table below), and once scored .9137.\n"
+                      "An epoch takes 2.6 s, once 3.8 s; 0.025x SASRec's, once 0.031x.\n\n"
+                      "| row | ndcg@10 | s |\n| --- | --- | --- |\n| MIND | 0.0577 ± 0.0021 | 2.56 |\n\n"
+                      "```\npython run.py --learning_rate=0.0123 --budget=9.9s\n```\n\n"
+                      "<!-- figures: headline -->\nquoted .4444 and 7.7 s\n<!-- /figures: headline -->\n",
+                      encoding="utf-8")
     records = figures.record_figures(str(tmp_path), str(tmp_path))  # no records there
-    # the table backs .0577; code is not prose; .9137 has no source
-    assert figures.unbacked_figures(str(readme), [], records) == ["line 1: .9137"]
+    quantities = figures.quantity_forms([0.0251])  # as a JSON record of epoch costs would give
+    # the table backs .0577 and 2.6 s, the record 0.025x; code and generated blocks are not
+    # prose; .9137, 3.8 s and 0.031x have no source
+    assert figures.unbacked_figures(str(readme), [], records, quantities) == [
+        "line 1: .9137", "line 2: 3.8 s", "line 2: 0.031x"]
     assert figures.decimal_forms("0.34226 and .5") == {"3423", "342", "5000", "500", "5"}
+
+
+def test_a_wrong_figure_in_a_copy_of_a_page_is_caught(tmp_path):
+    # docs/results.md quotes metrics, seconds and ratios from the records: change the first of
+    # each in its prose and exactly those three fail, the rest of the page still passing
+    import re
+
+    figures = _figures()
+    page = os.path.join(REPO_ROOT, "docs", "results.md")
+    records, quantities = figures.record_figures(), figures.record_quantities()
+    sources = figures.named_pages(page)
+    assert os.path.join(REPO_ROOT, "docs", "benchmarks.md") in sources
+    assert figures.unbacked_figures(page, sources, records, quantities) == []
+    lines = open(page, encoding="utf-8").read().splitlines(keepends=True)
+    prose = dict(figures.prose_lines(page))
+    wrong = {r"\.0\d{3}(?! ?s\b|x\b)": ".0999", r"\d+\.\d s\b": "99.9 s", r"0\.0\d\dx": "7.777x"}
+    for pattern, stale in wrong.items():
+        number = next(n for n in sorted(prose) if re.search(pattern, prose[n]))
+        lines[number - 1] = re.sub(pattern, stale, lines[number - 1], count=1)
+        prose[number] = ""  # one change a line
+    copy = tmp_path / "results.md"
+    copy.write_text("".join(lines), encoding="utf-8")
+    found = [where.split(": ", 1)[1] for where in figures.unbacked_figures(str(copy), sources, records, quantities)]
+    assert sorted(found) == sorted(wrong.values())
 
 
 def test_a_figure_edited_by_hand_is_caught(tmp_path):
     figures = _figures()
-    readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
-    row = next(line for line in readme.splitlines() if line.startswith("| SASRec |"))
-    edited = tmp_path / "README.md"
-    edited.write_text(readme.replace(row, row.replace("| 3 |", "| 4 |", 1)), encoding="utf-8")
-    assert figures.check_files([str(edited)], write=False) == [str(edited)]
+    for name in ("README.md", os.path.join("docs", "results.md")):
+        text = open(os.path.join(REPO_ROOT, name), encoding="utf-8").read()
+        row = next(line for line in text.splitlines() if line.startswith(("| SASRec |", "| SASRec, tuned |")))
+        edited = tmp_path / os.path.basename(name)
+        edited.write_text(text.replace(row, row.replace("| 3 |", "| 4 |", 1)), encoding="utf-8")
+        assert figures.check_files([str(edited)], write=False) == [str(edited)]
 
 
 def test_benchmark_report_tables_regenerate_from_the_kept_runs(tmp_path):
