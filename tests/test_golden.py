@@ -42,6 +42,9 @@ def golden_values(data, overrides: dict) -> dict:
 
 
 def _golden_values(data, overrides: dict) -> dict:
+    # The session's loaders are shared: each pass advances the train loader's shuffle generator,
+    # so rewind it to take the batch a fresh loader gives first, whatever ran before.
+    data[2].generator.manual_seed(data[0]["seed"])
     batch = next(iter(data[2]))
     model = build_mind(data, **overrides)  # seeds torch with 0
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
