@@ -32,7 +32,8 @@ import re
 import sys
 from typing import Callable
 
-from benchmarks import compare, interest_share, validation_grid
+from benchmarks import compare, validation_grid
+from benchmarks.diagnostics import interest_share
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

@@ -18,7 +18,7 @@ ANOMALY_RECORD = os.path.join(ROOT, "docs", "anomaly_mode.json")
 
 
 def anomaly_record(path: str = ANOMALY_RECORD) -> dict[str, Any] | None:
-    """The record ``benchmarks/anomaly_cost.py`` writes, or None when there is none."""
+    """The record ``benchmarks/diagnostics/anomaly_cost.py`` writes, or None when there is none."""
     if not os.path.isfile(path):
         return None
     try:
@@ -30,17 +30,18 @@ def anomaly_record(path: str = ANOMALY_RECORD) -> dict[str, Any] | None:
             float(row["ratio"]), float(row["seconds_on"]), float(row["seconds_off"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise ValueError(
-            f"{path} is not a record of benchmarks/anomaly_cost.py ({error!r}); run the script again to rewrite it"
+            f"{path} is not a record of benchmarks/diagnostics/anomaly_cost.py ({error!r}); "
+            "run the script again to rewrite it"
         ) from error
     return record
 
 
 def anomaly_ratios(path: str = ANOMALY_RECORD) -> str:
     """How much slower anomaly mode made each model's training steps, from the record
-    ``benchmarks/anomaly_cost.py`` writes (e.g. ``"1.2x (SASRec) to 1.7x (GRU4Rec)"``)."""
+    ``benchmarks/diagnostics/anomaly_cost.py`` writes (e.g. ``"1.2x (SASRec) to 1.7x (GRU4Rec)"``)."""
     record = anomaly_record(path)
     if record is None:
-        return "an unmeasured factor (run benchmarks/anomaly_cost.py)"
+        return "an unmeasured factor (run python -m benchmarks.diagnostics.anomaly_cost)"
     rows = sorted(record["models"], key=lambda row: row["ratio"])
     cells = [f"{row['ratio']:.1f}x ({row['model']})" for row in rows]
     return cells[0] if len(cells) == 1 else f"{cells[0]} to {cells[-1]}"
@@ -58,7 +59,7 @@ def anomaly_note(path: str = ANOMALY_RECORD) -> str:
     )
     record = anomaly_record(path)
     if record is None:
-        return note + " What the mode costs was not measured here (run benchmarks/anomaly_cost.py)."
+        return note + " What the mode costs was not measured here (run python -m benchmarks.diagnostics.anomaly_cost)."
     rows = record["models"]
     identical = all(row["losses_identical"] for row in rows)
     measured = ", ".join(
@@ -66,7 +67,7 @@ def anomaly_note(path: str = ANOMALY_RECORD) -> str:
         for row in rows
     )
     return note + (
-        f" `benchmarks/anomaly_cost.py` measured it on {rows[0]['dataset']} ({record['finished'][:10]}, "
+        f" `benchmarks/diagnostics/anomaly_cost.py` measured it on {rows[0]['dataset']} ({record['finished'][:10]}, "
         f"docs/anomaly_mode.json): the first {rows[0]['batches']} training batches with anomaly mode on "
         f"against off, from the same initial weights: {measured}; "
         + ("every loss identical, so quality figures are unaffected."

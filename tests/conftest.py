@@ -174,3 +174,9 @@ def benchmark_env(**variables: str) -> dict[str, str]:
     """The environment of a benchmark script run from any folder: the repository on PYTHONPATH."""
     path = os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path, **variables}
+
+
+def scratch_env(tmp_path) -> dict[str, str]:
+    """:func:`benchmark_env` with temporary directories landing in tmp_path/scratch."""
+    (tmp_path / "scratch").mkdir()
+    return benchmark_env(TMPDIR=str(tmp_path / "scratch"))

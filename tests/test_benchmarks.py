@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, benchmark_command, benchmark_env
+from conftest import REPO_ROOT, benchmark_command, benchmark_env, scratch_env
 
 
 def table_rows(report: str, section: str) -> dict[str, list[str]]:
@@ -21,12 +21,6 @@ def table_rows(report: str, section: str) -> dict[str, list[str]]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         rows[cells[0]] = cells[1:]
     return rows
-
-
-def scratch_env(tmp_path) -> dict[str, str]:
-    """The environment of a benchmark whose temporary directories land in tmp_path/scratch."""
-    (tmp_path / "scratch").mkdir()
-    return benchmark_env(TMPDIR=str(tmp_path / "scratch"))
 
 
 def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
@@ -113,31 +107,6 @@ def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
         assert qps > 0 and 0 <= recall <= 1 and 0 < p50 <= p99
     assert float(rows[0][7]) == 1.0  # the exact index against itself
     assert "Target (the `ivf` defaults: recall@50 >= .99 at >= 30x" in out.read_text()
-
-
-def test_eval_determinism_benchmark_shows_the_fixed_draw_is_repeatable(tmp_path):
-    out = tmp_path / "determinism.md"
-    done = subprocess.run(
-        benchmark_command("eval_determinism", "--quick", "--out", str(out)),
-        cwd=tmp_path, capture_output=True, text=True, timeout=900, env=benchmark_env(),
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "[determinism] fresh evaluation 2/2" in done.stdout  # progress is shown
-    cells = [
-        [cell.strip() for cell in line.strip("|").split("|")]
-        for line in out.read_text().splitlines()
-        if line.startswith(("| fixed |", "| fresh |"))
-    ]
-    metric_rows = [row for row in cells if len(row) == 5]  # mode, split, 3 metrics
-    assert len(metric_rows) == 4
-    for mode, split, *values in metric_rows:
-        means = [float(value.split("±")[0]) for value in values]
-        assert all(math.isfinite(mean) and 0 <= mean <= 1 for mean in means), (mode, split)
-        if mode == "fixed":  # the same model, evaluated twice: identical numbers
-            assert all(value.endswith("± 0.0000") for value in values), (split, values)
-    changed = {row[0]: float(row[1].rstrip("%")) for row in cells if len(row) == 3}
-    assert changed["fixed"] == 0.0
-    assert changed["fresh"] > 0.0
 
 
 def test_noise_rule_calls_differences_within_the_seed_spread_level():
@@ -391,21 +360,8 @@ def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
     assert "not measured" in anomaly_note(str(tmp_path / "missing.json"))
     for text in ("not json", '{"models": []}', '{"models": [{"ratio": "fast"}]}'):
         record.write_text(text)
-        with pytest.raises(ValueError, match="is not a record of benchmarks/anomaly_cost.py"):
+        with pytest.raises(ValueError, match="is not a record of benchmarks/diagnostics/anomaly_cost.py"):
             anomaly_note(str(record))
-
-
-def test_anomaly_cost_times_both_modes_from_the_same_weights(tmp_path):
-    out = tmp_path / "anomaly_mode.json"
-    subprocess.run(benchmark_command("anomaly_cost", "--models", "GRU4Rec", "--batches", "2", "--out", str(out)),
-                   check=True, cwd=tmp_path, timeout=600, env=benchmark_env())
-    record = json.loads(out.read_text())
-    (row,) = record["models"]
-    assert row["model"] == "GRU4Rec" and row["batches"] == 2
-    assert row["seconds_off"] > 0 and row["seconds_on"] > 0 and math.isfinite(row["ratio"])
-    # anomaly mode records stacks but must not change the arithmetic
-    assert row["losses_identical"]
-    assert record["environment"]["torch"] and "--batches 2" in record["command"]
 
 
 def test_provenance_names_the_code_and_rows_of_each_group_of_runs(tmp_path):
@@ -620,34 +576,3 @@ def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows
     record.write_text('{"rows": "fast"}')
     with pytest.raises(ValueError, match="is not a record of benchmarks/epoch_cost.py"):
         epoch_cost_ratio("MIND preset", "SASRec", "ml-100k", str(record))
-
-
-def test_interest_share_accounts_for_every_top_slot_on_validation(tmp_path):
-    """benchmarks/interest_share.py: its serving-rule recall is the trainer's best validation
-    recall, the slot shares are fractions, and the short-term figures exist only for a row with
-    a short-term interest."""
-    out = tmp_path / "share.json"
-    subprocess.run([sys.executable, "-m", "recbole_mind.data.synthetic", str(tmp_path / "data"), "--name", "tiny",
-                    "--users", "60", "--items", "100", "--interactions", "1500"], check=True, cwd=tmp_path, timeout=300)
-    script = benchmark_command("interest_share")
-    printed = subprocess.run([*script, "--rows", "MIND preset L=5", "MIND", "--dataset", "tiny",
-                              "--data_path", "data", "--epochs", "1", "--out", str(out)],
-                             check=True, cwd=tmp_path, timeout=900, env=scratch_env(tmp_path),
-                             capture_output=True, text=True).stdout
-    records = {record["row"]: record for record in json.loads(out.read_text())}
-    table = [line for line in printed.splitlines() if line.startswith("| MIND")]
-    assert len(table) == 2 and table[1].startswith("| MIND | tiny | 2020 | 50 |")
-    assert table[1].count("| - ") == 4  # the paper's MIND has no short-term interest: its four columns are empty
-    assert set(records) == {"MIND preset L=5", "MIND"}
-    for record in records.values():
-        assert record["validation_users"] == 60 and record["mismatched_targets"] == 0
-        assert record["recall"] == pytest.approx(record["best_valid"]["recall@50"], abs=1e-4)
-        assert 0 <= record["top_in_window"] <= record["top_in_history"] <= 1
-    preset = records["MIND preset L=5"]
-    assert 0 <= preset["top_won_by_short_term"] <= 1 and 0 <= preset["hits_won_by_short_term"] <= 1
-    assert 0 <= preset["recall_short_term_alone"] <= 1 and 0 <= preset["recall_routed_alone"] <= 1
-    assert "top_won_by_short_term" not in records["MIND"]
-    assert not list((tmp_path / "scratch").glob("interest_share_*"))  # the checkpoint folder is removed
-    result = subprocess.run([*script, "--rows", "SASRec"], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300, env=benchmark_env())
-    assert result.returncode == 2 and "not MIND rows: ['SASRec']" in result.stderr

@@ -3,7 +3,7 @@ go to items the user has already had.
 
 A diagnostic for the question the benchmark leaves open (issue 14): why the preset's routed
 interests do not pay on ml-100k's next item when they do on long synthetic histories. It trains a
-benchmark row (``benchmarks/compare.py``'s names, its protocol and overrides) on one seed, keeps the
+benchmark row (``benchmarks/rows.py``'s names, its protocol and overrides) on one seed, keeps the
 best-validation weights, and reads the **validation split only** (leave-one-out; the test split is
 never scored), recording per user:
 
@@ -16,7 +16,7 @@ never scored), recording per user:
 
 ::
 
-    python benchmarks/interest_share.py --rows "MIND preset" "MIND preset K=1" --seed 2020
+    python -m benchmarks.diagnostics.interest_share --rows "MIND preset" "MIND preset K=1" --seed 2020
 
 writes ``docs/interest_share.json`` (``--out``) and prints the table of :func:`markdown_table`, which
 ``benchmarks/figures.py`` keeps in docs/tuning.md.
@@ -148,9 +148,9 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", default=["MIND preset", "MIND preset K=1"],
-                        help="MIND rows of benchmarks/compare.py")
+                        help="MIND rows of benchmarks/rows.py")
     parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ (as compare.py's)")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ (as benchmarks.compare's)")
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--epochs", type=int, default=20, help="epoch budget (the benchmark's: 20)")
     parser.add_argument("--top_n", type=int, default=50)

@@ -8,7 +8,7 @@ initial weights, once with anomaly mode off and once on; it records the seconds 
 and whether every loss came out identical. The record it writes is what the benchmark report's
 note quotes (``benchmarks.records.anomaly_note``)::
 
-    python benchmarks/anomaly_cost.py                # writes docs/anomaly_mode.json
+    python -m benchmarks.diagnostics.anomaly_cost                # writes docs/anomaly_mode.json
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batches < 1:
         parser.error(f"--batches must be at least 1, got {args.batches}")
-    command = " ".join(["python benchmarks/anomaly_cost.py", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python -m benchmarks.diagnostics.anomaly_cost", *(sys.argv[1:] if argv is None else argv)])
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     rows = []
     for model_name in args.models:
