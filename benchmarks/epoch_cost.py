@@ -8,8 +8,8 @@ the same model, YAML files and overrides), taking the rows in turn for ``--round
 drift falls on every row alike, and writes the seconds and each row's median ratio to the
 reference row::
 
-    python benchmarks/epoch_cost.py                  # writes docs/epoch_cost.json
-    python benchmarks/epoch_cost.py --protocol multi_target   # docs/epoch_cost_multi_target.json
+    python -m benchmarks.epoch_cost                  # writes docs/epoch_cost.json
+    python -m benchmarks.epoch_cost --protocol multi_target   # docs/epoch_cost_multi_target.json
 
 The benchmark report (``compare.py``) takes its cost targets' ratios from these records when they
 time both rows of a target.
@@ -24,15 +24,13 @@ import argparse
 import datetime
 import json
 import math
-import os
 import statistics
 import sys
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import compare  # noqa: E402  (benchmarks/ is not a package)
+from benchmarks.records import EPOCH_COST_RECORDS
+from benchmarks.rows import MODELS, PROTOCOLS, row_config
+from benchmarks.run import run_environment
 
 DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
 
@@ -42,7 +40,7 @@ def prepare_row(row: str, dataset: str, protocol: str, seed: int, data_path: str
     holding ``<dataset>/``, as compare.py's)."""
     from recbole_mind.pipeline import build_trainer, prepare
 
-    config = compare.row_config(row, dataset, protocol, seed, data_path)
+    config = row_config(row, dataset, protocol, seed, data_path)
     prepared = prepare(config)
     return build_trainer(config, prepared.model), prepared.train_data
 
@@ -59,20 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", default="SASRec tuned", help="the row every ratio divides by")
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ subfolders")
-    parser.add_argument("--protocol", default="leave_one_out", choices=sorted(compare.PROTOCOLS))
+    parser.add_argument("--protocol", default="leave_one_out", choices=sorted(PROTOCOLS))
     parser.add_argument("--rounds", type=int, default=3, help="epochs timed per row, the rows taken in turn")
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--out", help="the record to write (default: the protocol's, compare.EPOCH_COST_RECORDS)")
+    parser.add_argument("--out", help="the record to write (default: the protocol's, benchmarks.records.EPOCH_COST_RECORDS)")
     args = parser.parse_args(argv)
-    unknown = [row for row in args.rows if row not in compare.MODELS]
+    unknown = [row for row in args.rows if row not in MODELS]
     if unknown:
-        parser.error(f"unknown row(s) {unknown}; allowed: {sorted(compare.MODELS)}")
+        parser.error(f"unknown row(s) {unknown}; allowed: {sorted(MODELS)}")
     if args.reference not in args.rows:
         parser.error(f"--reference {args.reference!r} must be one of --rows {args.rows}")
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
-    out = args.out or compare.EPOCH_COST_RECORDS[args.protocol]
-    command = " ".join(["python benchmarks/epoch_cost.py", *(sys.argv[1:] if argv is None else argv)])
+    out = args.out or EPOCH_COST_RECORDS[args.protocol]
+    command = " ".join(["python -m benchmarks.epoch_cost", *(sys.argv[1:] if argv is None else argv)])
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     try:
         prepared = {row: prepare_row(row, args.dataset, args.protocol, args.seed, args.data_path) for row in args.rows}
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "command": command,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": compare.run_environment(),
+        "environment": run_environment(),
         "dataset": args.dataset,
         "protocol": args.protocol,
         "reference": args.reference,

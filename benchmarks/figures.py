@@ -41,13 +41,11 @@ import statistics
 import sys
 from typing import Callable
 
+from benchmarks import compare, validation_grid
+from benchmarks.diagnostics import interest_share
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-import compare  # noqa: E402  (benchmarks/ is not a package)
-import interest_share  # noqa: E402
-import validation_grid  # noqa: E402
 
 RUNS_DIR = os.path.join(ROOT, "docs", "benchmark_runs")
 TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")

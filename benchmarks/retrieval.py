@@ -28,7 +28,6 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
 TOP = 50
 INDEX_MODULE = os.path.join(os.path.dirname(HERE), "recbole_mind", "serving", "index.py")

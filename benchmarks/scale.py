@@ -5,8 +5,8 @@ interactions (``recbole_mind.data.synthetic``), then trains one epoch of MIND wi
 each in a fresh process, one at a time, and records the training seconds and the process's
 peak resident memory. Writes a markdown table:
 
-    python benchmarks/scale.py                                  # 10k, 100k, 1M items
-    python benchmarks/scale.py --items 1000 5000 --interactions 2000 --out /tmp/scale.md
+    python -m benchmarks.scale                                  # 10k, 100k, 1M items
+    python -m benchmarks.scale --items 1000 5000 --interactions 2000 --out /tmp/scale.md
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from typing import Any
 
-from compare import run_in_fresh_process
+from benchmarks.run import run_in_fresh_process
 
 # name -> MIND keys: full softmax, sampled softmax with RecBole's dense Adam, and sampled softmax
 # with the sparse item table and lazy Adam (sparse_item_embedding).
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {n_items:,} | {loss} | {run['seconds']:.3f} | {run['seconds'] / base[loss]['seconds']:.2f} "
             f"| {run['peak_rss_mb']:.0f} | {run['embedding_state_mb']:.0f} | {run['catalogue']:,} |"
         )
-    command = "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.scale " + " ".join(argv if argv is not None else sys.argv[1:])
     import torch
 
     lines += ["", f"Command: `{command.strip()}`", "",

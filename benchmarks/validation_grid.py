@@ -145,7 +145,7 @@ def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tu
     ``a`` was higher. A seed fixes
     the data split for both points, so the paired difference removes the split's share of the
     spread that mean ± std of each point carries."""
-    from compare import paired_difference  # benchmarks/ is not a package: run from its folder
+    from benchmarks.summary import paired_difference
 
     summary = {
         point: {"by_seed": {record["seed"]: record["valid"] for record in records}}

@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 from hypothesis import settings
@@ -170,3 +171,21 @@ def ml100k_copy(trained_mind, folder, shuffle):
     random.Random(0).shuffle(rows)
     (target / "ml-100k.inter").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return str(folder)
+
+
+def benchmark_command(module: str, *args: str) -> list[str]:
+    """``python -m benchmarks.<module> ARGS``: the benchmark scripts are modules of the repository's
+    ``benchmarks`` package (run them with :func:`benchmark_env` from outside the repository)."""
+    return [sys.executable, "-m", f"benchmarks.{module}", *args]
+
+
+def benchmark_env(**variables: str) -> dict[str, str]:
+    """The environment of a benchmark script run from any folder: the repository on PYTHONPATH."""
+    path = os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **variables}
+
+
+def scratch_env(tmp_path) -> dict[str, str]:
+    """:func:`benchmark_env` with temporary directories landing in tmp_path/scratch."""
+    (tmp_path / "scratch").mkdir()
+    return benchmark_env(TMPDIR=str(tmp_path / "scratch"))

@@ -6,9 +6,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
-
-COMPARE = os.path.join(REPO_ROOT, "benchmarks", "compare.py")
+from conftest import REPO_ROOT, benchmark_command, benchmark_env, scratch_env
 
 
 def table_rows(report: str, section: str) -> dict[str, list[str]]:
@@ -25,15 +23,9 @@ def table_rows(report: str, section: str) -> dict[str, list[str]]:
     return rows
 
 
-def scratch_env(tmp_path) -> dict[str, str]:
-    """The environment of a benchmark whose temporary directories land in tmp_path/scratch."""
-    (tmp_path / "scratch").mkdir()
-    return {**os.environ, "TMPDIR": str(tmp_path / "scratch")}
-
-
 def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
     done = subprocess.run(
-        [sys.executable, COMPARE, "--quick", "--protocols", "leave_one_out", "--out_dir", str(tmp_path)],
+        benchmark_command("compare", "--quick", "--protocols", "leave_one_out", "--out_dir", str(tmp_path)),
         cwd=tmp_path, capture_output=True, text=True, timeout=1200, env=scratch_env(tmp_path),
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -57,17 +49,17 @@ def test_quick_benchmark_writes_a_row_per_model_with_finite_numbers(tmp_path):
 
     # a second call reuses the finished runs instead of training again
     again = subprocess.run(
-        [sys.executable, COMPARE, "--quick", "--models", "Pop", "--out_dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        benchmark_command("compare", "--quick", "--models", "Pop", "--out_dir", str(tmp_path)),
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=benchmark_env(),
     )
     assert again.returncode == 0 and "done earlier" in again.stdout
 
 
 def test_quick_multi_target_benchmark_has_its_own_section_and_targets(tmp_path):
     done = subprocess.run(
-        [sys.executable, COMPARE, "--quick", "--protocols", "multi_target", "--models", "MIND", "Pop",
-         "--out_dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        benchmark_command("compare", "--quick", "--protocols", "multi_target", "--models", "MIND", "Pop",
+                          "--out_dir", str(tmp_path)),
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=benchmark_env(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = (tmp_path / "benchmarks.md").read_text()
@@ -84,8 +76,8 @@ def test_quick_multi_target_benchmark_has_its_own_section_and_targets(tmp_path):
 def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
     out = tmp_path / "scale.md"
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "scale.py"), "--items", "500", "2000",
-         "--interactions", "2000", "--users", "50", "--out", str(out)],
+        benchmark_command("scale", "--items", "500", "2000", "--interactions", "2000", "--users", "50",
+                          "--out", str(out)),
         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=scratch_env(tmp_path),
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -102,9 +94,9 @@ def test_scale_benchmark_writes_a_row_per_size_and_loss(tmp_path):
 def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
     out = tmp_path / "retrieval.md"
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "retrieval.py"), "--sizes", "5000",
-         "--users", "50", "--clusters", "100", "--skip_ml100k", "--out", str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        benchmark_command("retrieval", "--sizes", "5000", "--users", "50", "--clusters", "100", "--skip_ml100k",
+                          "--out", str(out)),
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=benchmark_env(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split("|") for line in out.read_text().splitlines() if line.startswith("| 5,000")]
@@ -117,35 +109,8 @@ def test_retrieval_benchmark_writes_finite_rows_for_every_index(tmp_path):
     assert "Target (the `ivf` defaults: recall@50 >= .99 at >= 30x" in out.read_text()
 
 
-def test_eval_determinism_benchmark_shows_the_fixed_draw_is_repeatable(tmp_path):
-    out = tmp_path / "determinism.md"
-    script = os.path.join(REPO_ROOT, "benchmarks", "eval_determinism.py")
-    done = subprocess.run(
-        [sys.executable, script, "--quick", "--out", str(out)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "[determinism] fresh evaluation 2/2" in done.stdout  # progress is shown
-    cells = [
-        [cell.strip() for cell in line.strip("|").split("|")]
-        for line in out.read_text().splitlines()
-        if line.startswith(("| fixed |", "| fresh |"))
-    ]
-    metric_rows = [row for row in cells if len(row) == 5]  # mode, split, 3 metrics
-    assert len(metric_rows) == 4
-    for mode, split, *values in metric_rows:
-        means = [float(value.split("±")[0]) for value in values]
-        assert all(math.isfinite(mean) and 0 <= mean <= 1 for mean in means), (mode, split)
-        if mode == "fixed":  # the same model, evaluated twice: identical numbers
-            assert all(value.endswith("± 0.0000") for value in values), (split, values)
-    changed = {row[0]: float(row[1].rstrip("%")) for row in cells if len(row) == 3}
-    assert changed["fixed"] == 0.0
-    assert changed["fresh"] > 0.0
-
-
 def test_noise_rule_calls_differences_within_the_seed_spread_level():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import compare_rows
+    from benchmarks.summary import compare_rows
 
     def entry(mean, std, seeds=3):
         return {"recall@50": (mean, std), "seeds": seeds}
@@ -162,7 +127,8 @@ def test_noise_rule_calls_differences_within_the_seed_spread_level():
     assert compare_rows(summary, "d", "a", "missing", "recall@50") is None
 
 
-GRID_SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "validation_grid.py")
+def grid_command(*args: str) -> list[str]:
+    return benchmark_command("validation_grid", *args)
 
 
 def run_grid_file(tmp_path, text):
@@ -171,8 +137,8 @@ def run_grid_file(tmp_path, text):
 
     grid, log = tmp_path / "grid.yaml", tmp_path / "log.jsonl"
     grid.write_text(text)
-    done = subprocess.run([sys.executable, GRID_SCRIPT, "run", str(grid), "--log", str(log)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(grid_command("run", str(grid), "--log", str(log)),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600, env=benchmark_env())
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(log.read_text().splitlines()[0]), log
 
@@ -186,8 +152,8 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
         "points:\n  - short: {short_term_window: 3, interest_num: 2}\n"
     )
     log = tmp_path / "log.jsonl"
-    run = [sys.executable, GRID_SCRIPT, "run", str(grid), "--log", str(log)]
-    done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    run = grid_command("run", str(grid), "--log", str(log))
+    done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=benchmark_env())
     assert done.returncode == 0, done.stderr[-3000:]
     import json
 
@@ -195,9 +161,9 @@ def test_validation_grid_scores_validation_only_and_resumes(tmp_path):
     assert record["label"] == "short" and record["params"] == {"short_term_window": 3, "interest_num": 2}
     assert "test" not in json.dumps(record).lower().replace("protocol", "")
     assert 0 <= record["valid"]["ndcg@10"] <= 1 and len(record["valid_curve"]) == 1
-    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=benchmark_env())
     assert again.returncode == 0 and len(log.read_text().splitlines()) == 1  # nothing rerun
-    table = subprocess.run([sys.executable, GRID_SCRIPT, "table", str(log)], capture_output=True, text=True)
+    table = subprocess.run(grid_command("table", str(log)), capture_output=True, text=True, env=benchmark_env())
     assert "| ml-100k | short | 1 |" in table.stdout
 
 
@@ -211,13 +177,12 @@ def test_validation_grid_validates_on_held_out_users_with_the_multi_target_proto
     assert record["config_files"] == ["properties/protocols/multi_target.yaml"]
     assert set(record["valid"]) >= {"recall@20", "recall@50", "ndcg@50", "hitrate@50"}
     assert "ndcg@10" not in record["valid"] and 0 <= record["valid"]["recall@50"] <= 1
-    table = subprocess.run([sys.executable, GRID_SCRIPT, "table", str(log)], capture_output=True, text=True)
+    table = subprocess.run(grid_command("table", str(log)), capture_output=True, text=True, env=benchmark_env())
     assert "| ml-100k | k2 | 1 | – | " in table.stdout, table.stdout
 
 
 def _figures():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    import figures
+    from benchmarks import figures
 
     return figures
 
@@ -306,7 +271,7 @@ def test_benchmark_report_tables_regenerate_from_the_kept_runs(tmp_path):
 
     figures = _figures()
     shutil.copytree(os.path.join(REPO_ROOT, "docs", "benchmark_runs"), tmp_path / "benchmark_runs")
-    import compare
+    from benchmarks import compare
 
     assert compare.main(["--report_only", "--out_dir", str(tmp_path)]) == 0
     tables = [
@@ -352,8 +317,8 @@ def test_recboles_sine_pools_padding_as_the_benchmark_report_says(ml100k_data):
 
 def test_report_only_without_any_finished_run_says_so(tmp_path):
     result = subprocess.run(
-        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "compare.py"), "--report_only",
-         "--out_dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO_ROOT,
+        benchmark_command("compare", "--report_only", "--out_dir", str(tmp_path)), capture_output=True, text=True,
+        cwd=tmp_path, env=benchmark_env(),
     )
     assert result.returncode == 1
     assert "no finished runs in" in result.stderr and "Traceback" not in result.stderr
@@ -361,8 +326,7 @@ def test_report_only_without_any_finished_run_says_so(tmp_path):
 
 
 def test_an_incomplete_report_names_every_unfinished_run_and_its_seeds():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import missing_runs
+    from benchmarks.report import missing_runs
 
     def task(row, seed, protocol="leave_one_out"):
         return {"row": row, "dataset": "d", "protocol": protocol, "config_dict": {"seed": seed}}
@@ -378,8 +342,7 @@ def test_an_incomplete_report_names_every_unfinished_run_and_its_seeds():
 
 
 def test_paired_difference_compares_rows_seed_by_seed():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import paired_difference
+    from benchmarks.summary import paired_difference
 
     def entry(values):
         return {"by_seed": {seed: {"recall@50": value} for seed, value in values.items()}}
@@ -391,9 +354,11 @@ def test_paired_difference_compares_rows_seed_by_seed():
 
 
 def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import ANOMALY_MARK, PROTOCOLS, epoch_cell, section_name, summarise, target_lines
-    from compare import trained_in_anomaly_mode
+    from benchmarks.records import ANOMALY_MARK, trained_in_anomaly_mode
+    from benchmarks.report import epoch_cell
+    from benchmarks.rows import PROTOCOLS, section_name
+    from benchmarks.summary import summarise
+    from benchmarks.targets import target_lines
 
     def run(row, seed, seconds, environment=None):
         record = {"row": row, "dataset": "ml-100k", "seed": seed, "train_epoch_seconds": [seconds],
@@ -422,8 +387,7 @@ def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
 
 
 def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import anomaly_note, anomaly_ratios
+    from benchmarks.records import anomaly_note, anomaly_ratios
 
     def row(model, off, on, identical=True):
         return {"model": model, "dataset": "ml-100k", "batches": 8, "batch_size": 2048, "seconds_off": off,
@@ -443,26 +407,13 @@ def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
     assert "not measured" in anomaly_note(str(tmp_path / "missing.json"))
     for text in ("not json", '{"models": []}', '{"models": [{"ratio": "fast"}]}'):
         record.write_text(text)
-        with pytest.raises(ValueError, match="is not a record of benchmarks/anomaly_cost.py"):
+        with pytest.raises(ValueError, match="is not a record of benchmarks/diagnostics/anomaly_cost.py"):
             anomaly_note(str(record))
 
 
-def test_anomaly_cost_times_both_modes_from_the_same_weights(tmp_path):
-    out = tmp_path / "anomaly_mode.json"
-    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "benchmarks", "anomaly_cost.py"), "--models", "GRU4Rec",
-                    "--batches", "2", "--out", str(out)], check=True, cwd=tmp_path, timeout=600)
-    record = json.loads(out.read_text())
-    (row,) = record["models"]
-    assert row["model"] == "GRU4Rec" and row["batches"] == 2
-    assert row["seconds_off"] > 0 and row["seconds_on"] > 0 and math.isfinite(row["ratio"])
-    # anomaly mode records stacks but must not change the arithmetic
-    assert row["losses_identical"]
-    assert record["environment"]["torch"] and "--batches 2" in record["command"]
-
-
 def test_provenance_names_the_code_and_rows_of_each_group_of_runs(tmp_path):
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import code_version, provenance_lines
+    from benchmarks.report import provenance_lines
+    from benchmarks.run import code_version
 
     env = {"cpus": 2, "platform": "Linux", "recbole_mind": "0.1.0", "recbole": "1.2.1", "torch": "2.13.0",
            "python": "3.11.7"}
@@ -484,8 +435,9 @@ def test_provenance_names_the_code_and_rows_of_each_group_of_runs(tmp_path):
 
 
 def test_a_tuned_baseline_replaces_its_default_row_in_the_targets_once_it_has_as_many_seeds():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import PROTOCOLS, section_name, summarise, target_lines
+    from benchmarks.rows import PROTOCOLS, section_name
+    from benchmarks.summary import summarise
+    from benchmarks.targets import target_lines
 
     def run(row, seed, recall):
         metrics = dict.fromkeys(PROTOCOLS["multi_target"].reported, 0.3) | {"recall@50": recall}
@@ -516,8 +468,7 @@ def test_a_baselines_tuned_row_runs_the_best_point_of_its_validation_grid(model)
     # is the benchmark's own default-row run.
     import yaml
 
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from validation_grid import finished_trials
+    from benchmarks.validation_grid import finished_trials
 
     log = os.path.join(REPO_ROOT, "docs", "tuning_runs", f"baseline_{model.lower()}.jsonl")
     tuned = os.path.join(REPO_ROOT, "benchmarks", "baselines", f"{model}.yaml")
@@ -561,10 +512,9 @@ def test_sigterm_to_a_benchmark_stops_its_training_process_too():
     import time
 
     script = (
-        f"import sys, time; sys.path.insert(0, {os.path.dirname(COMPARE)!r}); "
-        "from compare import run_in_fresh_process; run_in_fresh_process(time.sleep, 120)"
+        "import time; from benchmarks.run import run_in_fresh_process; run_in_fresh_process(time.sleep, 120)"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script])
+    parent = subprocess.Popen([sys.executable, "-c", script], env=benchmark_env())
     children = []
     try:
         deadline = time.monotonic() + 60
@@ -591,8 +541,7 @@ def test_sigterm_to_a_benchmark_stops_its_training_process_too():
 
 
 def test_paired_table_pairs_points_only_on_datasets_where_they_share_two_seeds(tmp_path):
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from validation_grid import paired_table
+    from benchmarks.validation_grid import paired_table
 
     def trial(dataset, label, seed, score):
         return {"dataset": dataset, "label": label, "seed": seed, "valid": {"ndcg@10": score, "recall@50": score}}
@@ -608,23 +557,22 @@ def test_paired_table_pairs_points_only_on_datasets_where_they_share_two_seeds(t
 
 
 def test_epoch_cost_ratios_divide_medians_by_the_reference():
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from epoch_cost import epoch_ratios
+    from benchmarks.epoch_cost import epoch_ratios
 
     ratios = epoch_ratios({"MIND preset": [9.0, 30.0, 10.0], "SASRec tuned": [90.0, 100.0, 95.0]}, "SASRec tuned")
     assert ratios == {"MIND preset": pytest.approx(10.0 / 95.0), "SASRec tuned": 1.0}
 
 
 def test_epoch_cost_rejects_an_unknown_row_before_loading_data(tmp_path):
-    script = os.path.join(REPO_ROOT, "benchmarks", "epoch_cost.py")
-    result = subprocess.run([sys.executable, script, "--rows", "MIND", "SASRecc"], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300)
+    script = benchmark_command("epoch_cost")
+    result = subprocess.run([*script, "--rows", "MIND", "SASRecc"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300, env=benchmark_env())
     assert result.returncode == 2 and "unknown row(s) ['SASRecc']" in result.stderr
-    result = subprocess.run([sys.executable, script, "--rows", "MIND", "--reference", "Pop"], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run([*script, "--rows", "MIND", "--reference", "Pop"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300, env=benchmark_env())
     assert result.returncode == 2 and "--reference 'Pop' must be one of --rows" in result.stderr
-    result = subprocess.run([sys.executable, script, "--rows", "MIND", "--reference", "MIND", "--dataset", "ml-100kk"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run([*script, "--rows", "MIND", "--reference", "MIND", "--dataset", "ml-100kk"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300, env=benchmark_env())
     assert result.returncode == 2 and "Unknown dataset 'ml-100kk'" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -632,10 +580,9 @@ def test_epoch_cost_times_each_row_in_turn(tmp_path):
     out = tmp_path / "epoch_cost.json"
     subprocess.run([sys.executable, "-m", "recbole_mind.data.synthetic", str(tmp_path / "data"), "--name", "tiny",
                     "--users", "60", "--items", "100", "--interactions", "1500"], check=True, cwd=tmp_path, timeout=300)
-    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "benchmarks", "epoch_cost.py"), "--rows", "MIND",
-                    "MIND preset L=5", "--reference", "MIND", "--rounds", "2", "--dataset", "tiny",
-                    "--data_path", "data", "--out", str(out)],
-                   check=True, cwd=tmp_path, timeout=900)
+    subprocess.run(benchmark_command("epoch_cost", "--rows", "MIND", "MIND preset L=5", "--reference", "MIND",
+                                     "--rounds", "2", "--dataset", "tiny", "--data_path", "data", "--out", str(out)),
+                   check=True, cwd=tmp_path, timeout=900, env=benchmark_env())
     record = json.loads(out.read_text())
     assert record["reference"] == "MIND" and "--rounds 2" in record["command"] and record["environment"]["torch"]
     assert record["dataset"] == "tiny"
@@ -646,8 +593,10 @@ def test_epoch_cost_times_each_row_in_turn(tmp_path):
 
 
 def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows(tmp_path):
-    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-    from compare import REPORTED, epoch_cost_ratio, summarise, target_lines
+    from benchmarks.records import epoch_cost_ratio
+    from benchmarks.rows import REPORTED
+    from benchmarks.summary import summarise
+    from benchmarks.targets import target_lines
 
     def run(row, seed, seconds):
         return {"row": row, "dataset": "ml-100k", "seed": seed, "train_epoch_seconds": [seconds],
@@ -674,34 +623,3 @@ def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows
     record.write_text('{"rows": "fast"}')
     with pytest.raises(ValueError, match="is not a record of benchmarks/epoch_cost.py"):
         epoch_cost_ratio("MIND preset", "SASRec", "ml-100k", str(record))
-
-
-def test_interest_share_accounts_for_every_top_slot_on_validation(tmp_path):
-    """benchmarks/interest_share.py: its serving-rule recall is the trainer's best validation
-    recall, the slot shares are fractions, and the short-term figures exist only for a row with
-    a short-term interest."""
-    out = tmp_path / "share.json"
-    subprocess.run([sys.executable, "-m", "recbole_mind.data.synthetic", str(tmp_path / "data"), "--name", "tiny",
-                    "--users", "60", "--items", "100", "--interactions", "1500"], check=True, cwd=tmp_path, timeout=300)
-    script = os.path.join(REPO_ROOT, "benchmarks", "interest_share.py")
-    printed = subprocess.run([sys.executable, script, "--rows", "MIND preset L=5", "MIND", "--dataset", "tiny",
-                              "--data_path", "data", "--epochs", "1", "--out", str(out)],
-                             check=True, cwd=tmp_path, timeout=900, env=scratch_env(tmp_path),
-                             capture_output=True, text=True).stdout
-    records = {record["row"]: record for record in json.loads(out.read_text())}
-    table = [line for line in printed.splitlines() if line.startswith("| MIND")]
-    assert len(table) == 2 and table[1].startswith("| MIND | tiny | 2020 | 50 |")
-    assert table[1].count("| - ") == 4  # the paper's MIND has no short-term interest: its four columns are empty
-    assert set(records) == {"MIND preset L=5", "MIND"}
-    for record in records.values():
-        assert record["validation_users"] == 60 and record["mismatched_targets"] == 0
-        assert record["recall"] == pytest.approx(record["best_valid"]["recall@50"], abs=1e-4)
-        assert 0 <= record["top_in_window"] <= record["top_in_history"] <= 1
-    preset = records["MIND preset L=5"]
-    assert 0 <= preset["top_won_by_short_term"] <= 1 and 0 <= preset["hits_won_by_short_term"] <= 1
-    assert 0 <= preset["recall_short_term_alone"] <= 1 and 0 <= preset["recall_routed_alone"] <= 1
-    assert "top_won_by_short_term" not in records["MIND"]
-    assert not list((tmp_path / "scratch").glob("interest_share_*"))  # the checkpoint folder is removed
-    result = subprocess.run([sys.executable, script, "--rows", "SASRec"], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300)
-    assert result.returncode == 2 and "not MIND rows: ['SASRec']" in result.stderr

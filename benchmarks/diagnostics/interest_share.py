@@ -3,7 +3,7 @@ go to items the user has already had.
 
 A diagnostic for the question the benchmark leaves open (issue 14): why the preset's routed
 interests do not pay on ml-100k's next item when they do on long synthetic histories. It trains a
-benchmark row (``benchmarks/compare.py``'s names, its protocol and overrides) on one seed, keeps the
+benchmark row (``benchmarks/rows.py``'s names, its protocol and overrides) on one seed, keeps the
 best-validation weights, and reads the **validation split only** (leave-one-out; the test split is
 never scored), recording per user:
 
@@ -16,7 +16,7 @@ never scored), recording per user:
 
 ::
 
-    python benchmarks/interest_share.py --rows "MIND preset" "MIND preset K=1" --seed 2020
+    python -m benchmarks.diagnostics.interest_share --rows "MIND preset" "MIND preset K=1" --seed 2020
 
 writes ``docs/interest_share.json`` (``--out``) and prints the table of :func:`markdown_table`, which
 ``benchmarks/figures.py`` keeps in docs/tuning.md.
@@ -27,17 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from typing import Any
 
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import compare  # noqa: E402  (benchmarks/ is not a package)
+from benchmarks.rows import MODELS, ROOT, row_config
 
 
 def user_histories(dataset) -> dict[int, list[int]]:
@@ -57,7 +53,7 @@ def train_best(row: str, dataset_name: str, seed: int, epochs: int, data_path: s
     from recbole_mind.checkpoint import load_checkpoint, restore_model
     from recbole_mind.pipeline import build_trainer, prepare
 
-    config = compare.row_config(row, dataset_name, "leave_one_out", seed, data_path,
+    config = row_config(row, dataset_name, "leave_one_out", seed, data_path,
                                 epochs=epochs, checkpoint_dir=checkpoint_dir)
     prepared = prepare(config)
     trainer = build_trainer(config, prepared.model)
@@ -152,18 +148,18 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", default=["MIND preset", "MIND preset K=1"],
-                        help="MIND rows of benchmarks/compare.py")
+                        help="MIND rows of benchmarks/rows.py")
     parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ (as compare.py's)")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/ (as benchmarks.compare's)")
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--epochs", type=int, default=20, help="epoch budget (the benchmark's: 20)")
     parser.add_argument("--top_n", type=int, default=50)
-    parser.add_argument("--out", default=os.path.join(HERE, "..", "docs", "interest_share.json"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "interest_share.json"))
     args = parser.parse_args(argv)
-    unknown = [row for row in args.rows if row not in compare.MODELS]
+    unknown = [row for row in args.rows if row not in MODELS]
     if unknown:
-        parser.error(f"unknown row(s) {unknown}; rows: {sorted(compare.MODELS)}")
-    not_mind = [row for row in args.rows if compare.MODELS[row][0] != "MIND"]
+        parser.error(f"unknown row(s) {unknown}; rows: {sorted(MODELS)}")
+    not_mind = [row for row in args.rows if MODELS[row][0] != "MIND"]
     if not_mind:
         parser.error(f"not MIND rows: {not_mind}; the diagnostic reads MIND's interests")
 

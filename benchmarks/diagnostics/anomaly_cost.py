@@ -6,9 +6,9 @@ seconds with a dagger). This script measures what that did, on the benchmark pro
 (ml-100k by default): for each model, the same first ``--batches`` training batches from the same
 initial weights, once with anomaly mode off and once on; it records the seconds of each pass
 and whether every loss came out identical. The record it writes is what the benchmark report's
-note quotes (``compare.anomaly_note``)::
+note quotes (``benchmarks.records.anomaly_note``)::
 
-    python benchmarks/anomaly_cost.py                # writes docs/anomaly_mode.json
+    python -m benchmarks.diagnostics.anomaly_cost                # writes docs/anomaly_mode.json
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import sys
 import time
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import compare  # noqa: E402  (benchmarks/ is not a package)
-
-RECORD = os.path.join(os.path.dirname(HERE), "docs", "anomaly_mode.json")
+from benchmarks.records import ANOMALY_RECORD
+from benchmarks.rows import protocol_files
+from benchmarks.run import run_environment
 
 
 def train_steps(model: Any, batches: list, anomaly: bool) -> tuple[float, list[float]]:
@@ -54,7 +50,7 @@ def measure(model_name: str, dataset: str, batches: int) -> dict[str, Any]:
     from recbole_mind.config import build_config
     from recbole_mind.pipeline import prepare
 
-    config = build_config(model_name, dataset, compare.protocol_files(dataset, quick=False), {"seed": 2020})
+    config = build_config(model_name, dataset, protocol_files(dataset, quick=False), {"seed": 2020})
     prepared = prepare(config, build_model=False)
     taken = []
     for interaction in prepared.train_data:
@@ -84,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=["GRU4Rec", "SASRec"])
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--batches", type=int, default=8, help="training batches timed per pass")
-    parser.add_argument("--out", default=RECORD)
+    parser.add_argument("--out", default=ANOMALY_RECORD)
     args = parser.parse_args(argv)
     if args.batches < 1:
         parser.error(f"--batches must be at least 1, got {args.batches}")
-    command = " ".join(["python benchmarks/anomaly_cost.py", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python -m benchmarks.diagnostics.anomaly_cost", *(sys.argv[1:] if argv is None else argv)])
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     rows = []
     for model_name in args.models:
@@ -102,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "command": command,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": compare.run_environment(),
+        "environment": run_environment(),
         "models": rows,
     }
     with open(args.out, "w", encoding="utf-8") as file:
