@@ -163,18 +163,19 @@ def verdict_cell(a: dict[int, float], b: dict[int, float]) -> str:
 
 
 def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tuple[str, ...] = SHOWN,
-                 one_seed_rows: bool = False) -> str:
+                 one_seed_rows: bool = False, datasets: tuple[str, ...] | None = None) -> str:
     """Markdown table of ``a - b`` for each ``(a, b)`` of ``pairs`` and each dataset where both
     points ran, with the verdict of the noise rule (benchmarks/stats.py): paired per seed both
     points ran (mean ± std of the differences, on how many seeds ``a`` was higher). A seed fixes
     the data split for both points, so the paired difference removes the split's share of the
     spread that mean ± std of each point carries. Rows the rule cannot judge (one seed) are left
-    out unless ``one_seed_rows``."""
+    out unless ``one_seed_rows``; ``datasets`` keeps only those datasets' rows."""
     points = trials_by_point(log_paths)
-    datasets = list(dict.fromkeys(dataset for dataset, _ in points))
+    shown = [dataset for dataset in dict.fromkeys(dataset for dataset, _ in points)
+             if datasets is None or dataset in datasets]
     lines = ["| dataset | a - b | " + " | ".join(f"valid {m}" for m in metrics) + " |", "|" + " --- |" * (2 + len(metrics))]
     for a, b in pairs:
-        for dataset in datasets:
+        for dataset in shown:
             if (dataset, a) not in points or (dataset, b) not in points:
                 continue
             rows = [(by_seed(points[dataset, a], metric), by_seed(points[dataset, b], metric)) for metric in metrics]
