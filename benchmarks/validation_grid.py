@@ -7,6 +7,10 @@ resumes where it stopped and docs/tuning.md's tables are regenerated from the co
 
     python benchmarks/validation_grid.py run GRID.yaml --log docs/tuning_runs/NAME.jsonl
     python benchmarks/validation_grid.py table docs/tuning_runs/NAME.jsonl
+    python benchmarks/validation_grid.py table docs/tuning_runs/NAME.jsonl --paired "POINT A" "POINT B"
+
+``--paired`` judges A against B by the one noise rule of ``benchmarks/stats.py`` (ahead / level /
+behind, paired per seed).
 
 A grid file holds ``model`` (optional, MIND by default; any RecBole model: the baselines get the
 same levers as MIND), ``dataset`` (and optionally ``data_path``), ``fixed`` keys for every
@@ -26,6 +30,8 @@ import time
 from typing import Any
 
 import yaml
+
+from benchmarks import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTOCOL = os.path.join(HERE, "protocol.yaml")
@@ -139,27 +145,44 @@ def table(log_paths: list[str], metrics: tuple[str, ...] = SHOWN) -> str:
     return "\n".join(lines)
 
 
-def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tuple[str, ...] = SHOWN) -> str:
-    """Markdown table of ``a - b`` per seed both points ran, for each ``(a, b)`` of ``pairs`` and
-    each dataset where both ran on at least two common seeds: mean ± std and on how many seeds
-    ``a`` was higher. A seed fixes
-    the data split for both points, so the paired difference removes the split's share of the
-    spread that mean ± std of each point carries."""
-    from benchmarks.summary import paired_difference
+def by_seed(records: list[dict[str, Any]], metric: str) -> dict[int, float]:
+    """``{seed: validation metric}`` of one point's trials (those that recorded the metric)."""
+    return {record["seed"]: record["valid"][metric] for record in records if metric in record["valid"]}
 
-    summary = {
-        point: {"by_seed": {record["seed"]: record["valid"] for record in records}}
-        for point, records in trials_by_point(log_paths).items()
-    }
-    datasets = list(dict.fromkeys(dataset for dataset, _ in summary))
+
+def verdict_cell(a: dict[int, float], b: dict[int, float]) -> str:
+    """``a - b`` under the noise rule (benchmarks/stats.py), or, when the rows are too few seeds
+    for it, their difference at the one seed they share and "no verdict"."""
+    if stats.has_verdict(a, b):
+        return stats.describe(stats.compare_seeds(a, b))
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        return "no seed in common: no verdict"
+    seed = shared[0]
+    return f"{a[seed] - b[seed]:+.4f} (seed {seed} only): no verdict"
+
+
+def paired_table(log_paths: list[str], pairs: list[tuple[str, str]], metrics: tuple[str, ...] = SHOWN,
+                 one_seed_rows: bool = False, datasets: tuple[str, ...] | None = None) -> str:
+    """Markdown table of ``a - b`` for each ``(a, b)`` of ``pairs`` and each dataset where both
+    points ran, with the verdict of the noise rule (benchmarks/stats.py): paired per seed both
+    points ran (mean ± std of the differences, on how many seeds ``a`` was higher). A seed fixes
+    the data split for both points, so the paired difference removes the split's share of the
+    spread that mean ± std of each point carries. Rows the rule cannot judge (one seed) are left
+    out unless ``one_seed_rows``; ``datasets`` keeps only those datasets' rows."""
+    points = trials_by_point(log_paths)
+    shown = [dataset for dataset in dict.fromkeys(dataset for dataset, _ in points)
+             if datasets is None or dataset in datasets]
     lines = ["| dataset | a - b | " + " | ".join(f"valid {m}" for m in metrics) + " |", "|" + " --- |" * (2 + len(metrics))]
     for a, b in pairs:
-        for dataset in datasets:
-            if (dataset, a) in summary and (dataset, b) in summary:
-                cells = [paired_difference(summary, dataset, a, b, metric) for metric in metrics]
-                if all(cell == "n/a" for cell in cells):
-                    continue  # fewer than two seeds in common: nothing to pair
-                lines.append(f"| {dataset} | {a} - {b} | " + " | ".join(cells) + " |")
+        for dataset in shown:
+            if (dataset, a) not in points or (dataset, b) not in points:
+                continue
+            rows = [(by_seed(points[dataset, a], metric), by_seed(points[dataset, b], metric)) for metric in metrics]
+            if not one_seed_rows and not any(stats.has_verdict(*row) for row in rows):
+                continue
+            cells = [verdict_cell(*row) if row[0] and row[1] else "–" for row in rows]
+            lines.append(f"| {dataset} | {a} - {b} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -174,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("table", help="mean +- std per point from one or more logs")
     show.add_argument("logs", nargs="+")
     show.add_argument("--paired", nargs=2, action="append", metavar=("A", "B"), default=[],
-                      help="also print the per-seed difference A - B of two points (repeatable)")
+                      help="also print the per-seed difference A - B of two points and its verdict "
+                           "under the noise rule of benchmarks/stats.py (repeatable)")
     args = parser.parse_args(argv)
     if args.command == "run":
         if args.threads:

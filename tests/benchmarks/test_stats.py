@@ -1,0 +1,119 @@
+"""The one noise rule (benchmarks/stats.py), on hand-computed rows."""
+
+import math
+import os
+
+import pytest
+
+
+
+from benchmarks import stats
+
+
+def test_paired_rows_are_judged_by_two_standard_errors_of_the_mean_difference():
+    # differences 0.1, 0.2, 0.3: mean 0.2, std 0.1, standard error 0.1 / sqrt(3) = 0.0577 -> 3.5 se
+    ahead = stats.compare_seeds({1: 0.6, 2: 0.7, 3: 0.8}, {1: 0.5, 2: 0.5, 3: 0.5})
+    assert ahead.paired and ahead.verdict == "ahead" and (ahead.seeds, ahead.higher) == (3, 3)
+    assert ahead.difference == pytest.approx(0.2) and ahead.spread == pytest.approx(0.1)
+    assert ahead.standard_error == pytest.approx(0.1 / math.sqrt(3))
+    # differences 0.1, -0.1, 0.3: mean 0.1, std 0.2, se 0.115 -> 0.87 se
+    level = stats.compare_seeds({1: 0.6, 2: 0.4, 3: 0.8}, {1: 0.5, 2: 0.5, 3: 0.5})
+    assert level.verdict == "level" and level.higher == 2
+
+
+def test_the_rule_is_symmetric():
+    a, b = {1: 0.6, 2: 0.7, 3: 0.8}, {1: 0.5, 2: 0.5, 3: 0.5}
+    forward, backward = stats.compare_seeds(a, b), stats.compare_seeds(b, a)
+    assert (forward.verdict, backward.verdict) == ("ahead", "behind")
+    assert backward.difference == pytest.approx(-forward.difference)
+    assert backward.standard_error == pytest.approx(forward.standard_error)
+
+
+def test_a_deficit_on_every_seed_with_a_small_spread_is_behind_not_level():
+    # issue 39: multi-target MIND against tuned SASRec, -.0385 ± .0059 over 3 seeds (0/3 higher)
+    differences = [-0.0385 - 0.0059, -0.0385, -0.0385 + 0.0059]
+    comparison = stats.paired(differences)
+    assert comparison.spread == pytest.approx(0.0059) and comparison.higher == 0
+    assert comparison.verdict == "behind"
+
+
+def test_exactly_two_standard_errors_is_still_level():
+    assert stats.verdict(0.2, 0.1) == "level" and stats.verdict(-0.2, 0.1) == "level"
+    assert stats.verdict(0.2001, 0.1) == "ahead" and stats.verdict(-0.2001, 0.1) == "behind"
+
+
+def test_rows_without_two_shared_seeds_are_compared_unpaired():
+    # means 0.4 and 0.15; variances 0.02 and 0.005; se sqrt(0.02/2 + 0.005/2) = 0.1118
+    a, b = {1: 0.3, 2: 0.5}, {3: 0.1, 4: 0.2}
+    ahead = stats.compare_seeds(a, b)
+    assert not ahead.paired and ahead.spread is None and ahead.higher is None
+    assert ahead.difference == pytest.approx(0.25) and ahead.standard_error == pytest.approx(math.sqrt(0.0125))
+    assert ahead.verdict == "ahead"  # 2.24 se
+    assert stats.compare_seeds(b, a).verdict == "behind"
+    assert stats.compare_seeds(a, {3: 0.2, 4: 0.3}).verdict == "level"  # 0.15: 1.34 se
+    # one shared seed is not a pairing: the rows are compared whole
+    assert not stats.compare_seeds(a, {2: 0.1, 3: 0.2}).paired
+
+
+def test_zero_spread_calls_any_difference_and_equal_rows_level():
+    # binary-exact values: every per-seed difference is exactly 0.25
+    same_gain = stats.compare_seeds({1: 0.75, 2: 0.5}, {1: 0.5, 2: 0.25})
+    assert same_gain.spread == 0.0 and same_gain.verdict == "ahead"
+    assert stats.compare_seeds({1: 0.5, 2: 0.25}, {1: 0.5, 2: 0.25}).verdict == "level"
+
+
+def test_one_seed_gives_no_verdict():
+    with pytest.raises(ValueError, match="2 shared seeds, or 2 seeds in each row"):
+        stats.compare_seeds({2020: 0.3}, {2020: 0.2, 2021: 0.3})
+    assert not stats.has_verdict({2020: 0.3}, {2020: 0.2, 2021: 0.3})
+    assert stats.has_verdict({1: 0.3, 2: 0.4}, {1: 0.2, 2: 0.3})
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_value_that_is_not_finite_is_refused_by_seed(bad):
+    with pytest.raises(ValueError, match=r"row a, seed 2021: the value is (nan|inf)"):
+        stats.compare_seeds({2020: 0.3, 2021: bad}, {2020: 0.2, 2021: 0.3})
+
+
+def test_describe_shows_the_numbers_the_verdict_came_from():
+    paired = stats.compare_seeds({1: 0.6, 2: 0.7, 3: 0.8}, {1: 0.5, 2: 0.5, 3: 0.5})
+    assert stats.describe(paired) == "+0.2000 ± 0.1000 (3/3 seeds higher): ahead"
+    unpaired = stats.compare_seeds({1: 0.3, 2: 0.5}, {3: 0.1, 4: 0.2})
+    assert stats.describe(unpaired) == "+0.2500, se 0.1118, unpaired: ahead"
+
+
+def test_a_quality_target_is_met_only_ahead_and_at_its_goal():
+    ahead = stats.compare_seeds({1: 0.6, 2: 0.7, 3: 0.8}, {1: 0.5, 2: 0.5, 3: 0.5})
+    level = stats.compare_seeds({1: 0.6, 2: 0.4, 3: 0.8}, {1: 0.5, 2: 0.5, 3: 0.5})
+    behind = stats.compare_seeds({1: 0.5, 2: 0.5, 3: 0.5}, {1: 0.6, 2: 0.7, 3: 0.8})
+    assert stats.target_verdict(ahead, 1.4, 1.0) == "met"
+    assert stats.target_verdict(ahead, 1.4, 1.5) == "NOT met"  # ahead, but short of the goal
+    assert stats.target_verdict(level, 1.2, 1.0) == "level"
+    assert stats.target_verdict(behind, 0.7, 1.0) == "NOT met"
+
+
+def write_log(path, records):
+    import json
+
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return str(path)
+
+
+def trial(dataset, label, seed, score):
+    return {"dataset": dataset, "label": label, "seed": seed, "valid": {"ndcg@10": score, "recall@50": score}}
+
+
+def test_paired_table_gives_the_rules_verdict_and_shows_one_seed_rows_on_request(tmp_path):
+    from validation_grid import paired_table
+
+    log = write_log(tmp_path / "log.jsonl", [
+        trial("d", "a", 1, 0.3), trial("d", "a", 2, 0.5), trial("d", "a", 3, 0.4),
+        trial("d", "b", 1, 0.2), trial("d", "b", 2, 0.3), trial("d", "b", 3, 0.3),
+        trial("d", "screen", 1, 0.25),
+    ])
+    # differences 0.1, 0.2, 0.1: mean 0.1333, std 0.0577, se 0.0333 -> 4 se
+    rows = paired_table([log], [("a", "b"), ("screen", "b")]).splitlines()[2:]
+    cell = "+0.1333 ± 0.0577 (3/3 seeds higher): ahead"
+    assert rows == [f"| d | a - b | {cell} | {cell} |"]  # the one-seed screen is left out
+    rows = paired_table([log], [("screen", "b")], one_seed_rows=True).splitlines()[2:]
+    assert rows == ["| d | screen - b | +0.0500 (seed 1 only): no verdict | +0.0500 (seed 1 only): no verdict |"]
