@@ -8,11 +8,11 @@ written by ``benchmarks/validation_grid.py``). Generated text sits between marke
     ...generated, do not edit by hand...
     <!-- /figures: NAME -->
 
-    python benchmarks/figures.py            # check: exit 1 and show what differs
-    python benchmarks/figures.py --write    # rewrite the blocks and docs/benchmarks.md
+    python -m benchmarks.figures            # check: exit 1 and show what differs
+    python -m benchmarks.figures --write    # rewrite the blocks and docs/benchmarks.md
 
 ``--write`` also rewrites ``docs/benchmarks.md`` and its plots from the kept runs (the same as
-``python benchmarks/compare.py --report_only``); tests/test_benchmarks.py runs the check, so a
+``python -m benchmarks.compare --report_only``); tests/test_benchmarks.py runs the check, so a
 README or doc that disagrees with its records fails CI.
 
 Every page is checked: README.md and every ``docs/**/*.md`` (:func:`pages`). Figures quoted in
@@ -283,11 +283,13 @@ def json_scalars(value: object) -> list[float]:
 
 def record_quantities(runs_dir: str = RUNS_DIR, tuning_runs: str = TUNING_RUNS, records_dir: str = DOCS) -> set[str]:
     """:func:`quantity_forms` of what backs seconds and ratios: every number of the JSON records
-    in ``records_dir`` (epoch cost, anomaly mode, ...), every benchmark row's mean seconds per
+    in ``records_dir`` and its ``records_history`` (epoch cost, anomaly mode, ...), every benchmark row's mean seconds per
     training epoch (as its tables show it), and each benchmark run's and tuning trial's median
     training epoch and total seconds."""
     values = []
-    for path in sorted(glob.glob(os.path.join(records_dir, "*.json"))):
+    # today's records and the superseded ones tuning.md's history quotes (docs/records_history/)
+    for path in sorted(glob.glob(os.path.join(records_dir, "*.json")) +
+                       glob.glob(os.path.join(records_dir, "records_history", "*.json"))):
         with open(path, encoding="utf-8") as file:
             values += json_scalars(json.load(file))
     runs = kept_runs(runs_dir)
@@ -347,15 +349,6 @@ def unbacked_figures(path: str, source_paths: list[str], records: set[str],
     return missing
 
 
-# Seconds and ratios in docs/tuning.md's prose that no committed record holds (earlier
-# measurements whose records were not kept, and the stale 0.087x): issue 39 rewrites that page
-# against the epoch-cost records. Delete an entry once its figure is fixed or backed; any other
-# unbacked figure, there or anywhere, fails the check.
-NOT_YET_BACKED = {
-    os.path.join("docs", "tuning.md"): {"32 s", "0.087x", "24.0 s", "0.095x", "0.091x"},
-}
-
-
 def check_prose(paths: list[str] | None = None) -> list[str]:
     """Every unbacked prose figure of ``paths`` (default: every page), each page backed by the
     records and by its own tables and those of the pages it names, as ``"path line N: figure"``."""
@@ -363,8 +356,7 @@ def check_prose(paths: list[str] | None = None) -> list[str]:
     unbacked = []
     for path in paths or pages():
         name = os.path.relpath(path, ROOT)
-        unbacked += [f"{name} {where}" for where in unbacked_figures(path, named_pages(path), records, quantities)
-                     if where.split(": ", 1)[1] not in NOT_YET_BACKED.get(name, ())]
+        unbacked += [f"{name} {where}" for where in unbacked_figures(path, named_pages(path), records, quantities)]
     return unbacked
 
 

@@ -1,7 +1,7 @@
 """Statistics of the benchmark's runs: mean ± std per row, per-seed differences, the noise rule.
 
-The noise rule that turns two rows' numbers into a verdict is :func:`compare_rows`, and only it;
-:data:`NOISE_RULE` and :func:`rule_cell` state it in the report.
+Every verdict comes from the one noise rule of :mod:`benchmarks.stats`, through
+:func:`compare_rows`; :data:`NOISE_RULE` and :func:`rule_cell` state it in the report.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 import statistics
 from typing import Any
 
+from benchmarks import stats
 from benchmarks.records import trained_in_anomaly_mode
 from benchmarks.rows import PROTOCOLS, run_section
 
@@ -45,56 +46,55 @@ def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
     return summary
 
 
-# TODO(issue 39) noise rule: see benchmarks/stats.py. The one place where two rows' seeds become a
-# verdict (today: 1 std of the larger seed spread, not paired); switch it, NOISE_RULE and rule_cell
-# together. Callers: targets.target_lines (the report's and README's targets).
-def compare_rows(summary: dict, dataset: str, row: str, baseline: str, metric: str,
-                 goal: float = 1.0, margin_stds: float = 1.0) -> tuple[float, str] | None:
-    """Ratio of means and its verdict under the noise rule; None when either row (or the
-    baseline's mean) is missing.
+def seed_values(entry: dict[str, Any], metric: str) -> dict[int, float]:
+    """``{seed: metric}`` of a :func:`summarise` entry."""
+    return {seed: result[metric] for seed, result in entry["by_seed"].items()}
 
-    ``summary`` is :func:`summarise`'s (its entries hold each row's mean, std, seed count and
-    per-seed results); ``dataset`` is the report section. A quality target "row >= goal x
-    baseline" is **met** only when the ratio reaches the goal and the two means differ by more
-    than ``margin_stds`` times the larger of the two seed standard deviations; **level** when
-    they differ by less than that; **NOT met** otherwise.
+
+def compare_rows(summary: dict, dataset: str, row: str, baseline: str, metric: str,
+                 goal: float = 1.0) -> tuple[float, str] | None:
+    """Ratio of means and the target's verdict under the noise rule (benchmarks/stats.py);
+    None when either row (or the baseline's mean) is missing.
+
+    ``summary`` is :func:`summarise`'s; ``dataset`` is the report section. A quality target
+    "row >= goal x baseline" is **met** when the row is ahead of the baseline under the rule and
+    the ratio reaches the goal, **level** when the rule calls them level, **NOT met** otherwise.
     """
     entry, base = summary.get((dataset, row)), summary.get((dataset, baseline))
     if not entry or not base or not base[metric][0]:
         return None
-    (mean, std), (base_mean, base_std) = entry[metric], base[metric]
-    ratio = mean / base_mean
-    if min(entry["seeds"], base["seeds"]) < 2:
+    ratio = entry[metric][0] / base[metric][0]
+    a, b = seed_values(entry, metric), seed_values(base, metric)
+    if not stats.has_verdict(a, b):
         return ratio, "no verdict (one seed: no spread to compare with)"
-    if abs(mean - base_mean) <= margin_stds * max(std, base_std):
-        return ratio, "level"
-    return ratio, "met" if ratio >= goal else "NOT met"
+    return ratio, stats.target_verdict(stats.compare_seeds(a, b), ratio, goal)
 
 
 # The rule as the report states it: under the targets table, and in each target's goal cell.
 NOISE_RULE = (
-    "Noise rule: a quality target is met only when the means differ by more than the stated "
-    "number of standard deviations (the larger of the two rows' seed std) in the goal's "
-    "direction; within that margin the rows are **level**."
+    f"Noise rule (benchmarks/stats.py, the one behind every verdict): the difference of the two rows, "
+    f"paired seed by seed where they share at least two seeds (Welch otherwise), is **ahead** or "
+    f"**behind** beyond {stats.K:g} standard errors of the mean difference and **level** within them; "
+    f"a quality target is met when the row is ahead and its ratio reaches the goal."
 )
 
 
-def rule_cell(goal: float, margin_stds: float) -> str:
-    """A quality target's goal as the targets table states it (``>= 1, by > 1 std``)."""
-    return f">= {goal:g}, by > {margin_stds:g} std"
+def rule_cell(goal: float) -> str:
+    """A quality target's goal as the targets table states it (``>= 1, ahead``)."""
+    return f">= {goal:g}, ahead"
 
 
 def paired_difference(summary: dict, dataset: str, row: str, baseline: str, metric: str) -> str:
-    """Mean ± std over the seeds both rows ran of (row - baseline): a seed fixes the data split
-    (and, under the multi-target protocol, the held-out users) for every row, so the
-    per-seed difference removes the split's share of the spread."""
-    entry, base = summary.get((dataset, row), {}), summary.get((dataset, baseline), {})
-    seeds = sorted(set(entry.get("by_seed", {})) & set(base.get("by_seed", {})))
-    if len(seeds) < 2:
+    """The rule's comparison of (row - baseline) in words (:func:`stats.describe`): paired, the
+    mean ± std of the per-seed differences and how many seeds the row was higher; "n/a" when
+    the rule cannot judge the rows."""
+    entry, base = summary.get((dataset, row)), summary.get((dataset, baseline))
+    if not entry or not base:
         return "n/a"
-    diffs = [entry["by_seed"][seed][metric] - base["by_seed"][seed][metric] for seed in seeds]
-    better = sum(diff > 0 for diff in diffs)
-    return f"{statistics.mean(diffs):+.4f} ± {statistics.stdev(diffs):.4f} ({better}/{len(seeds)} seeds higher)"
+    a, b = seed_values(entry, metric), seed_values(base, metric)
+    if not stats.has_verdict(a, b):
+        return "n/a"
+    return stats.describe(stats.compare_seeds(a, b))
 
 
 def format_cell(mean: float, std: float, digits: int = 4) -> str:
