@@ -1,7 +1,7 @@
 """Retrieval benchmark: exact faiss vs full_sort_predict on ml-100k; ANN quality and speed at scale.
 
-    python benchmarks/retrieval.py                       # both parts, writes docs/retrieval.md
-    python benchmarks/retrieval.py --sizes 10000 --users 200 --out /tmp/retrieval.md   # smoke test
+    python -m benchmarks.retrieval                       # both parts, writes docs/retrieval.md
+    python -m benchmarks.retrieval --sizes 10000 --users 200 --out /tmp/retrieval.md   # smoke test
 
 Part 1 trains MIND with its defaults on ml-100k (or takes --checkpoint) and checks that exact
 retrieval (faiss IndexFlatIP, one query per active interest, lists merged by max score) returns
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += ["", "Target (the `ivf` defaults: recall@50 >= .99 at >= 30x the exact index's queries per second):", *targets]
     lines += [
-        "", f"Command: `python benchmarks/retrieval.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "", f"Command: `python -m benchmarks.retrieval {' '.join(argv if argv is not None else sys.argv[1:])}`",
         "", f"Versions: faiss {faiss.__version__}, numpy {np.__version__}"
         + (f", torch {sys.modules['torch'].__version__}" if "torch" in sys.modules else " (part 2 ran without torch)")
         + f", Python {sys.version.split()[0]}, "

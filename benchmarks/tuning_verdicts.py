@@ -12,8 +12,8 @@ Every verdict comes from ``docs/tuning_runs/*.jsonl`` (one line per validation t
 share one seed shows its difference at that seed and "no verdict", and a grid without per-seed
 records says so. tests/benchmarks/test_tuning_verdicts.py fails when the committed file differs.
 
-    python benchmarks/tuning_verdicts.py            # check: exit 1 and show what differs
-    python benchmarks/tuning_verdicts.py --write    # rewrite the blocks
+    python -m benchmarks.tuning_verdicts            # check: exit 1 and show what differs
+    python -m benchmarks.tuning_verdicts --write    # rewrite the blocks
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if missing_blocks(text, bodies) else 0
     diff = difflib.unified_diff(text.splitlines(), fresh.splitlines(), "docs/tuning.md", "regenerated", lineterm="")
     print("\n".join(list(diff)[:60]))
-    print("[verdicts] docs/tuning.md is out of date with its records: python benchmarks/tuning_verdicts.py --write")
+    print("[verdicts] docs/tuning.md is out of date with its records: python -m benchmarks.tuning_verdicts --write")
     return 1
 
 

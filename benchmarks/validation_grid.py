@@ -5,9 +5,9 @@ split is never evaluated (no test numbers exist to peek at). Every finished tria
 as one JSON line (params, seed, best validation metrics, seconds) to ``--log``, so a grid
 resumes where it stopped and docs/tuning.md's tables are regenerated from the committed logs:
 
-    python benchmarks/validation_grid.py run GRID.yaml --log docs/tuning_runs/NAME.jsonl
-    python benchmarks/validation_grid.py table docs/tuning_runs/NAME.jsonl
-    python benchmarks/validation_grid.py table docs/tuning_runs/NAME.jsonl --paired "POINT A" "POINT B"
+    python -m benchmarks.validation_grid run GRID.yaml --log docs/tuning_runs/NAME.jsonl
+    python -m benchmarks.validation_grid table docs/tuning_runs/NAME.jsonl
+    python -m benchmarks.validation_grid table docs/tuning_runs/NAME.jsonl --paired "POINT A" "POINT B"
 
 ``--paired`` judges A against B by the one noise rule of ``benchmarks/stats.py`` (ahead / level /
 behind, paired per seed).

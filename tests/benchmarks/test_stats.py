@@ -104,7 +104,7 @@ def trial(dataset, label, seed, score):
 
 
 def test_paired_table_gives_the_rules_verdict_and_shows_one_seed_rows_on_request(tmp_path):
-    from validation_grid import paired_table
+    from benchmarks.validation_grid import paired_table
 
     log = write_log(tmp_path / "log.jsonl", [
         trial("d", "a", 1, 0.3), trial("d", "a", 2, 0.5), trial("d", "a", 3, 0.4),

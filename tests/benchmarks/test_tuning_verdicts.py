@@ -19,7 +19,7 @@ def committed_tuning() -> str:
 def test_committed_tuning_md_holds_every_verdict_block_as_its_records_give_it():
     text, bodies = committed_tuning(), tuning_verdicts.generated()
     assert tuning_verdicts.missing_blocks(text, bodies) == []
-    assert tuning_verdicts.regenerate(text, bodies) == text, "run: python benchmarks/tuning_verdicts.py --write"
+    assert tuning_verdicts.regenerate(text, bodies) == text, "run: python -m benchmarks.tuning_verdicts --write"
 
 
 def test_a_hand_edited_verdict_is_put_back():
