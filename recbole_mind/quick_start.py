@@ -9,6 +9,7 @@ processes of a distributed run (:func:`run`).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -112,6 +113,7 @@ def run_recbole_mind(
         torch.distributed.barrier()
         del trainer.distributed_model
         torch.distributed.destroy_process_group()
+        trainer.tensorboard.close()  # the process ends with os._exit (_run_process): flush now
         if config["local_rank"] == 0 and queue is not None:
             queue.put(result)
     return result
@@ -121,6 +123,14 @@ def _run_process(rank: int, arguments: dict[str, Any]) -> None:
     arguments = dict(arguments)
     arguments["config_dict"] = {**arguments["config_dict"], "local_rank": rank}
     run_recbole_mind(**arguments)
+    # The run is finished and its group destroyed. A CI run once saw a rank abort here, at
+    # interpreter exit ("terminate called without an active exception": a C++ thread of the
+    # torch runtime destroyed while joinable, in static destructors): skip them. What the
+    # process has to say is flushed first; its result already went through the queue.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run(
