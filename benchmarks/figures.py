@@ -41,7 +41,7 @@ import statistics
 import sys
 from typing import Callable
 
-from benchmarks import compare, validation_grid
+from benchmarks import blocks, compare, validation_grid
 from benchmarks.diagnostics import interest_share
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,7 +51,7 @@ RUNS_DIR = os.path.join(ROOT, "docs", "benchmark_runs")
 TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")
 INTEREST_SHARE = os.path.join(ROOT, "docs", "interest_share.json")
 DOCS = os.path.join(ROOT, "docs")
-BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures: (?P=name) -->)", re.S)
+BLOCK = blocks.block_pattern("figures")
 
 
 def kept_runs(runs_dir: str = RUNS_DIR) -> list[dict]:
@@ -362,13 +362,7 @@ def check_prose(paths: list[str] | None = None) -> list[str]:
 
 def regenerate(text: str, generated: dict[str, str]) -> str:
     """``text`` with the body of every known block replaced by its generated content."""
-    def body(match: re.Match) -> str:
-        name = match.group("name")
-        if name not in generated:
-            raise KeyError(f"unknown figures block {name!r}; known: {', '.join(generated)}")
-        return match.group(1) + generated[name] + match.group(4)
-
-    return BLOCK.sub(body, text)
+    return blocks.replace_blocks(BLOCK, text, generated, "a figures block")
 
 
 def check_files(paths: list[str], write: bool) -> list[str]:

@@ -22,7 +22,6 @@ import argparse
 import difflib
 import glob
 import os
-import re
 import sys
 from dataclasses import dataclass
 from typing import Union
@@ -30,11 +29,11 @@ from typing import Union
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-from benchmarks import stats, validation_grid
+from benchmarks import blocks, stats, validation_grid
 
 TUNING = os.path.join(ROOT, "docs", "tuning.md")
 TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")
-BLOCK = re.compile(r"(<!-- verdicts: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /verdicts: (?P=name) -->)", re.S)
+BLOCK = blocks.block_pattern("verdicts")
 REMOVED_AT = "5224e6d"  # the last commit holding the removed levers' code (issue 39)
 
 
@@ -214,13 +213,7 @@ def generated(tuning_runs: str = TUNING_RUNS) -> dict[str, str]:
 
 def regenerate(text: str, bodies: dict[str, str]) -> str:
     """``text`` with every verdicts block's body replaced by its generated one."""
-    def body(match: re.Match) -> str:
-        name = match.group("name")
-        if name not in bodies:
-            raise KeyError(f"unknown verdicts block {name!r} in docs/tuning.md; known: {', '.join(bodies)}")
-        return match.group(1) + bodies[name] + match.group(4)
-
-    return BLOCK.sub(body, text)
+    return blocks.replace_blocks(BLOCK, text, bodies, "docs/tuning.md")
 
 
 def missing_blocks(text: str, bodies: dict[str, str]) -> list[str]:
