@@ -111,6 +111,7 @@ def plot_routing(explanation: dict[str, Any], path: str) -> None:
     axes.set_yticks(range(len(matrix)), [f"interest {i['interest']}" for i in explanation["interests"]])
     axes.set_title(f"routing weights of user {explanation['user']} (oldest behaviour left)")
     figure.colorbar(image, ax=axes)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    # The rotated titles are taller than a figure a few interests high: tight_layout cannot fit
+    # them and clipped the labels. A tight bounding box grows the canvas around them instead.
+    figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
