@@ -38,6 +38,8 @@ CODE_ONLY_KEYS = (
     "port", "nproc", "offset", "single_spec", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
     "valid_neg_sample_args", "test_neg_sample_args",
     "download_confirm",  # ours (data.download): accept a dataset archive over 1 GB without asking
+    # ours, for every model (properties/diversity.yaml, read by recbole_mind.diversity)
+    "diversity_lambda", "diversity_category_field",
 )
 # RecBole's optimizers (Trainer._build_optimizer); any other name silently falls back to Adam.
 LEARNERS = ("adam", "sgd", "adagrad", "rmsprop", "sparse_adam")
@@ -214,6 +216,10 @@ RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "clip_grad_norm": (lambda value: value is None or isinstance(value, dict),
                        "~ or a mapping like {max_norm: 5, norm_type: 2}"),
     "eval_args": (lambda value: isinstance(value, dict), "a mapping with split, group_by, order, mode"),
+    # ours, for every model (properties/diversity.yaml)
+    "diversity_lambda": ((lambda value: _is_number(value) and value >= 0), "a finite number >= 0"),
+    "diversity_category_field": ((lambda value: value is None or (isinstance(value, str) and value != "")),
+                                 "an item field name (token or token_seq) or ~"),
 }
 
 

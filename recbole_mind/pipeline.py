@@ -23,6 +23,7 @@ from recbole.utils import ModelType, get_trainer, init_seed
 from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
+from recbole_mind.diversity import DiverseFullSort
 from recbole_mind.memory import check_memory
 from recbole_mind.token_maps import record_token_maps
 
@@ -195,7 +196,8 @@ def claim_unique_file(path: str) -> str:
 def build_trainer(config: Config, model: nn.Module) -> Trainer:
     """RecBole's trainer for ``model`` (``get_trainer``) that also records, in its
     ``epoch_seconds`` list, the wall time of each training epoch (validation excluded), and in
-    ``valid_curve`` the ``[cumulative training seconds, validation score]`` of each validation."""
+    ``valid_curve`` the ``[cumulative training seconds, validation score]`` of each validation.
+    Its full-sort evaluation applies ``diversity_lambda`` (``diversity.DiverseFullSort``)."""
     trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
     return _epoch_timed(trainer_class)(config, model)
 
@@ -208,7 +210,7 @@ def _epoch_timed(trainer_class: type) -> type:
     ``DecisionTreeTrainer``, ...); a subclass keeps the trainer RecBole chose, whatever it is.
     """
 
-    class EpochTimedTrainer(trainer_class):
+    class EpochTimedTrainer(DiverseFullSort, trainer_class):
         def __init__(self, config: Config, model: nn.Module) -> None:
             super().__init__(config, model)
             self.epoch_seconds: list[float] = []

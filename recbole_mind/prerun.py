@@ -15,6 +15,8 @@ import warnings
 from typing import Any, Mapping
 
 from recbole_mind.data.atomic import user_config
+from recbole_mind.diversity import read_diversity_params
+from recbole_mind.protocols.params import is_multi_target
 from recbole_mind.keys import RECBOLE_KEY_RULES, is_int, check_key_values, check_known_keys, metric_names
 
 
@@ -69,6 +71,8 @@ def check_run_config(config) -> None:
     check_known_keys(getattr(config, "variable_config_dict", {}) or {}, "config_dict")
     check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
     check_metrics_consistent(config)
+    if not is_multi_target(config):  # that protocol checks its own metrics
+        read_diversity_params(config, config["metrics"])
     for key, folder in (("checkpoint_dir", config["checkpoint_dir"]), ("log folder", "log"),
                         ("tensorboard folder", "log_tensorboard")):
         check_folder_writable(key, folder)

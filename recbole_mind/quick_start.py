@@ -75,6 +75,7 @@ def run_recbole_mind(
 
     loaded, train_data, valid_data, test_data, model_obj = prepare(config)
     trainer = build_trainer(config, model_obj)
+    trainer.attach_diversity(loaded)  # a bad diversity_category_field fails before training
     if resume_checkpoint is not None:
         resume_training(trainer, resume_checkpoint, config, loaded)
     best_valid_score, best_valid_result = trainer.fit(

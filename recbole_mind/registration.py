@@ -12,6 +12,8 @@ Two small hooks, no copy of RecBole's code:
   inside RecBole's own folder. After it has read its internal defaults we add our
   ``properties/MIND.yaml`` for our models, at the same (lowest) priority, so user files,
   dicts and ``--key=value`` still override it.
+- ``recbole_mind.metrics.register_metrics`` adds the Diversity and CategoryCoverage metrics to
+  RecBole's metric tables, and a collector that feeds them the item categories.
 """
 
 from __future__ import annotations
@@ -61,9 +63,11 @@ def register() -> None:
     import recbole.trainer
     from recbole.config import Config
 
+    from recbole_mind.metrics import register_metrics
     from recbole_mind.trainer import MINDTrainer
 
     _register_model_modules()
+    register_metrics()  # Diversity and CategoryCoverage in RecBole's metric tables
     if not hasattr(recbole.trainer, "MINDTrainer"):
         recbole.trainer.MINDTrainer = MINDTrainer
     if not getattr(Config._load_internal_config_dict, "_recbole_mind_registration", False):

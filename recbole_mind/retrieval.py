@@ -8,6 +8,7 @@ import sys
 
 from recbole_mind.serving.cli import main
 from recbole_mind.serving.explain import explain, item_titles, plot_routing
+from recbole_mind.serving.diversity import ItemCategories, diverse_merge, greedy_select
 from recbole_mind.serving.export import export_vectors, load_vectors, retrieve_for_users
 from recbole_mind.serving.index import ExactIndex, active_interest_rows, build_index, merge_interest_results, retrieve
 from recbole_mind.serving.users import (
@@ -20,7 +21,8 @@ from recbole_mind.serving.users import (
 )
 
 __all__ = [
-    "ExactIndex", "active_interest_rows", "build_index", "explain", "export_vectors", "item_titles",
+    "ExactIndex", "ItemCategories", "active_interest_rows", "build_index", "diverse_merge", "explain",
+    "export_vectors", "greedy_select", "item_titles",
     "item_vectors", "latest_histories", "load_mind", "load_vectors", "main", "merge_interest_results",
     "plot_routing", "retrieve", "retrieve_for_users", "serve_users", "user_ids_of", "user_interests",
 ]

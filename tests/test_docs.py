@@ -88,3 +88,10 @@ def test_configuration_page_lists_every_key_of_mind_yaml_with_its_default():
     shown = {key: "~" if value is None else str(value) for key, value in defaults.items()}
     assert set(table) == set(shown) - REMOVED_LEVERS
     assert {key: cell for key, cell in table.items() if cell != shown[key]} == {}
+
+
+def test_configuration_and_diversity_pages_list_the_diversity_keys_with_their_defaults():
+    defaults = yaml.safe_load(read(os.path.join(REPO_ROOT, "properties", "diversity.yaml")))
+    shown = {key: "~" if value is None else str(value) for key, value in defaults.items()}
+    assert key_table(os.path.join(REPO_ROOT, "docs", "configuration.md"), "## Diversity keys") == shown
+    assert key_table(os.path.join(REPO_ROOT, "docs", "diversity.md"), "## Evaluation") == shown

@@ -63,10 +63,16 @@ def evaluate_held_out_users(
     params: MultiTargetParams,
     batch_size: int,
     device: torch.device | str = "cpu",
+    rerank: Any = None,
+    categories: Any = None,
 ) -> OrderedDict[str, float]:
-    """Rank the catalogue for every held-out user with ``scorer`` and score the targets."""
-    ranked = rank_catalogue(scorer, users, n_items, max(params.topk), batch_size, params.exclude_history, device)
-    return multi_target_metrics(ranked, users.targets, params.topk, params.metrics)
+    """Rank the catalogue for every held-out user with ``scorer`` (re-ranked by ``rerank``,
+    ``diversity.DiversityReranker``, if given) and score the targets; ``categories``
+    (``ItemCategories``) for the Diversity and CategoryCoverage metrics."""
+    ranked = rank_catalogue(
+        scorer, users, n_items, max(params.topk), batch_size, params.exclude_history, device, rerank
+    )
+    return multi_target_metrics(ranked, users.targets, params.topk, params.metrics, categories)
 
 
 # ------------------------------------------------------------------------ data and trainer
@@ -171,10 +177,11 @@ class MultiTargetEvaluation:
             restore_model(self.model, load_checkpoint(checkpoint_file, map_location=self.device))
             self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
         self.model.eval()
+        params = self.multi_target_params
         with torch.no_grad():
             return evaluate_held_out_users(
-                self.model.full_sort_predict, eval_data, self.model.n_items,
-                self.multi_target_params, self.test_batch_size, self.device,
+                self.model.full_sort_predict, eval_data, self.model.n_items, params, self.test_batch_size,
+                self.device, self.diversity_reranker(max(params.topk)), self.diversity_categories,
             )
 
 
@@ -228,6 +235,7 @@ def run_multi_target(
     logger.info(config)
     prepared = prepare_multi_target(config, params)
     trainer = build_multi_target_trainer(config, prepared.model, params)
+    trainer.attach_diversity(prepared.dataset, params.metrics)  # a bad category field fails before training
     if resume_checkpoint is not None:
         from recbole_mind.checkpoint import resume_training
 

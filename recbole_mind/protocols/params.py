@@ -12,11 +12,14 @@ import torch
 import yaml
 from recbole.data.interaction import Interaction
 
+from recbole_mind.diversity import DIVERSITY_METRICS, read_diversity_params
 from recbole_mind.registration import properties_path
 
 PROTOCOL_NAME = "multi_target"
 PROTOCOL_FILE = "protocols/multi_target.yaml"
 METRICS = ("Recall", "NDCG", "HitRate")
+# read with the items' categories (diversity_category_field): recbole_mind.diversity
+ALLOWED_METRICS = METRICS + DIVERSITY_METRICS
 
 # A scorer maps a batch of held-out users to one score per catalogue item: (B, n_items).
 Scorer = Callable[[Interaction], torch.Tensor]
@@ -36,6 +39,8 @@ class MultiTargetParams:
     topk: tuple[int, ...]
     metrics: tuple[str, ...]
     valid_metric: str  # lower case, as RecBole's trainer keys results: "recall@50"
+    diversity_lambda: float = 0.0  # > 0: ranked lists are ComiRec's greedy choice (diversity.py)
+    category_field: str | None = None  # diversity_category_field
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,7 +109,7 @@ def read_multi_target_params(config: Mapping[str, Any]) -> MultiTargetParams:
     ):
         raise ValueError(f"multi_target_topk must be a non-empty list of integers >= 1, got {topk!r}")
     metrics = _get(config, "multi_target_metrics")
-    canonical = {name.lower(): name for name in METRICS}
+    canonical = {name.lower(): name for name in ALLOWED_METRICS}
     if isinstance(metrics, str):
         metrics = [metrics]
     if (
@@ -112,8 +117,9 @@ def read_multi_target_params(config: Mapping[str, Any]) -> MultiTargetParams:
         or not metrics
         or any(not isinstance(name, str) or name.lower() not in canonical for name in metrics)
     ):
-        raise ValueError(f"multi_target_metrics must be a non-empty list of {list(METRICS)}, got {metrics!r}")
+        raise ValueError(f"multi_target_metrics must be a non-empty list of {list(ALLOWED_METRICS)}, got {metrics!r}")
     metrics = tuple(dict.fromkeys(canonical[name.lower()] for name in metrics))
+    diversity = read_diversity_params(config, metrics)
     topk = tuple(sorted(set(topk)))
     valid_metric = _get(config, "multi_target_valid_metric")
     allowed = [f"{name}@{n}" for name in metrics for n in topk]
@@ -131,4 +137,6 @@ def read_multi_target_params(config: Mapping[str, Any]) -> MultiTargetParams:
         topk=topk,
         metrics=metrics,
         valid_metric=valid_metric.lower(),
+        diversity_lambda=diversity.diversity_lambda,
+        category_field=diversity.category_field,
     )

@@ -1,11 +1,12 @@
 """Held-out users of the multi-interest protocol: user split, history/target cut, full-sort
-ranking with the history excluded, and ComiRec's Recall, NDCG and HitRate."""
+ranking with the history excluded, and ComiRec's Recall, NDCG and HitRate (with Diversity and
+CategoryCoverage over the items' categories)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_mind.protocols.params import METRICS, Scorer
+from recbole_mind.serving.diversity import ItemCategories, category_coverage, list_diversity, mean_over_users
 
 
 def time_ordered_sequences(
@@ -149,17 +151,20 @@ def rank_catalogue(
     batch_size: int,
     exclude_history: bool = True,
     device: torch.device | str = "cpu",
+    rerank: Callable[[Interaction, torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
     """The ``max_k`` best item ids of each held-out user, best first: ``(U, max_k)``.
 
     Every catalogue item is scored; the padding id 0 and, with ``exclude_history``, the
-    user's history items are ranked last.
+    user's history items are ranked last. ``rerank`` (``diversity.DiversityReranker``) maps a
+    batch and its scores, excluded items at ``-inf``, to the scores that are ranked.
     """
     ranked = []
     k = min(max_k, n_items - 1)
     for start in range(0, len(users), batch_size):
         stop = min(start + batch_size, len(users))
-        scores = scorer(users.interaction(start, stop).to(device))
+        batch = users.interaction(start, stop).to(device)
+        scores = scorer(batch)
         scores = scores.detach().view(stop - start, -1).float().clone()
         if scores.shape[1] != n_items:
             raise ValueError(f"the scorer returned {scores.shape[1]} scores per user for {n_items} items")
@@ -168,6 +173,8 @@ def rank_catalogue(
             histories = users.histories[start:stop]
             rows = np.repeat(np.arange(stop - start), [len(history) for history in histories])
             scores[torch.as_tensor(rows), torch.as_tensor(np.concatenate(histories))] = -torch.inf
+        if rerank is not None:
+            scores = rerank(batch, scores)
         ranked.append(torch.topk(scores, k, dim=1).indices.cpu().numpy())
     return np.concatenate(ranked) if ranked else np.zeros((0, k), dtype=np.int64)
 
@@ -177,15 +184,18 @@ def multi_target_metrics(
     targets: Sequence[np.ndarray],
     topk: Sequence[int],
     metrics: Sequence[str] = METRICS,
+    categories: ItemCategories | None = None,
 ) -> OrderedDict[str, float]:
-    """Recall, NDCG and HitRate at each N, averaged over users (module docstring).
+    """Recall, NDCG and HitRate at each N, averaged over users (module docstring); Diversity
+    and CategoryCoverage (``recbole_mind.metrics``' definitions) with the items' ``categories``.
 
     Args:
         ranked: ``(U, width)`` item ids, best first; ``width >= max(topk)`` unless the
             catalogue is smaller.
         targets: each user's distinct target items (non-empty).
         topk: the cut-offs N.
-        metrics: names among ``Recall``, ``NDCG``, ``HitRate``.
+        metrics: names among ``Recall``, ``NDCG``, ``HitRate``, ``Diversity``, ``CategoryCoverage``.
+        categories: the items' categories, by item id (needed by the last two).
 
     Returns:
         ``{"recall@20": ..., "ndcg@20": ..., ...}``, lower case as RecBole keys its results.
@@ -204,6 +214,14 @@ def multi_target_metrics(
         values["recall", n] = float(np.mean(hit_counts / target_counts))
         values["ndcg", n] = float(np.mean(dcg / ideal_dcg[np.minimum(target_counts, n)]))
         values["hitrate", n] = float(np.mean(hit_counts > 0))
+    wanted = {name.lower() for name in metrics}
+    if wanted & {"diversity", "categorycoverage"}:
+        if categories is None:
+            raise ValueError("Diversity and CategoryCoverage need the items' categories (diversity_category_field)")
+        target_categories = np.stack([categories.matrix[user_targets].any(axis=0) for user_targets in targets])
+        for n in topk:
+            values["diversity", n] = float(np.mean(list_diversity(ranked[:, :n], categories)))
+            values["categorycoverage", n] = mean_over_users(category_coverage(ranked[:, :n], target_categories, categories))
     return OrderedDict((f"{name.lower()}@{n}", values[name.lower(), n]) for name in metrics for n in topk)
 
 

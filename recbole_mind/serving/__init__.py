@@ -3,6 +3,8 @@
 - ``index``: inner-product indexes (exact, HNSW, IVF), one query row per active interest, merge
   of the per-interest lists. Needs numpy (and faiss for the approximate kinds) only: no torch,
   no RecBole, so it can be copied into a service that holds exported vectors.
+- ``diversity``: ComiRec's greedy choice of a user's items by score and category difference,
+  the item categories and the Diversity and CategoryCoverage values; numpy only.
 - ``users``: from a checkpoint to users' histories, interests and the item vectors; the item id
   <-> index row map.
 - ``export``: vector files (``items.npz``, ``interests.npz``, ``meta.json``) and top-N lists

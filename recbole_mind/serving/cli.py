@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--n", type=int, default=10, help="items per user (default 10)")
     search.add_argument("--index", choices=INDEX_KINDS, default="flat", help="flat (exact), hnsw or ivf")
     search.add_argument("--exclude_seen", action="store_true", help="drop items the user already interacted with")
+    search.add_argument("--diversity_lambda", type=float, default=0.0,
+                        help="> 0: choose the N items by ComiRec's greedy, score + lambda * category "
+                             "difference (docs/diversity.md); default 0, by score alone")
+    search.add_argument("--category_field", default=None,
+                        help="item field holding the categories (token or token_seq, e.g. class on ml-100k)")
     why = commands.add_parser("explain", parents=[common], help="routing weights and items per interest")
     why.add_argument("--user", required=True, help="user token")
     why.add_argument("--n", type=int, default=10, help="items shown per interest (default 10)")
@@ -63,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             paths = export_vectors(args.checkpoint, args.out, args.users, config_dict, args.overwrite)
             print("\n".join(f"wrote {path}" for path in paths.values()))
         elif args.command == "retrieve":
-            found = retrieve_for_users(args.checkpoint, args.users, args.n, args.index, args.exclude_seen, config_dict)
+            found = retrieve_for_users(
+                args.checkpoint, args.users, args.n, args.index, args.exclude_seen, config_dict,
+                diversity_lambda=args.diversity_lambda, category_field=args.category_field,
+            )
             for user, items in found.items():
                 print(f"{user}: " + ", ".join(f"{item} ({score:.3f})" for item, score in items))
         else:

@@ -20,7 +20,9 @@ import numpy as np
 
 from recbole_mind.data.output import all_or_nothing, check_output_path
 from recbole_mind.serving.index import active_interest_rows, build_index, check_n, retrieve
-from recbole_mind.serving.users import item_vectors, rows_of_item_ids, serve_users
+from recbole_mind.categories import item_categories
+from recbole_mind.serving.diversity import ItemCategories, check_diversity_lambda
+from recbole_mind.serving.users import FIRST_ITEM_ID, item_vectors, rows_of_item_ids, serve_users
 
 
 EXPORT_FILES = ("items.npz", "interests.npz", "meta.json")
@@ -103,15 +105,32 @@ def retrieve_for_users(
     index_kind: str = "flat",
     exclude_seen: bool = False,
     config_dict: dict[str, Any] | None = None,
+    diversity_lambda: float = 0.0,
+    category_field: str | None = None,
     **index_options: Any,
 ) -> dict[str, list[tuple[str, float]]]:
-    """``{user token: [(item token, score), ...]}`` straight from a checkpoint."""
+    """``{user token: [(item token, score), ...]}`` straight from a checkpoint.
+
+    ``diversity_lambda > 0`` chooses each user's ``n`` items by ComiRec's greedy over the
+    categories of the item field ``category_field`` (``serving.diversity``; the field must have
+    been loaded when the checkpoint was trained); 0 (the default) ranks by score alone.
+    """
     check_n(n, "items to retrieve per user")
+    diversity_lambda = check_diversity_lambda(diversity_lambda)  # before the (slow) load
+    if diversity_lambda > 0 and category_field is None:
+        raise ValueError(
+            f"diversity_lambda {diversity_lambda} > 0 needs category_field (--category_field): the item "
+            "field holding the categories, e.g. class on ml-100k, genre on ml-1m"
+        )
     served = serve_users(checkpoint, user_tokens, config_dict)
+    categories = None
+    if category_field is not None:
+        by_item_id = item_categories(served.dataset, category_field, key="category_field")
+        categories = ItemCategories(by_item_id.matrix[FIRST_ITEM_ID:])  # by index row
     rows = active_interest_rows(served.interests.numpy(), served.capsule_mask.numpy())
     index = build_index(item_vectors(served.model), index_kind, **index_options)
     exclude = [rows_of_item_ids(seen) for seen in served.histories.seen] if exclude_seen else None
-    results = retrieve(index, rows, len(served.user_ids), n, exclude)
+    results = retrieve(index, rows, len(served.user_ids), n, exclude, categories, diversity_lambda)
     item_tokens = served.item_tokens()
     return {
         str(user): [(str(item_tokens[row]), float(score)) for row, score in found]

@@ -1,7 +1,8 @@
 """Inner-product indexes over item vectors, queried with one row per active interest.
 
 numpy only, plus faiss for ``hnsw``, ``ivf`` and a faster ``flat``: no torch and no RecBole, so
-a service can load exported vectors (``serving.export``) and this file alone. Rows of the
+a service can load exported vectors (``serving.export``) and this file alone (and
+``serving.diversity``, numpy only too, for ``diversity_lambda > 0``). Rows of the
 index are positions in the item vector array; mapping them to item ids is the caller's
 (``serving.users`` for MIND checkpoints).
 """
@@ -164,13 +165,22 @@ def retrieve(
     users: int,
     n: int,
     exclude: Sequence[np.ndarray] | None = None,
+    categories: Any = None,
+    diversity_lambda: float = 0.0,
 ) -> list[list[tuple[int, float]]]:
     """Top-``n`` index rows with scores per user: every interest queried, merged, deduplicated.
 
     Each interest asks for ``n`` plus the number of excluded items of its user, so ``n`` items
-    remain after the exclusion whenever the catalogue has them.
+    remain after the exclusion whenever the catalogue has them. ``diversity_lambda > 0``:
+    ``serving.diversity.diverse_retrieve`` (ComiRec's greedy over ``categories``, an
+    ``ItemCategories`` by index row, among ``DIVERSITY_CANDIDATE_FACTOR * n`` items per
+    interest); 0, the default, ranks by score alone.
     """
     check_n(n, "items to retrieve per user")
+    if diversity_lambda != 0:
+        from recbole_mind.serving.diversity import diverse_retrieve  # numpy only, as this file
+
+        return diverse_retrieve(index, rows, users, n, categories, diversity_lambda, exclude)
     extra = max((len(items) for items in exclude), default=0) if exclude is not None else 0
     k = min(n + extra, index.ntotal)
     scores, items = index.search(rows.vectors, k)
