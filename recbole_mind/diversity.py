@@ -16,13 +16,16 @@ over interests (serving's rule); for any other model, the top ``M`` of its full-
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import yaml
 
 from recbole_mind.categories import item_categories
+from recbole_mind.registration import properties_path
 from recbole_mind.scoring import interest_scores
 from recbole_mind.serving.diversity import (
     DIVERSITY_CANDIDATE_FACTOR,
@@ -44,14 +47,17 @@ class DiversityParams:
         return self.diversity_lambda > 0
 
 
-# The keys' defaults, as properties/diversity.yaml documents them (a test holds the two equal).
-DIVERSITY_DEFAULTS: dict[str, Any] = {"diversity_lambda": 0.0, "diversity_category_field": None}
+@functools.lru_cache(maxsize=None)
+def diversity_defaults() -> dict[str, Any]:
+    """The keys of ``properties/diversity.yaml``: defaults for keys a config leaves out."""
+    with open(properties_path("diversity.yaml"), encoding="utf-8") as file:
+        return yaml.safe_load(file)
 
 
 def _get(config: Mapping[str, Any], key: str) -> Any:
     # RecBole's Config answers None for a key no layer sets: the default then.
     value = config[key] if key in config else None
-    return DIVERSITY_DEFAULTS[key] if value is None else value
+    return diversity_defaults()[key] if value is None else value
 
 
 def diversity_metrics_in(metrics: Any) -> list[str]:

@@ -1,7 +1,6 @@
 """diversity_lambda in evaluation: key checks, item categories from a dataset, the re-ranking of
 full-sort scores (MIND's per-interest candidates, other models' top-M) and end-to-end runs."""
 
-import os
 
 import numpy as np
 import pytest
@@ -10,20 +9,15 @@ from recbole.data.interaction import Interaction
 
 from conftest import SLICE_CONFIG, build_mind, prepared_ml100k
 from recbole_mind.categories import item_categories
-from recbole_mind.diversity import DIVERSITY_DEFAULTS, DiversityReranker, read_diversity_params
+from recbole_mind.diversity import DiversityParams, DiversityReranker, read_diversity_params
 from recbole_mind.serving.diversity import DIVERSITY_CANDIDATE_FACTOR, greedy_select, list_diversity
 
 LOAD_CLASS = {"load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"], "item": ["item_id", "class"]}}
 CLASS_SLICE = {**SLICE_CONFIG, **LOAD_CLASS}
 
 
-def test_the_yaml_documents_the_defaults_the_code_uses():
-    import yaml
-
-    from conftest import REPO_ROOT
-
-    with open(os.path.join(REPO_ROOT, "properties", "diversity.yaml"), encoding="utf-8") as file:
-        assert yaml.safe_load(file) == DIVERSITY_DEFAULTS
+def test_a_config_without_the_keys_takes_the_shipped_defaults():
+    assert read_diversity_params({}) == DiversityParams(0.0, None)
 
 
 @pytest.mark.parametrize(
