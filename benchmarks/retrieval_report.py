@@ -76,7 +76,8 @@ def load_lines(start_load, per_round: list[tuple], cpus: int | None) -> list[str
     ones = [load[0] for load in per_round]
     lines = [f"Load (os.getloadavg, 1/5/15 min) at start: {start_load[0]:.2f} / {start_load[1]:.2f} / "
              f"{start_load[2]:.2f} on {cpus} CPUs; 1-min load at the start of each round: min {min(ones):.2f}, "
-             f"max {max(ones):.2f} over {len(ones)} rounds."]
+             f"max {max(ones):.2f} over {len(ones)} rounds (these include the benchmark's own 1-2 busy threads; "
+             "only the load at start says whether other work ran)."]
     if not timing.idle(start_load):
         lines += ["", f"**WARNING: machine not idle** (1-min load {start_load[0]:.2f} > {timing.IDLE_LOAD} at start): "
                       "figures not valid for the target."]
