@@ -1,7 +1,11 @@
 """Retrieval benchmark: exact faiss vs full_sort_predict on ml-100k; ANN quality and speed at scale.
 
-    python -m benchmarks.retrieval                       # both parts, writes docs/retrieval.md
-    python -m benchmarks.retrieval --sizes 10000 --users 200 --out /tmp/retrieval.md   # smoke test
+    python -m benchmarks.retrieval                 # both parts, default indexes, writes docs/retrieval.md
+    python -m benchmarks.retrieval --sweep --skip_ml100k --sizes 1000000   # which IVF/HNSW settings meet the target
+    python -m benchmarks.retrieval --sizes 10000 --users 200 --rounds 2 --skip_ml100k --out /tmp/r.md  # smoke
+
+Run it on an idle machine: the load is printed at the start and at every round and written
+into the report, and a 1-minute load above 0.5 at start makes the target verdict not valid.
 
 Part 1 trains MIND with its defaults on ml-100k (or takes --checkpoint) and checks that exact
 retrieval (faiss IndexFlatIP, one query per active interest, lists merged by max score) returns
@@ -9,10 +13,15 @@ the same top-50 items as RecBole's full-sort scoring (``full_sort_predict``, max
 for every test user.
 
 Part 2 builds indexes over synthetic catalogues shaped like trained embeddings (items around
-cluster centres; each user's K interests near K different centres) and measures, per index:
-build time, index memory, queries per second (all interest queries in one call, faiss's own
-threads), latency per user query (one user's K interest queries in one call, then the merge;
-p50 and p99), and recall@50 of the merged per-user top-50 against exact search.
+cluster centres; each user's K interests near K different centres): the exact index, and the
+``ivf`` and ``hnsw`` defaults of ``recbole_mind/serving/index.py`` (``--sweep``: a small grid
+around them). It times them in interleaved rounds, every index once per round in an order
+rotated from round to round, with 1 and with 2 faiss threads, and reports medians: queries/s
+(all interest queries in one call), the speed-up over the exact index (per round, against that
+round's exact timing, then the median), per-user latency p50/p99 (one user's K interest rows in
+one call, then the merge; plus a greedy diversity step when
+``recbole_mind.serving.diversity.greedy_select`` exists), build time, serialized size, and
+recall@50 of the merged per-user top-50 against the exact merged top-50.
 
 Both parts go through ``recbole_mind/serving/index.py``, as serving does; part 2 loads that file
 by its path, as a service holding exported vectors would, so it runs without torch or RecBole.
@@ -24,13 +33,17 @@ import argparse
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
+from benchmarks import retrieval_report, retrieval_timing as timing
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-TOP = 50
+TOP = timing.TOP
 INDEX_MODULE = os.path.join(os.path.dirname(HERE), "recbole_mind", "serving", "index.py")
+EXACT = "IndexFlatIP (exact)"
 
 
 def serving_index():
@@ -78,98 +91,145 @@ def exactness_on_ml100k(checkpoint: str | None, epochs: int, work_dir: str) -> d
     return {"checkpoint": checkpoint, "users": users, "same_set": same_set, "same_order": same_order}
 
 
-def synthetic(n_items: int, n_users: int, dim: int, interests: int, clusters: int, seed: int):
-    """Items ``(N, d)``, and interests ``(U, K, d)`` with their (all active) capsule mask."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
-    item_cluster = rng.integers(clusters, size=n_items)
-    items = centres[item_cluster] + 0.7 * rng.normal(size=(n_items, dim)).astype(np.float32)
-    user_clusters = np.stack([rng.choice(clusters, interests, replace=False) for _ in range(n_users)])
-    user_interests = centres[user_clusters] + 0.7 * rng.normal(size=(n_users, interests, dim)).astype(np.float32)
-    return items.astype(np.float32), user_interests.astype(np.float32), np.ones((n_users, interests), dtype=bool)
+class Setting(NamedTuple):
+    """One timed index: its build (indexes that differ only in search-time levers share one)
+    and its search-time levers."""
+
+    label: str
+    kind: str
+    build: dict  # build_index options: hnsw_m, ivf_lists
+    search: dict  # hnsw_ef_search / ivf_probes
+
+    @property
+    def build_key(self) -> tuple:
+        return (self.kind, *sorted(self.build.items()))
 
 
-def index_settings(n_items: int, kinds: list[str]) -> list[tuple[str, str, dict]]:
-    """(kind, label, options) of ``kinds``: exact first, then the levers around each default."""
+def ivf_setting(lists: int, probes: int, default: bool = False) -> Setting:
+    return Setting(f"IVF{lists} nprobe={probes}" + (" (default)" if default else ""), "ivf",
+                   {"ivf_lists": lists}, {"ivf_probes": probes})
+
+
+def hnsw_setting(m: int, ef: int, default: bool = False) -> Setting:
+    return Setting(f"HNSW M={m} efSearch={ef}" + (" (default)" if default else ""), "hnsw",
+                   {"hnsw_m": m}, {"hnsw_ef_search": ef})
+
+
+def default_settings(n_items: int) -> list[Setting]:
+    """The exact index and the ``ivf`` and ``hnsw`` defaults of serving/index.py."""
     index = serving_index()
-    settings = [("flat", "IndexFlatIP (exact)", {})]
-    if "hnsw" in kinds:
-        for ef in sorted({64, index.HNSW_EF_SEARCH, 256}):
-            label = f"HNSW M=32 efSearch={ef}" + (" (default)" if ef == index.HNSW_EF_SEARCH else "")
-            settings.append(("hnsw", label, {"hnsw_ef_search": ef}))
-    if "ivf" in kinds:
-        lists = index.default_ivf_lists(n_items)
-        for probes in sorted({1, 2, index.IVF_PROBES, 8}):
-            label = f"IVF{lists} nprobe={probes}" + (" (default)" if probes == index.IVF_PROBES else "")
-            settings.append(("ivf", label, {"ivf_probes": probes}))
+    return [Setting(EXACT, "flat", {}, {}),
+            ivf_setting(index.default_ivf_lists(n_items), index.IVF_PROBES, default=True),
+            hnsw_setting(index.HNSW_M, index.HNSW_EF_SEARCH, default=True)]
+
+
+SWEEP_CELLS = (1, 2, 4)  # IVF cells as multiples of sqrt(N)
+SWEEP_PROBES = (2, 4, 8, 16)
+SWEEP_M = (16, 32)
+SWEEP_EF = (32, 64, 128)
+
+
+def sweep_settings(n_items: int) -> list[Setting]:
+    """The exact index, then IVF (cells x sqrt(N) in SWEEP_CELLS, capped at N / 39 like the
+    default, x SWEEP_PROBES) and HNSW (SWEEP_M x SWEEP_EF); the defaults are marked."""
+    index = serving_index()
+    cap = max(1, n_items // 39)
+    lists = dict.fromkeys(max(1, min(int(round(m * np.sqrt(n_items))), cap)) for m in SWEEP_CELLS)
+    default_ivf = (index.default_ivf_lists(n_items), index.IVF_PROBES)
+    default_hnsw = (index.HNSW_M, index.HNSW_EF_SEARCH)
+    settings = [Setting(EXACT, "flat", {}, {})]
+    settings += [ivf_setting(n, p, (n, p) == default_ivf) for n in lists for p in SWEEP_PROBES]
+    settings += [hnsw_setting(m, ef, (m, ef) == default_hnsw) for m in SWEEP_M for ef in SWEEP_EF]
     return settings
 
 
-def user_latencies_ms(index, rows, users: int) -> np.ndarray:
-    """Wall time of serving each of the first ``users`` users alone: search of their K interest
-    rows in one call, then the merge into their top-50. One faiss thread, as a service that
-    serves one user per worker thread runs it (and OpenMP's start-up per tiny call is not
-    what we want to measure)."""
+def build_all(items: np.ndarray, settings: list[Setting]) -> dict[tuple, tuple]:
+    """build key -> (index, build seconds, serialized MB), each distinct build once, with
+    faiss's current threads."""
     import faiss
 
-    merge_interest_results = serving_index().merge_interest_results
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    seconds = []
-    for user in range(users):
-        mine = rows.owners == user
+    serving, built = serving_index(), {}
+    for setting in settings:
+        if setting.build_key in built:
+            continue
         start = time.perf_counter()
-        scores, positions = index.search(rows.vectors[mine], TOP)
-        merge_interest_results(scores, positions, np.zeros(int(mine.sum()), dtype=np.int64), 1, TOP)
-        seconds.append(time.perf_counter() - start)
-    faiss.omp_set_num_threads(threads)
-    return 1000 * np.array(seconds)
+        index = serving.build_index(items, setting.kind, **setting.build)
+        seconds = time.perf_counter() - start
+        built[setting.build_key] = (index, seconds, len(faiss.serialize_index(index)) / 2**20)
+        print(f"[retrieval] {len(items):,} items: built {setting.label.split(' nprobe')[0].split(' efSearch')[0]} "
+              f"in {seconds:.1f} s", flush=True)
+    return built
 
 
-def ann_at_scale(n_items: int, args) -> list[dict]:
+def merged_sets(index, rows, users: int) -> list[set[int]]:
+    """Per user, the index rows of their merged top-50 (one batch search of all interest rows)."""
+    scores, positions = index.search(rows.vectors, TOP)
+    found = serving_index().merge_interest_results(scores, positions, rows.owners, users, TOP)
+    return [{item for item, _ in user_items} for user_items in found]
+
+
+def run_size(n_items: int, args, settings: list[Setting], select) -> dict:
+    """Build, then time ``settings`` in interleaved rounds at one catalogue size.
+
+    Returns ``{"rows": [...], "loads": [(1, 5, 15 min) per round]}``; a row per setting and
+    thread count with medians over rounds.
+    """
     import faiss
 
     serving = serving_index()
-    items, interests, mask = synthetic(n_items, args.users, args.dim, args.interest_num, args.clusters, args.seed)
+    items, interests, mask = timing.synthetic(n_items, args.users, args.dim, args.interest_num, args.clusters, args.seed)
     rows = serving.active_interest_rows(interests, mask)
-    results, built = [], {}
-    exact = None
-    for kind, name, options in index_settings(n_items, args.kinds):
-        # efSearch / nprobe are search-time settings: build each index once, then vary them.
-        if kind not in built:
-            start = time.perf_counter()
-            built[kind] = (serving.build_index(items, kind, **options), time.perf_counter() - start)
-            print(f"[retrieval] {n_items:,} items: built {kind} in {built[kind][1]:.1f} s", flush=True)
-        index, build_seconds = built[kind]
-        if kind == "hnsw":
-            index.hnsw.efSearch = options["hnsw_ef_search"]
-        if kind == "ivf":
-            index.nprobe = options["ivf_probes"]
-        index.search(rows.vectors[:10], TOP)  # warm-up
-        seconds = []
-        for _ in range(args.repeats):  # the best of a few: the machine is shared
-            start = time.perf_counter()
-            scores, positions = index.search(rows.vectors, TOP)
-            seconds.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        found = serving.merge_interest_results(scores, positions, rows.owners, args.users, TOP)
-        merge_seconds = time.perf_counter() - start
-        latencies = user_latencies_ms(index, rows, min(args.users, args.latency_users))
-        top_sets = [{item for item, _ in user_items} for user_items in found]
-        if exact is None:
-            exact = top_sets
-        recall = float(np.mean([len(a & e) / TOP for a, e in zip(top_sets, exact)]))
-        results.append({
-            "items": n_items, "index": name, "build_seconds": build_seconds,
-            "memory_mb": len(faiss.serialize_index(index)) / 2**20,
-            "qps": len(rows.vectors) / min(seconds), "recall": recall,
-            "merge_ms_per_user": 1000 * merge_seconds / args.users,
-            "p50_ms": float(np.percentile(latencies, 50)), "p99_ms": float(np.percentile(latencies, 99)),
-        })
-        print(f"[retrieval]   {name}: recall@50 {recall:.4f}, {results[-1]['qps']:,.0f} queries/s, "
-              f"p50 {results[-1]['p50_ms']:.2f} ms, p99 {results[-1]['p99_ms']:.2f} ms per user", flush=True)
-    return results
-
+    built = build_all(items, settings)
+    # untimed pass: recall of each setting (threads do not change results) and a warm-up
+    recall, exact_sets = {}, None
+    for setting in settings:
+        index = built[setting.build_key][0]
+        timing.configure(index, setting.search)
+        found = merged_sets(index, rows, args.users)
+        exact_sets = exact_sets or found
+        recall[setting.label] = timing.recall_at_top(found, exact_sets)
+    seconds = {(s.label, t): [] for s in settings for t in args.threads}
+    latency = {(s.label, t): [] for s in settings for t in args.threads}
+    diverse = {(s.label, t): [] for s in settings for t in args.threads}
+    loads, build_threads = [], faiss.omp_get_max_threads()
+    for round_index in range(args.rounds):
+        loads.append(timing.machine_load())
+        print(timing.load_line(f"round {round_index + 1}/{args.rounds}", loads[-1], os.cpu_count()), flush=True)
+        for threads, setting in timing.round_schedule(settings, args.threads, round_index):
+            faiss.omp_set_num_threads(threads)
+            index = built[setting.build_key][0]
+            timing.configure(index, setting.search)
+            key = (setting.label, threads)
+            seconds[key].append(timing.time_batch(index, rows.vectors))
+            # the exact index costs ~0.1 s per user at 1M items: fewer users keep rounds short
+            users = min(args.users, args.exact_latency_users if setting.kind == "flat" else args.latency_users)
+            timed = timing.user_latencies(index, rows.vectors, rows.owners, users, serving.merge_interest_results,
+                                          items, select, args.diverse_n)
+            latency[key].append(timed.merged)
+            if timed.diverse is not None:
+                diverse[key].append(timed.diverse)
+    faiss.omp_set_num_threads(build_threads)  # the next size builds with faiss's default again
+    table = []
+    for threads in args.threads:
+        ratios = timing.median_ratios({s.label: seconds[(s.label, threads)] for s in settings}, EXACT)
+        for setting in settings:
+            key = (setting.label, threads)
+            ms = np.concatenate(latency[key])
+            div = np.concatenate(diverse[key]) if diverse[key] else None
+            _, build_seconds, memory_mb = built[setting.build_key]
+            table.append({
+                "items": n_items, "index": setting.label, "kind": setting.kind, "threads": threads,
+                "build_seconds": build_seconds, "memory_mb": memory_mb, "recall": recall[setting.label],
+                "qps": timing.median_qps(seconds[key], len(rows.vectors)), "x_exact": ratios[setting.label],
+                "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+                "p99_div_ms": None if div is None else float(np.percentile(div, 99)),
+                "latency_users": len(ms),
+            })
+            row = table[-1]
+            print(f"[retrieval]   {setting.label}, {threads} thread(s): recall@50 {row['recall']:.4f}, "
+                  f"{row['qps']:,.0f} queries/s ({row['x_exact']:.1f}x exact), p50 {row['p50_ms']:.2f} ms, "
+                  f"p99 {row['p99_ms']:.2f} ms per user", flush=True)
+    return {"rows": table, "loads": loads}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -179,86 +239,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--kinds", nargs="+", choices=("hnsw", "ivf"), default=["hnsw", "ivf"],
-                        help="approximate index kinds to measure against the exact one")
-    parser.add_argument("--repeats", type=int, default=3, help="timed batch searches per setting; the fastest counts")
-    parser.add_argument("--latency_users", type=int, default=200, help="users timed one at a time for p50/p99")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds; figures are medians")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="faiss thread counts, timed separately")
+    parser.add_argument("--sweep", action="store_true", help="time a small grid of IVF and HNSW settings")
+    parser.add_argument("--latency_users", type=int, default=200, help="users timed one at a time per round")
+    parser.add_argument("--exact_latency_users", type=int, default=20, help="the same for the (slow) exact index")
+    parser.add_argument("--diverse_n", type=int, default=10, help="items greedy_select keeps, when it exists")
     parser.add_argument("--checkpoint", default=None, help="a MIND checkpoint on ml-100k (default: train one)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs when training part 1's model")
     parser.add_argument("--skip_ml100k", action="store_true", help="only the synthetic part")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "docs", "retrieval.md"))
     parser.add_argument("--work_dir", default=os.path.join(os.getcwd(), "retrieval_runs"))
-    parser.add_argument("--threads", type=int, default=None, help="faiss threads for the batch searches (default: faiss's)")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     out = os.path.abspath(args.out)
 
-    import faiss
-
-    if args.threads:
-        faiss.omp_set_num_threads(args.threads)
-
+    start_load = timing.machine_load()
+    print(timing.load_line("at start", start_load, os.cpu_count()), flush=True)
+    if not timing.idle(start_load):
+        print(f"[retrieval] WARNING: 1-min load {start_load[0]:.2f} > {timing.IDLE_LOAD}: the machine is not idle, "
+              "the figures will not be valid for the target", flush=True)
     exactness = None if args.skip_ml100k else exactness_on_ml100k(args.checkpoint, args.epochs, args.work_dir)
-    rows = [row for size in args.sizes for row in ann_at_scale(size, args)]
-
-    lines = ["# Retrieval: exact and approximate faiss search over MIND's interests", ""]
-    if exactness:
-        lines += [
-            "## Exact retrieval vs RecBole's full-sort scoring (ml-100k)", "",
-            f"MIND with its defaults (`properties/MIND.yaml`), checkpoint `{os.path.basename(exactness['checkpoint'])}`; "
-            "for every test user, faiss `IndexFlatIP` queried with each active interest, lists merged by max score, "
-            "vs `torch.topk` of `full_sort_predict` (max over interests).", "",
-            "| test users | same top-50 items | same top-50 order |", "| --- | --- | --- |",
-            f"| {exactness['users']} | {exactness['same_set']} ({exactness['same_set'] / exactness['users']:.2%}) "
-            f"| {exactness['same_order']} ({exactness['same_order'] / exactness['users']:.2%}) |", "",
-        ]
-    lines += [
-        "## Approximate indexes at scale (synthetic)", "",
-        f"{args.users:,} users x {args.interest_num} interests = {args.users * args.interest_num:,} queries, d = {args.dim}, "
-        f"items around {args.clusters:,} cluster centres (noise std .7), every user's interests near {args.interest_num} "
-        "different centres. Queries per second: all interest queries in one `search` call, faiss threads = "
-        f"{faiss.omp_get_max_threads()}; recall@50: share of the exact merged top-50 found, averaged over users. "
-        f"Queries per second are the best of {args.repeats} runs (the machine is shared). Latency per user query: "
-        f"one user's {args.interest_num} interest rows searched in one call (one faiss thread), then merged into "
-        f"their top-50, for each of {min(args.users, args.latency_users)} users in turn. "
-        "Memory: the serialized index. Clustered items favour IVF, whose k-means cells line up with the "
-        "clusters; on unclustered random vectors every index needs more candidates for the same recall.", "",
-        "| items | index | build s | memory MB | queries/s | x exact | recall@50 | p50 ms/user | p99 ms/user | merge ms/user |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    targets = []
+    select = timing.diversity_function()
+    print(f"[retrieval] diversity step: {'greedy_select' if select else 'n/a (no recbole_mind.serving.diversity.greedy_select)'}")
+    sizes = {}
     for size in args.sizes:
-        sized = [row for row in rows if row["items"] == size]
-        exact_qps = sized[0]["qps"]
-        for row in sized:
-            lines.append(
-                f"| {size:,} | {row['index']} | {row['build_seconds']:.1f} | {row['memory_mb']:.0f} | "
-                f"{row['qps']:,.0f} | {row['qps'] / exact_qps:.1f} | {row['recall']:.4f} | {row['p50_ms']:.2f} | "
-                f"{row['p99_ms']:.2f} | {row['merge_ms_per_user']:.3f} |"
-            )
-        default = next((row for row in sized if row["index"].startswith("IVF") and "(default)" in row["index"]), None)
-        if default is None:
-            continue
-        met = default["recall"] >= 0.99 and default["qps"] >= 30 * exact_qps
-        good = [row for row in sized[1:] if row["recall"] >= 0.99]
-        best = max(good, key=lambda row: row["qps"], default=None)
-        targets.append(
-            f"- {size:,} items: the default `ivf` ({default['index']}) reaches recall@50 {default['recall']:.4f} at "
-            f"{default['qps'] / exact_qps:.1f}x exact's queries/s, p50 {default['p50_ms']:.2f} ms and p99 "
-            f"{default['p99_ms']:.2f} ms per user query (exact: p50 {sized[0]['p50_ms']:.2f} ms, p99 "
-            f"{sized[0]['p99_ms']:.2f} ms): target {'met' if met else 'NOT met'}"
-            + (f"; fastest setting with recall@50 >= .99: {best['index']}, {best['qps'] / exact_qps:.1f}x" if best else "")
-        )
-    lines += ["", "Target (the `ivf` defaults: recall@50 >= .99 at >= 30x the exact index's queries per second):", *targets]
-    lines += [
-        "", f"Command: `python -m benchmarks.retrieval {' '.join(argv if argv is not None else sys.argv[1:])}`",
-        "", f"Versions: faiss {faiss.__version__}, numpy {np.__version__}"
-        + (f", torch {sys.modules['torch'].__version__}" if "torch" in sys.modules else " (part 2 ran without torch)")
-        + f", Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs.", "",
-    ]
+        settings = sweep_settings(size) if args.sweep else default_settings(size)
+        sizes[size] = run_size(size, args, settings, select)
+
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as file:
-        file.write("\n".join(lines))
+        file.write(retrieval_report.report(args, argv, exactness, sizes, start_load))
     print(f"[retrieval] wrote {out}")
     return 0
 

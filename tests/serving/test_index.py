@@ -66,9 +66,11 @@ def test_merge_keeps_an_item_found_by_two_interests_once_with_its_best_score():
     assert [item for item, _ in without_seen[0]] == [7, 2, 1]
 
 
-def test_default_ivf_cells_are_about_sqrt_n_and_trainable():
-    assert serving_index.default_ivf_lists(1_000_000) == 1000
-    assert serving_index.default_ivf_lists(1682) == 41
+def test_default_ivf_cells_are_about_twice_sqrt_n_and_trainable():
+    assert serving_index.IVF_LISTS_PER_SQRT_N == 2
+    assert serving_index.default_ivf_lists(1_000_000) == 2000
+    assert serving_index.default_ivf_lists(100_000) == 632
+    assert serving_index.default_ivf_lists(1682) == 43  # 2 sqrt(N) = 82, capped at N / 39
     assert serving_index.default_ivf_lists(10) == 1
 
 
