@@ -19,8 +19,9 @@ around them). It times them in interleaved rounds, every index once per round in
 rotated from round to round, with 1 and with 2 faiss threads, and reports medians: queries/s
 (all interest queries in one call), the speed-up over the exact index (per round, against that
 round's exact timing, then the median), per-user latency p50/p99 (one user's K interest rows in
-one call, then the merge; plus a greedy diversity step when
-``recbole_mind.serving.diversity.greedy_select`` exists), build time, serialized size, and
+one call, then the merge; and serving's ``diversity_lambda > 0`` path: a search of
+``DIVERSITY_CANDIDATE_FACTOR`` x 50 items per interest, then ``diverse_merge``'s greedy over
+synthetic categories), build time, serialized size, and
 recall@50 of the merged per-user top-50 against the exact merged top-50.
 
 Both parts go through ``recbole_mind/serving/index.py``, as serving does; part 2 loads that file
@@ -33,7 +34,7 @@ import argparse
 import os
 import sys
 import time
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -42,20 +43,26 @@ from benchmarks import retrieval_report, retrieval_timing as timing
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 TOP = timing.TOP
-INDEX_MODULE = os.path.join(os.path.dirname(HERE), "recbole_mind", "serving", "index.py")
+SERVING = os.path.join(os.path.dirname(HERE), "recbole_mind", "serving")
 EXACT = "IndexFlatIP (exact)"
 
 
-def serving_index():
-    """``recbole_mind/serving/index.py`` loaded by its path: numpy and faiss only, no torch."""
+def serving_module(name: str):
+    """``recbole_mind/serving/<name>.py`` loaded by its path, as a service holding exported
+    vectors would: ``index`` and ``diversity`` need numpy (and faiss) only, no torch."""
     import importlib.util
 
-    if "recbole_mind_serving_index" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("recbole_mind_serving_index", INDEX_MODULE)
+    module_name = f"recbole_mind_serving_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, os.path.join(SERVING, f"{name}.py"))
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    return sys.modules["recbole_mind_serving_index"]
+    return sys.modules[module_name]
+
+
+def serving_index():
+    return serving_module("index")
 
 
 def exactness_on_ml100k(checkpoint: str | None, epochs: int, work_dir: str) -> dict:
@@ -168,7 +175,21 @@ def merged_sets(index, rows, users: int) -> list[set[int]]:
     return [{item for item, _ in user_items} for user_items in found]
 
 
-def run_size(n_items: int, args, settings: list[Setting], select) -> dict:
+def diverse_step(n_items: int, args) -> tuple[int, Callable] | None:
+    """Serving's ``diversity_lambda > 0`` path for the latency column: the candidates asked per
+    interest and ``diverse_merge`` bound to synthetic categories and ``--diversity_lambda``."""
+    if args.diversity_lambda <= 0:
+        return None
+    diversity = serving_module("diversity")
+    categories = diversity.ItemCategories.from_token_ids(timing.synthetic_categories(n_items, args.seed))
+
+    def merge(scores, positions, owners, users, n):
+        return diversity.diverse_merge(scores, positions, owners, users, n, categories, args.diversity_lambda)
+
+    return TOP * diversity.DIVERSITY_CANDIDATE_FACTOR, merge
+
+
+def run_size(n_items: int, args, settings: list[Setting]) -> dict:
     """Build, then time ``settings`` in interleaved rounds at one catalogue size.
 
     Returns ``{"rows": [...], "loads": [(1, 5, 15 min) per round]}``; a row per setting and
@@ -180,6 +201,7 @@ def run_size(n_items: int, args, settings: list[Setting], select) -> dict:
     items, interests, mask = timing.synthetic(n_items, args.users, args.dim, args.interest_num, args.clusters, args.seed)
     rows = serving.active_interest_rows(interests, mask)
     built = build_all(items, settings)
+    diverse = diverse_step(n_items, args)
     # untimed pass: recall of each setting (threads do not change results) and a warm-up
     recall, exact_sets = {}, None
     for setting in settings:
@@ -190,7 +212,7 @@ def run_size(n_items: int, args, settings: list[Setting], select) -> dict:
         recall[setting.label] = timing.recall_at_top(found, exact_sets)
     seconds = {(s.label, t): [] for s in settings for t in args.threads}
     latency = {(s.label, t): [] for s in settings for t in args.threads}
-    diverse = {(s.label, t): [] for s in settings for t in args.threads}
+    diversified = {(s.label, t): [] for s in settings for t in args.threads}
     loads, build_threads = [], faiss.omp_get_max_threads()
     for round_index in range(args.rounds):
         loads.append(timing.machine_load())
@@ -204,10 +226,10 @@ def run_size(n_items: int, args, settings: list[Setting], select) -> dict:
             # the exact index costs ~0.1 s per user at 1M items: fewer users keep rounds short
             users = min(args.users, args.exact_latency_users if setting.kind == "flat" else args.latency_users)
             timed = timing.user_latencies(index, rows.vectors, rows.owners, users, serving.merge_interest_results,
-                                          items, select, args.diverse_n)
+                                          diverse)
             latency[key].append(timed.merged)
             if timed.diverse is not None:
-                diverse[key].append(timed.diverse)
+                diversified[key].append(timed.diverse)
     faiss.omp_set_num_threads(build_threads)  # the next size builds with faiss's default again
     table = []
     for threads in args.threads:
@@ -215,7 +237,7 @@ def run_size(n_items: int, args, settings: list[Setting], select) -> dict:
         for setting in settings:
             key = (setting.label, threads)
             ms = np.concatenate(latency[key])
-            div = np.concatenate(diverse[key]) if diverse[key] else None
+            div = np.concatenate(diversified[key]) if diversified[key] else None
             _, build_seconds, memory_mb = built[setting.build_key]
             table.append({
                 "items": n_items, "index": setting.label, "kind": setting.kind, "threads": threads,
@@ -244,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="time a small grid of IVF and HNSW settings")
     parser.add_argument("--latency_users", type=int, default=200, help="users timed one at a time per round")
     parser.add_argument("--exact_latency_users", type=int, default=20, help="the same for the (slow) exact index")
-    parser.add_argument("--diverse_n", type=int, default=10, help="items greedy_select keeps, when it exists")
+    parser.add_argument("--diversity_lambda", type=float, default=0.1,
+                        help="lambda of the latency column with diversity (its cost barely depends on it); 0: no column")
     parser.add_argument("--checkpoint", default=None, help="a MIND checkpoint on ml-100k (default: train one)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs when training part 1's model")
     parser.add_argument("--skip_ml100k", action="store_true", help="only the synthetic part")
@@ -262,12 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[retrieval] WARNING: 1-min load {start_load[0]:.2f} > {timing.IDLE_LOAD}: the machine is not idle, "
               "the figures will not be valid for the target", flush=True)
     exactness = None if args.skip_ml100k else exactness_on_ml100k(args.checkpoint, args.epochs, args.work_dir)
-    select = timing.diversity_function()
-    print(f"[retrieval] diversity step: {'greedy_select' if select else 'n/a (no recbole_mind.serving.diversity.greedy_select)'}")
     sizes = {}
     for size in args.sizes:
         settings = sweep_settings(size) if args.sweep else default_settings(size)
-        sizes[size] = run_size(size, args, settings, select)
+        sizes[size] = run_size(size, args, settings)
 
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as file:

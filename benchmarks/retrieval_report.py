@@ -94,8 +94,9 @@ def method_lines(args) -> list[str]:
         "round, the exact index's time over this index's (same round, same threads), then the median. Latency "
         f"per user: one user's {args.interest_num} interest rows searched in one call, then merged into their "
         f"top-50 (`merge_interest_results`), for {min(args.users, args.latency_users)} users per round "
-        f"({min(args.users, args.exact_latency_users)} for the exact index), p50/p99 over all rounds; with diversity: plus `greedy_select` keeping "
-        f"{args.diverse_n} (n/a when `recbole_mind.serving.diversity.greedy_select` does not exist). Recall@50: "
+        f"({min(args.users, args.exact_latency_users)} for the exact index), p50/p99 over all rounds; with diversity: serving's "
+        f"`diversity_lambda` {args.diversity_lambda:g} path instead, a search of 5 x 50 items per interest then "
+        "`diverse_merge`'s greedy over 18 random categories (n/a with `--diversity_lambda 0`). Recall@50: "
         "share of the exact merged top-50 found, averaged over users. Build: once per index, with faiss's "
         "default threads; memory: `faiss.serialize_index` size.",
     ]

@@ -9,9 +9,6 @@ slow patch of time from landing on one index only. The load is recorded so that 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import os
 import statistics
 import time
@@ -111,68 +108,51 @@ def time_batch(index, vectors: np.ndarray) -> float:
     return time.perf_counter() - start
 
 
-def diversity_function() -> Callable | None:
-    """``recbole_mind.serving.diversity.greedy_select`` if that module exists, else None.
-
-    ``find_spec`` of the top package does not import it, so when the module is absent part 2
-    still runs without torch (importing ``recbole_mind`` loads the model, hence torch)."""
-    package = importlib.util.find_spec("recbole_mind")
-    folders = list(package.submodule_search_locations or []) if package else []
-    if not any(os.path.isfile(os.path.join(folder, "serving", "diversity.py")) for folder in folders):
-        return None
-    try:
-        module = importlib.import_module("recbole_mind.serving.diversity")
-    except ImportError:
-        return None
-    return getattr(module, "greedy_select", None)
+# categories of the synthetic items, for the greedy's cost: as many as MovieLens' genres
+SYNTHETIC_CATEGORIES = 18
 
 
-# parameter names greedy_select may use for what the benchmark hands it
-CANDIDATE_NAMES = ("candidates", "ranked", "merged", "results", "scored")
-VECTOR_NAMES = ("item_vectors", "vectors", "embeddings", "item_embeddings")
-COUNT_NAMES = ("n", "k", "top_n", "size", "count")
-
-
-def diversity_call(select: Callable, candidates: list[tuple[int, float]], vectors: np.ndarray, n: int):
-    """``select`` applied to one user's merged ``[(index row, score), ...]`` (best first), the
-    item vectors ``(N, d)`` and the number to keep: by parameter name when the names are known
-    ones, else positionally in that order."""
-    names = list(inspect.signature(select).parameters)
-    known = {**{name: candidates for name in CANDIDATE_NAMES}, **{name: vectors for name in VECTOR_NAMES},
-             **{name: n for name in COUNT_NAMES}}
-    if len(names) >= 3 and all(name in known for name in names[:3]):
-        return select(**{name: known[name] for name in names[:3]})
-    return select(candidates, vectors, n)
+def synthetic_categories(n_items: int, seed: int) -> np.ndarray:
+    """``(N,)`` one category id per synthetic item, uniform at random: the greedy's cost does
+    not depend on which items share a category, only on how many candidates it weighs."""
+    return np.random.default_rng(seed + 1).integers(1, SYNTHETIC_CATEGORIES + 1, size=n_items)
 
 
 class Latency(NamedTuple):
-    """Per-user wall times in ms, ``(users,)`` each: search + merge, and the same plus the
-    diversity step (None without ``greedy_select``)."""
+    """Per-user wall times in ms, ``(users,)`` each: search + merge, and (if a diverse step was
+    given) serving's ``diversity_lambda > 0`` path: the larger search + the greedy's merge."""
 
     merged: np.ndarray
     diverse: np.ndarray | None
 
 
 def user_latencies(index, vectors: np.ndarray, owners: np.ndarray, users: int, merge: Callable,
-                   items: np.ndarray, select: Callable | None, diverse_n: int) -> Latency:
+                   diverse: tuple[int, Callable] | None = None) -> Latency:
     """Wall time of serving each of the first ``users`` users alone: one ``search`` of their K
-    interest rows, the merge into their top-50, then (if ``select``) the diversity step.
+    interest rows for the top-50, then the merge into their top-50; with ``diverse = (k,
+    diverse_merge)``, also one search for ``k`` items per interest, then ``diverse_merge``.
 
     Args:
         vectors: ``(R, d)`` interest rows; owners: ``(R,)`` their users (rows grouped by user).
-        merge: ``merge_interest_results``; items: ``(N, d)`` item vectors for ``select``.
+        merge: ``merge_interest_results(scores, items, owners, users, n)``.
+        diverse: ``diverse_merge(scores, items, owners, users, n)`` with its categories and
+            lambda bound, and the candidates it asks per interest.
     """
-    merged, diverse = [], []
+    merged, diversified = [], []
     for user in range(users):
         mine = vectors[owners == user]
+        mine_owners = np.zeros(len(mine), dtype=np.int64)
         start = time.perf_counter()
         scores, positions = index.search(mine, TOP)
-        found = merge(scores, positions, np.zeros(len(mine), dtype=np.int64), 1, TOP)
+        merge(scores, positions, mine_owners, 1, TOP)
         merged.append(time.perf_counter() - start)
-        if select is not None:
-            diversity_call(select, found[0], items, diverse_n)
-            diverse.append(time.perf_counter() - start)
-    return Latency(1000 * np.array(merged), 1000 * np.array(diverse) if select is not None else None)
+        if diverse is not None:
+            candidates, diverse_merge = diverse
+            start = time.perf_counter()
+            scores, positions = index.search(mine, candidates)
+            diverse_merge(scores, positions, mine_owners, 1, TOP)
+            diversified.append(time.perf_counter() - start)
+    return Latency(1000 * np.array(merged), 1000 * np.array(diversified) if diverse is not None else None)
 
 
 def recall_at_top(found: list[set[int]], exact: list[set[int]]) -> float:
