@@ -39,7 +39,7 @@ from benchmarks.run import run_environment, run_in_fresh_process
 RECORDS = os.path.join(ROOT, "docs", "frontier_runs.jsonl")
 REPORT = os.path.join(ROOT, "docs", "frontier.md")
 N = 50
-LAMBDAS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0)
+LAMBDAS = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 ROWS = ("MIND preset", "MIND preset K=1", "GRU4Rec tuned", "SASRec tuned")
 # the item field holding genres, per dataset
 CATEGORY_FIELD = {"ml-100k": "class", "ml-1m": "genre"}
