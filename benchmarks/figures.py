@@ -41,7 +41,7 @@ import statistics
 import sys
 from typing import Callable
 
-from benchmarks import blocks, compare, validation_grid
+from benchmarks import blocks, compare, frontier, validation_grid
 from benchmarks.diagnostics import interest_share
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -191,6 +191,7 @@ MULTI_TARGET_PAIRS = [
 
 # block name -> what generates it
 GENERATORS: dict[str, Callable[[], str]] = {
+    "frontier": lambda: frontier.report_block(),
     "benchmark": lambda: benchmark_block(kept_runs()),
     "headline": lambda: headline_block(kept_runs()),
     "tuning-recency": lambda: tuning_block("recency_*.jsonl"),

@@ -57,4 +57,7 @@ def test_the_report_states_each_verdict_and_writes_its_plot(tmp_path):
     text = frontier.report(str(log), str(tmp_path / "frontier.md"))
     assert "- MIND preset against MIND preset K=1: on validation no lambda > 0" in text and "target NOT met" in text
     assert (tmp_path / "frontier_ml-100k.png").stat().st_size > 0
+    page = (tmp_path / "frontier.md").read_text()
+    (tmp_path / "frontier.md").write_text(page.replace("# Recall", "Prose kept.\n\n# Recall"))
+    assert frontier.report(str(log), str(tmp_path / "frontier.md")).startswith("Prose kept.")  # only the block is rewritten
     assert "| MIND preset | 1 | 3 | 0.3000 ± 0.0000 |" in text
