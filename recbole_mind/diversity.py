@@ -130,7 +130,8 @@ class DiversityReranker:
         else:
             values, items = torch.topk(per_interest, m, dim=2)
             values, items = values.flatten(1), items.flatten(1)
-        items, values, allowed_found = items.cpu().numpy(), values.cpu().numpy(), np.isfinite(values.cpu().numpy())
+        items, values = items.cpu().numpy(), values.cpu().numpy()
+        allowed_found = np.isfinite(values)
         rows = scores.detach().cpu().double().numpy()
         found = []
         for row, (user_items, keep) in enumerate(zip(items, allowed_found)):
