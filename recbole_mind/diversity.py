@@ -130,13 +130,13 @@ class DiversityReranker:
         else:
             values, items = torch.topk(per_interest, m, dim=2)
             values, items = values.flatten(1), items.flatten(1)
-        items, values = items.cpu().numpy(), values.cpu().numpy()
-        allowed_found = np.isfinite(values)
-        rows = scores.detach().cpu().double().numpy()
+        # serving's score, the max over interests, read for the candidates only (not the catalogue)
+        item_scores = scores.detach().gather(1, items).double().cpu().numpy()
+        items, allowed_found = items.cpu().numpy(), torch.isfinite(values).cpu().numpy()
         found = []
-        for row, (user_items, keep) in enumerate(zip(items, allowed_found)):
-            unique = np.unique(user_items[keep])
-            found.append((unique, rows[row, unique]))  # serving's score: the max over interests
+        for user_items, user_scores, keep in zip(items, item_scores, allowed_found):
+            unique, first = np.unique(user_items[keep], return_index=True)
+            found.append((unique, user_scores[keep][first]))
         return found
 
     def _interest_scores(self, interaction, allowed: torch.Tensor) -> torch.Tensor | None:
