@@ -1,11 +1,10 @@
 """Checkpoints: reading them on torch >= 2.6, rebuilding data and model, checking a resume.
 
 RecBole's trainer saves ``{"config": Config, "state_dict": ..., "other_parameter": ...,
-"optimizer": ..., "epoch": ...}`` with pickle protocol 4. torch >= 2.6 loads with
-``weights_only=True`` by default, whose restricted unpickler rejects both the pickled
-``Config`` and protocol 4's FRAME opcode, so no allowlist of safe globals can make such a file
-load. We therefore read checkpoints with ``weights_only=False``, which unpickles arbitrary
-objects: only load checkpoints you wrote yourself or otherwise trust.
+"optimizer": ..., "epoch": ...}`` with pickle protocol 4, which torch's ``weights_only``
+unpickler cannot read. Every checkpoint is read through ``recbole_mind.safe_load``, whose
+unpickler admits only the globals a checkpoint holds and refuses any other before it runs: a
+checkpoint from anyone can be loaded without running code from it.
 
 A checkpoint's config also carries the user and item token <-> id maps of its data
 (``recbole_mind.token_maps``): loading it with data, or resuming from it, refuses data whose
@@ -26,25 +25,30 @@ from recbole.config import Config
 
 from recbole_mind.pipeline import prepare
 from recbole_mind.registration import properties_path
+from recbole_mind.safe_load import UnsafeCheckpointError, safe_torch_load
 from recbole_mind.removed import REMOVED_LEVERS, check_removed_weights
 from recbole_mind.token_maps import check_token_maps, saved_token_maps
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a RecBole checkpoint written by RecBole's trainer (a trusted file).
+    """Load a RecBole checkpoint written by RecBole's trainer, running no code from it.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is truncated, corrupt (a zip member failing its CRC check), not a
-            RecBole checkpoint, holds NaN or infinite weights, or weights of a removed lever
-            (``recbole_mind.removed``).
+        ValueError: the file names a global no checkpoint holds (``safe_load.UnsafeCheckpointError``,
+            refused before it ran), is truncated, corrupt (a zip member failing its CRC check),
+            not a RecBole checkpoint, holds NaN or infinite weights, or weights of a removed
+            lever (``recbole_mind.removed``).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
     check_archive(path)
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError, ImportError) as error:
+        checkpoint = safe_torch_load(path, map_location=map_location)
+    except UnsafeCheckpointError:
+        raise
+    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError, ImportError,
+            KeyError, IndexError, TypeError) as error:
         raise ValueError(
             f"Cannot read checkpoint {path} (truncated or corrupt?): {type(error).__name__}: {error}"
         ) from error

@@ -14,10 +14,10 @@ honestly are pinned in setup.py instead (pandas < 3).
   reads ``np.bool8``. Before those run we restore the four names as aliases of the very
   dtypes numpy 1 gave them.
 - torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole's checkpoints
-  (see ``recbole_mind.checkpoint``). While RecBole's three checkpoint readers run
-  (``Trainer.evaluate``, ``Trainer.resume_checkpoint``, ``load_data_and_model``), a
-  ``torch.load`` call that does not choose ``weights_only`` loads the full pickle. Only load
-  checkpoints you wrote yourself or otherwise trust.
+  (see ``recbole_mind.safe_load``). While RecBole's three checkpoint readers run
+  (``Trainer.evaluate``, ``Trainer.resume_checkpoint``, ``load_data_and_model``), their
+  ``torch.load`` reads through ``safe_load``'s allowlist unpickler, which runs no code from
+  the file; outside them ``torch.load`` is torch's own.
 - RecBole's distributed training (``nproc``/``world_size``) always starts NCCL and puts
   each process on ``cuda:<local_rank>``. On a machine without CUDA we start the process
   group with gloo instead, keep every process on the CPU and build
@@ -70,19 +70,14 @@ def restore_numpy_aliases() -> None:
 
 
 @contextlib.contextmanager
-def trusted_torch_load() -> Iterator[None]:
-    """``torch.load`` reads full pickles (``weights_only=False``) unless the caller chooses."""
+def safe_torch_load() -> Iterator[None]:
+    """``torch.load`` reads through ``safe_load`` (an allowlist unpickler) while in force."""
+    from recbole_mind.safe_load import safe_torch_load as load
+
     original = torch.load
-    if getattr(original, "_recbole_mind_trusted", False):  # nested: already in force
+    if original is load:  # nested: already in force
         yield
         return
-
-    @functools.wraps(original)
-    def load(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("weights_only", False)
-        return original(*args, **kwargs)
-
-    load._recbole_mind_trusted = True  # type: ignore[attr-defined]
     torch.load = load
     try:
         yield
@@ -90,10 +85,10 @@ def trusted_torch_load() -> Iterator[None]:
         torch.load = original
 
 
-def _with_trusted_torch_load(function: Callable) -> Callable:
+def _with_safe_torch_load(function: Callable) -> Callable:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with trusted_torch_load():
+        with safe_torch_load():
             return function(*args, **kwargs)
 
     wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
@@ -170,7 +165,7 @@ class _QuickStartLoader(_WrappingLoader):
             for name in stand_in:
                 sys.modules.pop(name, None)
         quick_start = sys.modules["recbole.quick_start.quick_start"]
-        _wrap(quick_start, "load_data_and_model", _with_trusted_torch_load)
+        _wrap(quick_start, "load_data_and_model", _with_safe_torch_load)
         module.load_data_and_model = quick_start.load_data_and_model
 
 
@@ -278,12 +273,12 @@ def install() -> None:
     _wrap(Config, "compatibility_settings", lambda function: _before(function, restore_numpy_aliases))
     _wrap(Config, "_init_device", _init_device_on_cpu)
     _wrap(AbstractTrainer, "__init__", _trainer_init_on_cpu)
-    _wrap(Trainer, "evaluate", _with_trusted_torch_load)
-    _wrap(Trainer, "resume_checkpoint", _with_trusted_torch_load)
+    _wrap(Trainer, "evaluate", _with_safe_torch_load)
+    _wrap(Trainer, "resume_checkpoint", _with_safe_torch_load)
     _wrap(Dataset, "_download", _download_without_barrier)
     if "recbole.quick_start" in sys.modules:  # imported before us (it needed pkg_resources)
         quick_start = sys.modules["recbole.quick_start.quick_start"]
-        _wrap(quick_start, "load_data_and_model", _with_trusted_torch_load)
+        _wrap(quick_start, "load_data_and_model", _with_safe_torch_load)
         sys.modules["recbole.quick_start"].load_data_and_model = quick_start.load_data_and_model
     # A SINE module imported before us has already switched anomaly mode on; whether the user
     # also did cannot be told apart, so that case is left as it is.

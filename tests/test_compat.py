@@ -80,14 +80,17 @@ def test_without_the_shim_recbole_sine_import_does_switch_anomaly_mode_on():
     assert done.stdout.split()[-1] == "True"
 
 
-def test_trusted_torch_load_reads_full_pickles_only_inside_and_restores_torch_load(tmp_path):
+def test_safe_torch_load_is_in_force_only_inside_and_restores_torch_load(tmp_path):
+    from recbole_mind.safe_load import UnsafeCheckpointError
+
     path = tmp_path / "config.pth"
     torch.save({"config": Opaque(3)}, path)
     original = torch.load
-    with compat.trusted_torch_load():
-        assert torch.load(path)["config"].value == 3
-        with compat.trusted_torch_load():  # nested
-            assert torch.load(path)["config"].value == 3
+    with compat.safe_torch_load():
+        with pytest.raises(UnsafeCheckpointError, match="Opaque"):  # a class no checkpoint holds
+            torch.load(path)
+        with compat.safe_torch_load():  # nested
+            assert torch.load is not original
     assert torch.load is original
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path)  # torch's own default (weights_only=True) is back
