@@ -558,7 +558,8 @@ def test_paired_table_pairs_points_only_on_datasets_where_they_share_two_seeds(t
     log = tmp_path / "log.jsonl"
     log.write_text("".join(json.dumps(record) + "\n" for record in records))
     rows = paired_table([str(log)], [("a", "b")]).splitlines()[2:]
-    cell = "+0.1500 ± 0.0707 (2/2 seeds higher): ahead"  # 0.15 is 3 standard errors (benchmarks/stats.py)
+    # t = 0.15 / 0.05 = 3, short of 12.71 at 2 seeds (1 degree of freedom): level (benchmarks/stats.py)
+    cell = "+0.1500 ± 0.0707 (2/2 seeds higher): level"
     assert rows == [f"| both | a - b | {cell} | {cell} |"]
 
 

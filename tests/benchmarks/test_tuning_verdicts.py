@@ -45,9 +45,9 @@ def write_trials(folder, name, trials):
 def test_a_removed_levers_verdict_counts_what_the_rule_judges_and_skips_one_seed_screens(tmp_path):
     runs = tmp_path / "tuning_runs"
     write_trials(runs, "levers_d.jsonl", [
-        # "lever" - "base" per seed: ndcg -0.01, -0.02, -0.01 (behind: 4 se); recall +0.1, -0.1, +0.3 (level)
+        # "lever" - "base" per seed: ndcg -0.02, -0.021, -0.02 (behind: t = -60); recall +0.1, -0.1, +0.3 (level)
         *[("d", "base", seed, 0.5, 0.5) for seed in (1, 2, 3)],
-        ("d", "lever", 1, 0.49, 0.6), ("d", "lever", 2, 0.48, 0.4), ("d", "lever", 3, 0.49, 0.8),
+        ("d", "lever", 1, 0.48, 0.6), ("d", "lever", 2, 0.479, 0.4), ("d", "lever", 3, 0.48, 0.8),
         ("d", "screen", 1, 0.9, 0.9),  # one seed: no verdict, not counted
     ])
     parts = (Part("levers_*.jsonl", (("lever", "base"), ("screen", "base"))),)
