@@ -1,7 +1,8 @@
 """Controllable diversity: ComiRec's greedy aggregation of a user's candidates (Cen et al., KDD 2020).
 
 numpy only (no torch, no RecBole), as ``serving.index``: a service holding exported vectors and
-an item -> categories table can load this file alone.
+an item -> categories table can load this file alone (``diverse_retrieve`` also needs
+``serving.index``, for its search).
 
 The N recommended items are chosen greedily from a candidate set to maximise
 
@@ -229,6 +230,7 @@ def diverse_retrieve(
     categories: ItemCategories | None,
     diversity_lambda: float,
     exclude: Sequence[np.ndarray] | None = None,
+    exclusion: str = "excluded",
 ) -> list[list[tuple[int, float]]]:
     """``serving.index.retrieve`` choosing each user's ``n`` items by the greedy.
 
@@ -240,8 +242,11 @@ def diverse_retrieve(
 
     With ``diversity_lambda > 0`` each interest asks for ``DIVERSITY_CANDIDATE_FACTOR * n`` items
     plus the user's excluded ones, so the greedy has room; with 0, for ``n`` plus those, and the
-    lists are ``serving.index.retrieve``'s.
+    lists are ``serving.index.retrieve``'s. Users short of ``n`` are searched wider, as there
+    (``serving.index.search_and_merge``, which also sets each list's ``note``).
     """
+    from recbole_mind.serving.index import search_and_merge  # here: the module itself imports numpy only
+
     diversity_lambda = check_diversity_lambda(diversity_lambda)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n (items to retrieve per user) must be an integer >= 1, got {n!r}")
@@ -251,8 +256,11 @@ def diverse_retrieve(
         raise ValueError(f"categories cover {len(categories)} items, the index holds {index.ntotal}")
     extra = max((len(items) for items in exclude), default=0) if exclude is not None else 0
     wanted = n * DIVERSITY_CANDIDATE_FACTOR if diversity_lambda > 0 else n
-    scores, items = index.search(rows.vectors, min(wanted + extra, index.ntotal))
-    return diverse_merge(scores, items, rows.owners, users, n, categories, diversity_lambda, exclude)
+
+    def merge(scores, items, owners, users, n, exclude):
+        return diverse_merge(scores, items, owners, users, n, categories, diversity_lambda, exclude)
+
+    return search_and_merge(index, rows, users, n, wanted + extra, merge, exclude, exclusion)
 
 
 # ------------------------------------------------------------------------------------ metrics
