@@ -222,9 +222,10 @@ def _exact_copy(index) -> ExactIndex | None:
     ``reconstruct_n``); None when the index cannot."""
     if isinstance(index, ExactIndex):
         return index
-    if hasattr(index, "reconstruct_n"):
+    try:
         return ExactIndex(index.reconstruct_n(0, index.ntotal))
-    return None
+    except (AttributeError, RuntimeError):  # no such method; faiss raises for an index that cannot
+        return None
 
 
 def shortfall_note(found: int, n: int, total: int, excluded: int, queried: bool = True,

@@ -68,3 +68,24 @@ def test_a_user_without_query_rows_is_told_so():
     rows = active_interest_rows(interests, np.array([[True, True], [False, False]]))
     found = retrieve(build_index(vectors, "flat"), rows, 2, 5)
     assert len(found[0]) == 5 and found[1] == [] and "no interest vector to query" in found[1].note
+
+
+class StingyIndex:
+    """An index that finds at most 3 results per query, whatever k, and cannot give its vectors
+    back: retrieval cannot fill N and says so instead of returning a short list silently."""
+
+    def __init__(self, vectors):
+        self.exact = build_index(vectors, "flat")
+        self.ntotal = self.exact.ntotal
+
+    def search(self, queries, k):
+        scores, items = self.exact.search(queries, k)
+        items[:, 3:] = -1
+        return scores, items
+
+
+def test_an_index_that_cannot_be_widened_or_searched_exactly_is_named_in_the_note():
+    vectors, interests, rows, _ = random_case((0,))
+    found = retrieve(StingyIndex(vectors), rows, 1, 10)
+    assert 3 <= len(found[0]) <= 6
+    assert found[0].note == f"the index found only {len(found[0])} of the 10 items left and cannot be searched exactly"
