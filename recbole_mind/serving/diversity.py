@@ -1,8 +1,7 @@
 """Controllable diversity: ComiRec's greedy aggregation of a user's candidates (Cen et al., KDD 2020).
 
 numpy only (no torch, no RecBole), as ``serving.index``: a service holding exported vectors and
-an item -> categories table can load this file alone (``diverse_retrieve`` also needs
-``serving.index``, for its search).
+an item -> categories table can load this file alone.
 
 The N recommended items are chosen greedily from a candidate set to maximise
 
@@ -23,7 +22,7 @@ more "genre", so they are neither favoured nor penalised against each other.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -222,31 +221,27 @@ def diverse_merge(
     return results
 
 
-def diverse_retrieve(
+def diverse_search_plan(
     index,
-    rows,
-    users: int,
     n: int,
     categories: ItemCategories | None,
     diversity_lambda: float,
     exclude: Sequence[np.ndarray] | None = None,
-    exclusion: str = "excluded",
-) -> list[list[tuple[int, float]]]:
-    """``serving.index.retrieve`` choosing each user's ``n`` items by the greedy.
+) -> tuple[int, Callable[..., list]]:
+    """How ``serving.index.retrieve`` searches when choosing each user's ``n`` items by the
+    greedy: ``(k, merge)``, the results to ask per interest first and the merge of the result
+    lists (:func:`diverse_merge`, called as ``serving.index.merge_interest_results``).
 
     Args:
         index: an index of ``serving.index.build_index`` (anything with ``search`` and ``ntotal``).
-        rows: ``serving.index.InterestRows``, one query per active interest.
         categories: the categories of the index rows.
         exclude: per user, index rows to drop.
 
     With ``diversity_lambda > 0`` each interest asks for ``DIVERSITY_CANDIDATE_FACTOR * n`` items
     plus the user's excluded ones, so the greedy has room; with 0, for ``n`` plus those, and the
-    lists are ``serving.index.retrieve``'s. Users short of ``n`` are searched wider, as there
-    (``serving.index.search_and_merge``, which also sets each list's ``note``).
+    lists are ``serving.index.retrieve``'s. The search itself, widened for users short of ``n``,
+    is ``serving.index.search_and_merge``'s (this module imports numpy only).
     """
-    from recbole_mind.serving.index import search_and_merge  # here: the module itself imports numpy only
-
     diversity_lambda = check_diversity_lambda(diversity_lambda)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n (items to retrieve per user) must be an integer >= 1, got {n!r}")
@@ -260,7 +255,7 @@ def diverse_retrieve(
     def merge(scores, items, owners, users, n, exclude):
         return diverse_merge(scores, items, owners, users, n, categories, diversity_lambda, exclude)
 
-    return search_and_merge(index, rows, users, n, wanted + extra, merge, exclude, exclusion)
+    return wanted + extra, merge
 
 
 # ------------------------------------------------------------------------------------ metrics

@@ -318,14 +318,15 @@ def retrieve(
     index returns ``n`` items whenever the catalogue less the user's excluded items holds
     them. A user with fewer gets fewer, and ``note`` on their list says why (``exclusion``
     names the excluded items in it, e.g. "already seen"). ``diversity_lambda > 0``:
-    ``serving.diversity.diverse_retrieve`` (ComiRec's greedy over ``categories``, an
+    ``serving.diversity.diverse_search_plan`` (ComiRec's greedy over ``categories``, an
     ``ItemCategories`` by index row, among ``DIVERSITY_CANDIDATE_FACTOR * n`` items per
     interest); 0, the default, ranks by score alone.
     """
     check_n(n, "items to retrieve per user")
     if diversity_lambda != 0:
-        from recbole_mind.serving.diversity import diverse_retrieve  # numpy only, as this file
+        from recbole_mind.serving.diversity import diverse_search_plan  # numpy only, as this file
 
-        return diverse_retrieve(index, rows, users, n, categories, diversity_lambda, exclude, exclusion)
+        k, merge = diverse_search_plan(index, n, categories, diversity_lambda, exclude)
+        return search_and_merge(index, rows, users, n, k, merge, exclude, exclusion)
     extra = max((len(items) for items in exclude), default=0) if exclude is not None else 0
     return search_and_merge(index, rows, users, n, n + extra, merge_interest_results, exclude, exclusion)
