@@ -89,3 +89,13 @@ def test_an_index_that_cannot_be_widened_or_searched_exactly_is_named_in_the_not
     found = retrieve(StingyIndex(vectors), rows, 1, 10)
     assert 3 <= len(found[0]) <= 6
     assert found[0].note == f"the index found only {len(found[0])} of the 10 items left and cannot be searched exactly"
+
+
+@pytest.mark.parametrize("kind, options", [("ivf", {"ivf_probes": 1}), ("hnsw", {"hnsw_ef_search": 4})])
+def test_a_checkpoints_users_get_n_unseen_items_from_every_index(in_trained_dir, kind, options):
+    from recbole_mind.serving.export import retrieve_for_users
+
+    checkpoint, _, _, _, dataset = in_trained_dir
+    users = [str(token) for token in dataset.id2token(dataset.uid_field, [1, 2, 3])]
+    found = retrieve_for_users(checkpoint, users, n=100, index_kind=kind, exclude_seen=True, **options)
+    assert all(len(found[user]) == 100 and found[user].note is None for user in users)
