@@ -132,6 +132,26 @@ def add_keys_newer_than(config: Config) -> None:
             config[key] = value
 
 
+# What RecBole's Config sets only in the processes of a distributed run (``--nproc`` > 1 or
+# ``--world_size``): rank 0 saves the checkpoint, so its config keeps them.
+DISTRIBUTED_ONLY_KEYS = ("world_size", "nproc", "ip", "port", "offset", "group_offset")
+
+
+def as_single_process(config: Config) -> Config:
+    """Make a saved config run in this one process, as RecBole's Config sets up a run without
+    ``local_rank``: ``single_spec`` True, ``local_rank`` 0, the group's keys removed.
+
+    A checkpoint written by a distributed run keeps ``single_spec: False``, which makes RecBole's
+    data loaders (and trainer) ask for a process group that a single process never starts
+    ("Default process group has not been initialized"). Returns ``config``, changed in place.
+    """
+    config["single_spec"] = True
+    config["local_rank"] = 0
+    for key in DISTRIBUTED_ONLY_KEYS:
+        config.final_config_dict.pop(key, None)
+    return config
+
+
 def data_and_model(
     checkpoint: dict[str, Any], config_dict: dict[str, Any] | None = None, source: str = "the checkpoint"
 ) -> tuple:
@@ -145,6 +165,7 @@ def data_and_model(
     """
     config = checkpoint["config"]
     config["device"] = torch.device("cpu")
+    as_single_process(config)
     add_keys_newer_than(config)
     for key, value in (config_dict or {}).items():
         # RecBole's Config stores data_path joined with the dataset name.

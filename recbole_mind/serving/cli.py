@@ -50,6 +50,8 @@ def _print_explanation(explanation: dict[str, Any]) -> None:
     print(f"user {explanation['user']}: {len(explanation['history'])} behaviours, "
           f"{len(explanation['interests'])} active interests "
           f"(routing softmax over {explanation['routing_softmax_axis']})")
+    if explanation.get("note"):
+        print(f"  {explanation['note']}")
     for interest in explanation["interests"]:
         print(f"interest {interest['interest']}")
         print("  formed by (routing weight):")
@@ -73,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 diversity_lambda=args.diversity_lambda, category_field=args.category_field,
             )
             for user, items in found.items():
-                print(f"{user}: " + ", ".join(f"{item} ({score:.3f})" for item, score in items))
+                listed = ", ".join(f"{item} ({score:.3f})" for item, score in items)
+                # fewer than --n items: say why on the user's line, never leave it empty
+                print(f"{user}: " + " -- ".join(part for part in (listed, items.note) if part))
         else:
             if args.plot:
                 check_output_path(args.plot, "--plot")  # before the checkpoint and data load

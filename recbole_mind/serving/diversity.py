@@ -22,7 +22,7 @@ more "genre", so they are neither favoured nor penalised against each other.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -221,26 +221,26 @@ def diverse_merge(
     return results
 
 
-def diverse_retrieve(
+def diverse_search_plan(
     index,
-    rows,
-    users: int,
     n: int,
     categories: ItemCategories | None,
     diversity_lambda: float,
     exclude: Sequence[np.ndarray] | None = None,
-) -> list[list[tuple[int, float]]]:
-    """``serving.index.retrieve`` choosing each user's ``n`` items by the greedy.
+) -> tuple[int, Callable[..., list]]:
+    """How ``serving.index.retrieve`` searches when choosing each user's ``n`` items by the
+    greedy: ``(k, merge)``, the results to ask per interest first and the merge of the result
+    lists (:func:`diverse_merge`, called as ``serving.index.merge_interest_results``).
 
     Args:
         index: an index of ``serving.index.build_index`` (anything with ``search`` and ``ntotal``).
-        rows: ``serving.index.InterestRows``, one query per active interest.
         categories: the categories of the index rows.
         exclude: per user, index rows to drop.
 
     With ``diversity_lambda > 0`` each interest asks for ``DIVERSITY_CANDIDATE_FACTOR * n`` items
     plus the user's excluded ones, so the greedy has room; with 0, for ``n`` plus those, and the
-    lists are ``serving.index.retrieve``'s.
+    lists are ``serving.index.retrieve``'s. The search itself, widened for users short of ``n``,
+    is ``serving.index.search_and_merge``'s (this module imports numpy only).
     """
     diversity_lambda = check_diversity_lambda(diversity_lambda)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -251,8 +251,11 @@ def diverse_retrieve(
         raise ValueError(f"categories cover {len(categories)} items, the index holds {index.ntotal}")
     extra = max((len(items) for items in exclude), default=0) if exclude is not None else 0
     wanted = n * DIVERSITY_CANDIDATE_FACTOR if diversity_lambda > 0 else n
-    scores, items = index.search(rows.vectors, min(wanted + extra, index.ntotal))
-    return diverse_merge(scores, items, rows.owners, users, n, categories, diversity_lambda, exclude)
+
+    def merge(scores, items, owners, users, n, exclude):
+        return diverse_merge(scores, items, owners, users, n, categories, diversity_lambda, exclude)
+
+    return wanted + extra, merge
 
 
 # ------------------------------------------------------------------------------------ metrics

@@ -11,7 +11,7 @@ import torch
 from recbole_mind.data.atomic import check_atomic_file
 from recbole_mind.scoring import max_interest_scores
 from recbole_mind.serving.index import check_n
-from recbole_mind.serving.users import item_vectors, serve_users
+from recbole_mind.serving.users import NO_HISTORY_NOTE, item_vectors, serve_users
 
 TITLE_FIELDS = ("movie_title", "title", "name")
 
@@ -58,7 +58,8 @@ def explain(
         coefficients: with ``routing_softmax_axis: interest`` each behaviour's weights over the
         active interests sum to 1; with ``behaviour`` each interest's weights over the history
         sum to 1. Padding never appears. An interest's scores are the model's serving scores
-        for that interest alone.
+        for that interest alone. ``note``: None, or for a user without any interaction
+        ``users.NO_HISTORY_NOTE`` and no interests (they would be formed from padding alone).
     """
     check_n(n, "items to show per interest")
     served = serve_users(checkpoint, [user_token], config_dict)
@@ -70,7 +71,8 @@ def explain(
     catalogue = torch.from_numpy(item_vectors(served.model))
     item_tokens = served.item_tokens()
     explained = []
-    for capsule in served.capsule_mask[0].nonzero(as_tuple=True)[0].tolist():
+    active = served.capsule_mask[0] & bool(served.has_history()[0])
+    for capsule in active.nonzero(as_tuple=True)[0].tolist():
         routing = served.routing_weights[0, capsule, :length].numpy()
         one_interest = served.interests[:1, capsule : capsule + 1]  # (1, 1, d)
         scores = max_interest_scores(one_interest, catalogue, torch.ones(1, 1, dtype=torch.bool))[0].numpy()
@@ -93,11 +95,18 @@ def explain(
         "history": [{"item": token, "title": titles.get(token, "")} for token in history_tokens],
         "routing_softmax_axis": config["routing_softmax_axis"],
         "interests": explained,
+        "note": None if served.has_history()[0] else NO_HISTORY_NOTE,
     }
 
 
 def plot_routing(explanation: dict[str, Any], path: str) -> None:
-    """PNG heat-map of the routing weights: interests x history items."""
+    """PNG heat-map of the routing weights: interests x history items.
+
+    Raises:
+        ValueError: the explanation has no interests (a user without history).
+    """
+    if not explanation["interests"]:
+        raise ValueError(f"no routing weights to plot for user {explanation['user']}: {explanation.get('note')}")
     import matplotlib
 
     matplotlib.use("Agg")

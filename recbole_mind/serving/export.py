@@ -6,7 +6,9 @@ Export format (a folder, loadable with numpy alone, no pickle):
   (n_items, d) float32, the item vectors the model scores with (padding item excluded).
 - ``interests.npz``: ``user_tokens`` (R,) str; ``interest_index`` (R,) int, the capsule
   each row comes from; ``vectors`` (R, d) float32. One row per *active* interest of each
-  user, users in the order asked for, so a user with K'_u active interests has K'_u rows.
+  user, users in the order asked for, so a user with K'_u active interests has K'_u rows;
+  ``users`` (U,) str, every user asked for, and ``has_history`` (U,) bool, False for a user
+  without any interaction in the dataset: such a user has no rows (nothing to recommend from).
 - ``meta.json``: checkpoint, dataset, model keys and the history each user was read from.
 """
 
@@ -19,10 +21,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from recbole_mind.data.output import all_or_nothing, check_output_path
-from recbole_mind.serving.index import active_interest_rows, build_index, check_n, retrieve
+from recbole_mind.serving.index import Recommendations, build_index, check_n, retrieve
 from recbole_mind.categories import item_categories
 from recbole_mind.serving.diversity import ItemCategories, check_diversity_lambda
-from recbole_mind.serving.users import FIRST_ITEM_ID, item_vectors, rows_of_item_ids, serve_users
+from recbole_mind.serving.users import FIRST_ITEM_ID, NO_HISTORY_NOTE, item_vectors, rows_of_item_ids, serve_users
 
 
 EXPORT_FILES = ("items.npz", "interests.npz", "meta.json")
@@ -56,12 +58,14 @@ def export_vectors(
     check_export_folder(out_dir, overwrite)
     served = serve_users(checkpoint, user_tokens, config_dict)
     config = served.config
-    rows = active_interest_rows(served.interests.numpy(), served.capsule_mask.numpy())
+    rows = served.interest_rows()
+    has_history = served.has_history()
     paths = {name: os.path.join(out_dir, name) for name in EXPORT_FILES}
     meta = {
         "checkpoint": os.path.abspath(checkpoint),
         "dataset": config["dataset"],
         "users": len(served.user_ids),
+        "users_without_history": int((~has_history).sum()),
         "interest_rows": len(rows.owners),
         "interest_num": config["interest_num"],
         "embedding_size": config["embedding_size"],
@@ -77,6 +81,8 @@ def export_vectors(
                 user_tokens=np.asarray(served.user_tokens(), dtype=str)[rows.owners],
                 interest_index=rows.capsules,
                 vectors=rows.vectors,
+                users=np.asarray(served.user_tokens(), dtype=str),
+                has_history=has_history,
             )
         with open(meta_path, "w", encoding="utf-8") as file:
             json.dump(meta, file, indent=2)
@@ -85,7 +91,8 @@ def export_vectors(
 
 def load_vectors(out_dir: str) -> dict[str, np.ndarray]:
     """The arrays ``export_vectors`` wrote: ``item_tokens``, ``item_vectors``, ``user_tokens``,
-    ``interest_index``, ``interest_vectors``."""
+    ``interest_index``, ``interest_vectors``, and ``users`` and ``has_history`` when the export
+    has them (exports before they were added lack them)."""
     with np.load(os.path.join(out_dir, "items.npz")) as items, np.load(
         os.path.join(out_dir, "interests.npz")
     ) as interests:
@@ -95,6 +102,7 @@ def load_vectors(out_dir: str) -> dict[str, np.ndarray]:
             "user_tokens": interests["user_tokens"],
             "interest_index": interests["interest_index"],
             "interest_vectors": interests["vectors"],
+            **{name: interests[name] for name in ("users", "has_history") if name in interests.files},
         }
 
 
@@ -108,8 +116,13 @@ def retrieve_for_users(
     diversity_lambda: float = 0.0,
     category_field: str | None = None,
     **index_options: Any,
-) -> dict[str, list[tuple[str, float]]]:
+) -> dict[str, Recommendations]:
     """``{user token: [(item token, score), ...]}`` straight from a checkpoint.
+
+    Each list holds ``n`` items unless fewer are left to the user, and then its ``note`` says
+    why (``serving.index.Recommendations``): a user without history gets no items and
+    ``NO_HISTORY_NOTE``; with ``exclude_seen``, one who has seen all but a few items gets those
+    few, one who has seen them all gets none.
 
     ``diversity_lambda > 0`` chooses each user's ``n`` items by ComiRec's greedy over the
     categories of the item field ``category_field`` (``serving.diversity``; the field must have
@@ -127,12 +140,16 @@ def retrieve_for_users(
     if category_field is not None:
         by_item_id = item_categories(served.dataset, category_field, key="category_field")
         categories = ItemCategories(by_item_id.matrix[FIRST_ITEM_ID:])  # by index row
-    rows = active_interest_rows(served.interests.numpy(), served.capsule_mask.numpy())
+    rows = served.interest_rows()
     index = build_index(item_vectors(served.model), index_kind, **index_options)
     exclude = [rows_of_item_ids(seen) for seen in served.histories.seen] if exclude_seen else None
-    results = retrieve(index, rows, len(served.user_ids), n, exclude, categories, diversity_lambda)
+    results = retrieve(index, rows, len(served.user_ids), n, exclude, categories, diversity_lambda,
+                       exclusion="already seen")
     item_tokens = served.item_tokens()
     return {
-        str(user): [(str(item_tokens[row]), float(score)) for row, score in found]
-        for user, found in zip(served.user_tokens(), results)
+        str(user): Recommendations(
+            [(str(item_tokens[row]), float(score)) for row, score in found],
+            note=found.note if history else NO_HISTORY_NOTE,
+        )
+        for user, found, history in zip(served.user_tokens(), results, served.has_history())
     }

@@ -9,7 +9,7 @@ index are positions in the item vector array; mapping them to item ids is the ca
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -36,6 +36,15 @@ class InterestRows(NamedTuple):
     owners: np.ndarray  # (R,) int
     capsules: np.ndarray  # (R,) int
     vectors: np.ndarray  # (R, d) float32
+
+
+class Recommendations(list):
+    """One user's ``[(item, score), ...]``, best first, and ``note``: why it holds fewer items
+    than were asked for (None when it holds them all). A plain list otherwise."""
+
+    def __init__(self, items: Any = (), note: str | None = None) -> None:
+        super().__init__(items)
+        self.note = note
 
 
 def active_interest_rows(interests: np.ndarray, capsule_mask: np.ndarray) -> InterestRows:
@@ -169,6 +178,129 @@ def merge_interest_results(
     return results
 
 
+# Each round that leaves a user short of n items doubles k and the index's own breadth.
+WIDEN_FACTOR = 2
+
+
+def _search_breadth(index) -> tuple[str, int, int] | None:
+    """The index's own search breadth as ``(name, current, most)``: IVF cells scanned
+    (``nprobe`` of ``nlist``), HNSW candidates (``efSearch``, at most every item); None for an
+    index without one (exact indexes, or any object with ``search`` and ``ntotal``)."""
+    if hasattr(index, "nprobe") and hasattr(index, "nlist"):
+        return "nprobe", int(index.nprobe), int(index.nlist)
+    if hasattr(index, "hnsw"):
+        return "efSearch", int(index.hnsw.efSearch), int(index.ntotal)
+    return None
+
+
+def _search(index, queries: np.ndarray, k: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with its breadth times ``scale``, passed as search parameters rather than
+    set on the index, so the index keeps its settings and concurrent searches are unaffected."""
+    breadth = _search_breadth(index)
+    if breadth is None or scale == 1:
+        return index.search(queries, k)
+    faiss = import_faiss("ivf" if breadth[0] == "nprobe" else "hnsw")
+    name, current, most = breadth
+    value = min(most, current * scale)
+    if name == "nprobe":
+        return index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=value))
+    # HNSW returns at most efSearch candidates per query
+    return index.search(queries, k, params=faiss.SearchParametersHNSW(efSearch=max(value, k)))
+
+
+def _searched_everything(index, k: int, scale: int) -> bool:
+    """Whether a search of ``k`` items at breadth times ``scale`` could already return every item:
+    then widening cannot find more, only an exact search (HNSW's graph may leave items unreached)."""
+    if k < index.ntotal:
+        return False
+    breadth = _search_breadth(index)
+    return breadth is None or breadth[1] * scale >= breadth[2]
+
+
+def _exact_copy(index) -> ExactIndex | None:
+    """An exact index over ``index``'s vectors (faiss indexes give them back with
+    ``reconstruct_n``); None when the index cannot."""
+    if isinstance(index, ExactIndex):
+        return index
+    try:
+        return ExactIndex(index.reconstruct_n(0, index.ntotal))
+    except (AttributeError, RuntimeError):  # no such method; faiss raises for an index that cannot
+        return None
+
+
+def shortfall_note(found: int, n: int, total: int, excluded: int, queried: bool = True,
+                   exclusion: str = "excluded") -> str | None:
+    """Why a user's list holds ``found`` < ``n`` items (None when it holds ``n``): ``total``
+    items in the index, ``excluded`` of them excluded for this user (``exclusion`` says how,
+    e.g. "already seen"), ``queried`` False when the user had no interest vector to query."""
+    if found >= n:
+        return None
+    if not queried:
+        return "no interest vector to query: nothing to recommend from"
+    left = total - excluded
+    if left == 0:
+        return f"no items left to recommend: all {total} items are {exclusion}"
+    if found >= left:
+        if excluded == 0:
+            return f"only {total} items in the catalogue"
+        return f"only {left} items left to recommend: {excluded} of the {total} items are {exclusion}"
+    return f"the index found only {found} of the {min(n, left)} items left and cannot be searched exactly"
+
+
+def search_and_merge(
+    index,
+    rows: InterestRows,
+    users: int,
+    n: int,
+    k: int,
+    merge: Callable[..., list] = merge_interest_results,
+    exclude: Sequence[np.ndarray] | None = None,
+    exclusion: str = "excluded",
+) -> list[Recommendations]:
+    """Search ``k`` items per interest, merge them per user (``merge``, called as
+    :func:`merge_interest_results`), widening the search until every user has ``n`` items or
+    all the items left to them.
+
+    An approximate index's result lists, less a user's excluded items, can hold fewer than
+    ``n`` (IVF's probed cells run out, HNSW's candidates are all excluded; -1 = no result).
+    The users short of ``n`` are searched again with twice ``k`` and twice the index's breadth
+    (IVF ``nprobe``, at most ``nlist``; HNSW ``efSearch``), and once nothing wider is left, with
+    an exact search over the index's vectors. Only a user with fewer than ``n`` items left (the
+    catalogue less their excluded items) or without a query row gets fewer, with a
+    :func:`shortfall_note` on their :class:`Recommendations`.
+    """
+    total = index.ntotal
+    excluded = np.zeros(users, dtype=np.int64)
+    if exclude is not None:
+        for user, rows_out in enumerate(exclude):
+            rows_out = np.asarray(rows_out, dtype=np.int64)
+            excluded[user] = np.unique(rows_out[(rows_out >= 0) & (rows_out < total)]).size
+    queried = np.bincount(rows.owners, minlength=users)[:users] > 0
+    wanted = np.where(queried, np.minimum(n, total - excluded), 0)
+    results = [Recommendations() for _ in range(users)]
+    todo = np.flatnonzero(wanted > 0)
+    k, scale, exact = max(1, min(k, total)), 1, None
+    while todo.size:
+        chosen = np.isin(rows.owners, todo)
+        queries, owners = rows.vectors[chosen], np.searchsorted(todo, rows.owners[chosen])
+        scores, items = _search(index, queries, k, scale) if exact is None else exact.search(queries, total)
+        found = merge(scores, items, owners, len(todo), n, None if exclude is None else [exclude[u] for u in todo])
+        for user, user_found in zip(todo.tolist(), found):
+            results[user] = Recommendations(user_found)
+        todo = todo[np.array([len(results[user]) < wanted[user] for user in todo.tolist()], dtype=bool)]
+        if not todo.size or exact is not None:
+            break
+        if _searched_everything(index, k, scale):
+            exact = _exact_copy(index)
+            if exact is None:
+                break
+        else:
+            k, scale = min(k * WIDEN_FACTOR, total), scale * WIDEN_FACTOR
+    for user, found in enumerate(results):
+        found.note = shortfall_note(len(found), n, total, int(excluded[user]), bool(queried[user]), exclusion)
+    return results
+
+
 def retrieve(
     index,
     rows: InterestRows,
@@ -177,21 +309,24 @@ def retrieve(
     exclude: Sequence[np.ndarray] | None = None,
     categories: Any = None,
     diversity_lambda: float = 0.0,
-) -> list[list[tuple[int, float]]]:
+    exclusion: str = "excluded",
+) -> list[Recommendations]:
     """Top-``n`` index rows with scores per user: every interest queried, merged, deduplicated.
 
-    Each interest asks for ``n`` plus the number of excluded items of its user, so ``n`` items
-    remain after the exclusion whenever the catalogue has them. ``diversity_lambda > 0``:
-    ``serving.diversity.diverse_retrieve`` (ComiRec's greedy over ``categories``, an
+    Each interest first asks for ``n`` plus the number of excluded items of its user; a user
+    still short of ``n`` is searched wider, then exactly (:func:`search_and_merge`), so every
+    index returns ``n`` items whenever the catalogue less the user's excluded items holds
+    them. A user with fewer gets fewer, and ``note`` on their list says why (``exclusion``
+    names the excluded items in it, e.g. "already seen"). ``diversity_lambda > 0``:
+    ``serving.diversity.diverse_search_plan`` (ComiRec's greedy over ``categories``, an
     ``ItemCategories`` by index row, among ``DIVERSITY_CANDIDATE_FACTOR * n`` items per
     interest); 0, the default, ranks by score alone.
     """
     check_n(n, "items to retrieve per user")
     if diversity_lambda != 0:
-        from recbole_mind.serving.diversity import diverse_retrieve  # numpy only, as this file
+        from recbole_mind.serving.diversity import diverse_search_plan  # numpy only, as this file
 
-        return diverse_retrieve(index, rows, users, n, categories, diversity_lambda, exclude)
+        k, merge = diverse_search_plan(index, n, categories, diversity_lambda, exclude)
+        return search_and_merge(index, rows, users, n, k, merge, exclude, exclusion)
     extra = max((len(items) for items in exclude), default=0) if exclude is not None else 0
-    k = min(n + extra, index.ntotal)
-    scores, items = index.search(rows.vectors, k)
-    return merge_interest_results(scores, items, rows.owners, users, n, exclude)
+    return search_and_merge(index, rows, users, n, n + extra, merge_interest_results, exclude, exclusion)

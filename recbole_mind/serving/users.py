@@ -21,8 +21,12 @@ from recbole.data.interaction import Interaction
 from recbole_mind.checkpoint import data_and_model, load_checkpoint
 from recbole_mind.mind import MIND
 from recbole_mind.pipeline import all_interactions
+from recbole_mind.serving.index import InterestRows, active_interest_rows
 
 FIRST_ITEM_ID = 1  # internal id 0 is RecBole's padding item
+# A user known to the dataset (its .user file, or an id map) with no interaction left after
+# its filters: MIND's interests from an empty history are padding alone, not this user's.
+NO_HISTORY_NOTE = "no history: the user has no interactions in the dataset, so there is nothing to recommend from"
 
 
 def item_ids_of_rows(rows: np.ndarray) -> np.ndarray:
@@ -79,6 +83,16 @@ class ServedUsers:
     def user_tokens(self) -> np.ndarray:
         """Tokens of the served users, aligned with ``user_ids``."""
         return self.dataset.id2token(self.dataset.uid_field, self.user_ids)
+
+    def has_history(self) -> np.ndarray:
+        """``(U,)`` bool: whether each user has at least one interaction to be served from."""
+        return self.histories.item_seq_len.numpy() > 0
+
+    def interest_rows(self) -> InterestRows:
+        """One query row per active interest of the users with a history; users without one
+        get no row, so nothing is retrieved for them (see ``NO_HISTORY_NOTE``)."""
+        mask = self.capsule_mask.numpy() & self.has_history()[:, None]
+        return active_interest_rows(self.interests.numpy(), mask)
 
 
 def serve_users(
