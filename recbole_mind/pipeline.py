@@ -59,13 +59,15 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     record_token_maps(config, dataset)
     keep_all_interactions(dataset)
     logger.info(dataset)
-    if build_model:  # a model to train or evaluate (data alone is ranked by nobody)
-        require_topk_within_catalogue(config, dataset)
+    if build_model:
         check_memory(config, dataset)  # before the histories and the model are allocated
     dataset.build = _nonempty_splits(config, dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = None
     if build_model:
+        # a model to train or evaluate (data alone is ranked by nobody); after the split, whose
+        # errors (an empty split) say more about the data
+        require_topk_within_catalogue(config, dataset)
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
         model = config.model_class(config, train_data._dataset).to(config["device"])
         logger.info(model)
