@@ -179,13 +179,13 @@ def rank_catalogue(
             histories = users.histories[start:stop]
             rows = np.repeat(np.arange(stop - start), [len(history) for history in histories])
             excluded[torch.as_tensor(rows), torch.as_tensor(np.concatenate(histories))] = True
-        scores[excluded] = -torch.inf
+        scores.masked_fill_(excluded, -torch.inf)
         if rerank is not None:
             scores = rerank(batch, scores)
         # Excluded items go strictly below every candidate, even one the scorer or the re-ranker
         # left at -inf or NaN (torch.topk ranks NaN first, and breaks -inf ties in any order).
         lowest = torch.finfo(scores.dtype).min
-        scores = torch.nan_to_num(scores, nan=lowest, neginf=lowest).masked_fill(excluded, -torch.inf)
+        scores = scores.nan_to_num_(nan=lowest, neginf=lowest).masked_fill_(excluded, -torch.inf)
         ranked.append(torch.topk(scores, max_k, dim=1).indices.cpu().numpy())
     return np.concatenate(ranked) if ranked else np.zeros((0, max_k), dtype=np.int64)
 
