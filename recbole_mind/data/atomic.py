@@ -3,9 +3,11 @@
 RecBole 1.2.1 reports a header without ``:type`` as "not enough values to unpack", a missing
 user or item column as ``KeyError``, reads rows with too few or too many cells without a word
 (missing cells become NaN), and calls an empty file "Some feat is empty". Worse, some data
-changes results silently: repeated rows put a user's test item into their own history, and a
-missing time is filled with the column's mean, which scrambles the time order, a time column
-typed ``token`` is ordered by first appearance in the file, and ``inf`` sorts last. Others end in a
+changes results silently: repeated rows put a user's test item into their own history (so do
+rows repeating a user, item and time with another rating), a token with a stray space (" 7")
+becomes a user or item apart from "7", a missing time is filled with the column's mean, which
+scrambles the time order, a time column typed ``token`` is ordered by first appearance in the
+file, and ``inf`` sorts last. Others end in a
 traceback deep inside pandas: a byte that is not valid in the file's encoding, a Windows line
 end (RecBole reads the last header type as ``float\\r``), a non-numeric cell in a float column,
 a cell longer than Python's csv field limit. We read each file once, in a streaming pass, and
