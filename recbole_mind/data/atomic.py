@@ -271,7 +271,7 @@ def check_atomic_file(
                 keys = ", ".join(fields[index] for index in key_at)
                 problem("repeated interaction", f"repeating the {keys} of an earlier row with other "
                         "values in another column (the test interaction would be in its own history)",
-                        f"keep one row per {keys}: remove the repeats ({DUPLICATE_FIX}), or give "
+                        f"keep one row per {keys} (remove the repeats, or {DUPLICATE_FIX}), or give "
                         "separate events their own times").add(line_number)
                 first_repeat = first_repeat or (key, line_number)
     if rows == 0:
