@@ -11,7 +11,7 @@ import functools
 import os
 import time
 from logging import getLogger
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 from recbole.config import Config
@@ -44,6 +44,8 @@ class Prepared(NamedTuple):
 def prepare(config: Config, build_model: bool = True) -> Prepared:
     """Seed, load and check the dataset, split it, seed again and build ``config``'s model.
 
+    With a model, ``topk`` must fit the catalogue (:func:`require_topk_within_catalogue`).
+
     The second seed (``seed + local_rank``, as RecBole's ``run_recbole``) makes the initial
     weights independent of how much randomness the data preparation used, and gives each
     process of a distributed run its own stream. The model is put on ``config["device"]``.
@@ -63,6 +65,9 @@ def prepare(config: Config, build_model: bool = True) -> Prepared:
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = None
     if build_model:
+        # a model to train or evaluate (data alone is ranked by nobody); after the split, whose
+        # errors (an empty split) say more about the data
+        require_topk_within_catalogue(config, dataset)
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
         model = config.model_class(config, train_data._dataset).to(config["device"])
         logger.info(model)
@@ -123,6 +128,28 @@ def require_nonempty(dataset_name: str, sizes: dict[str, int], hint: str) -> Non
         counts = ", ".join(f"{name} {size}" for name, size in sizes.items())
         verb = "split is" if len(empty) == 1 else "splits are"
         raise EmptySplitError(f"dataset {dataset_name!r}: the {names} {verb} empty ({counts} samples); {hint}")
+
+
+def require_topk_within(key: str, topk: int | Sequence[int], available: int, what: str, other_fix: str = "") -> None:
+    """Raise ``ValueError`` if the longest list ``key`` asks for exceeds the ``available`` items.
+
+    Without it the run trains an epoch and fails in the first evaluation (torch's ``topk``:
+    "selected index k out of range"), or fills the list with excluded items ranked at ``-inf``.
+    ``what`` says where ``available`` comes from ("dataset X has 1682 items").
+    """
+    asked = list(topk) if isinstance(topk, (list, tuple)) else [topk]
+    if max(asked) > available:
+        raise ValueError(
+            f"{key} {asked} asks for {max(asked)} items but {what}: use {key} <= {available}{other_fix}"
+        )
+
+
+def require_topk_within_catalogue(config: Config, dataset: Dataset) -> None:
+    """``topk`` fits the items a full-sort list can hold, checked once the data is loaded (the
+    catalogue is known only after RecBole's filters): every item but the padding id 0, the only
+    one RecBole masks for a sequential model."""
+    items = dataset.item_num - 1
+    require_topk_within("topk", config["topk"], items, f"dataset {config['dataset']} has {items} items")
 
 
 def _nonempty_splits(config: Config, dataset: Dataset) -> Any:

@@ -32,3 +32,32 @@ def test_leave_one_out_states_the_true_minimum_of_interactions_per_user(in_tmp_d
     assert "the valid split is empty (train 5, valid 0, test 5 samples)" in message, message
     assert f"leave-one-out needs users with at least {minimum} interactions" in message
     assert "5 of 5 users have fewer" in message and f"[{minimum},inf)" in message
+
+
+def test_topk_beyond_the_catalogue_is_refused_before_any_epoch(in_tmp_dir, monkeypatch):
+    from recbole.trainer import Trainer
+
+    from recbole_mind import run_recbole_mind
+
+    write_users(in_tmp_dir, "tiny", 8, users=30, items=20)  # 20 items
+    monkeypatch.setattr(Trainer, "_train_epoch", lambda *args, **kwargs: pytest.fail("an epoch ran"))
+    keys = {"data_path": "data", "state": "ERROR", "show_progress": False, "epochs": 1,
+            "topk": [10, 50], "valid_metric": "NDCG@10"}
+    with pytest.raises(ValueError, match=r"^topk \[10, 50\] asks for 50 items but dataset tiny has 20 items: "
+                                         r"use topk <= 20$"):
+        run_recbole_mind("MIND", "tiny", config_dict=keys)
+    # the whole catalogue (padding excluded) is a list RecBole can rank
+    config = build_config("MIND", "tiny", config_dict={**keys, "topk": [20], "valid_metric": "NDCG@20"})
+    assert prepare(config).dataset.item_num == 21
+
+
+def test_the_command_line_reports_topk_beyond_the_catalogue(in_tmp_dir, monkeypatch, capsys):
+    import sys
+
+    from recbole_mind.cli import main
+
+    write_users(in_tmp_dir, "tiny", 8, users=30, items=20)
+    args = ["--dataset=tiny", "--data_path=data", "--state=ERROR", "--show_progress=False", "--topk=[10,2000]"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    assert "error: topk [10, 2000] asks for 2000 items but dataset tiny has 20 items" in capsys.readouterr().err

@@ -3,9 +3,11 @@
 RecBole 1.2.1 reports a header without ``:type`` as "not enough values to unpack", a missing
 user or item column as ``KeyError``, reads rows with too few or too many cells without a word
 (missing cells become NaN), and calls an empty file "Some feat is empty". Worse, some data
-changes results silently: repeated rows put a user's test item into their own history, and a
-missing time is filled with the column's mean, which scrambles the time order, a time column
-typed ``token`` is ordered by first appearance in the file, and ``inf`` sorts last. Others end in a
+changes results silently: repeated rows put a user's test item into their own history (so do
+rows repeating a user, item and time with another rating), a token with a stray space (" 7")
+becomes a user or item apart from "7", a missing time is filled with the column's mean, which
+scrambles the time order, a time column typed ``token`` is ordered by first appearance in the
+file, and ``inf`` sorts last. Others end in a
 traceback deep inside pandas: a byte that is not valid in the file's encoding, a Windows line
 end (RecBole reads the last header type as ``float\\r``), a non-numeric cell in a float column,
 a cell longer than Python's csv field limit. We read each file once, in a streaming pass, and
@@ -76,6 +78,11 @@ def _header_fields(path: str, header: str, separator: str) -> list[tuple[str, st
                 f"{path}, line 1: header column {column!r} is not name:type "
                 f"(type one of {', '.join(FEATURE_TYPES)}; separator {separator!r})"
             )
+        if name != name.strip():
+            raise AtomicFileError(
+                f"{path}, line 1, column {len(columns) + 1}: column name {name!r} starts or ends with "
+                f"whitespace, so it matches no key naming {name.strip()!r}: remove the spaces"
+            )
         if kind not in FEATURE_TYPES:
             raise AtomicFileError(
                 f"{path}, line 1: column {name!r} has type {kind!r}; allowed: {', '.join(FEATURE_TYPES)}"
@@ -117,6 +124,16 @@ def _check_column_types(path: str, columns: list[tuple[str, str]], ids: tuple[st
         )
 
 
+def _stray_whitespace(cell: str, kind: str, seq_separator: str) -> str | None:
+    """The first token of a token or token_seq cell with leading or trailing whitespace, else None.
+
+    RecBole keeps such a token as written, so " 7" and "7" become two users (or items); a
+    token_seq cell is cut at ``seq_separator`` and its empty pieces dropped, as RecBole does.
+    """
+    pieces = [cell] if kind == "token" else [piece for piece in cell.split(seq_separator) if piece]
+    return next((piece for piece in pieces if piece != piece.strip()), None)
+
+
 def _lines(path: str, encoding: str):
     """(line number, text) of each line, decoded one by one so a bad byte is placed exactly."""
     with open(path, "rb") as file:
@@ -142,6 +159,7 @@ def check_atomic_file(
     time_ordered: bool = False,
     unique_field: str | None = None,
     duplicate_rows_allowed: bool = True,
+    seq_separator: str = " ",
 ) -> list[str]:
     """Validate one atomic file; returns its field names.
 
@@ -154,7 +172,9 @@ def check_atomic_file(
         time_ordered: the run orders interactions by ``time_field``, which must then be typed
             float and hold finite numbers (RecBole splits an ``inf`` as the latest time).
         unique_field: a field that must not repeat (the id of a ``.user`` or ``.item`` file).
-        duplicate_rows_allowed: False: identical rows stop the run (an ``.inter`` file).
+        duplicate_rows_allowed: False: identical rows stop the run (an ``.inter`` file), and so
+            do rows repeating the ``required`` ids and the ``time_field`` of an earlier row.
+        seq_separator: RecBole's ``seq_separator``, between the tokens of a token_seq cell.
 
     Raises:
         AtomicFileError: header not ``name:type`` with a known type, a column named twice, a
@@ -162,7 +182,8 @@ def check_atomic_file(
             ordering time not a float, a row whose cell count differs from the header's, no rows
             at all; or, with counts and first lines, rows with a missing id or time, a non-finite
             ordering time, non-numeric cells in float columns, cells over the csv field limit,
-            repeated ids, or repeated rows.
+            tokens with leading or trailing whitespace, repeated ids, repeated rows, or rows
+            repeating the ids and time of an earlier row with other values elsewhere.
     """
     lines = _lines(path, encoding)
     line_number, header = next(lines, (1, ""))
@@ -183,8 +204,14 @@ def check_atomic_file(
     time_at = fields.index(time_field) if time_field in fields else None
     unique_at = fields.index(unique_field) if unique_field in fields else None
     float_at = [index for index, (_, kind) in enumerate(columns) if kind == "float"]
+    token_at = [(index, kind) for index, (_, kind) in enumerate(columns) if kind in ("token", "token_seq")]
     limit = csv.field_size_limit()
-    seen_rows: dict[int, int] = {}
+    # With a time, a row is one interaction of (ids, time): a repeat is a duplicate even if
+    # another column (a rating) differs, since both rows land in the same place in time order.
+    keyed = time_at is not None and bool(required_at)
+    key_at = [*required_at, time_at] if keyed else None
+    seen_rows: dict[int, int] = {}  # hash of the key -> hash of the first line with it
+    first_repeat: tuple[int, int] | None = None  # (hash of the key, line) of the first repeat
     seen_ids: set[str] = set()
     rows = 0
     for line_number, line in lines:
@@ -215,6 +242,14 @@ def check_atomic_file(
                 problem(f"float {fields[index]}", f"with a non-number in float column {fields[index]!r} "
                         f"(e.g. {cell[:20]!r})", f"fix the cells, or declare {fields[index]}:token"
                         ).add(line_number)
+        for index, kind in token_at:
+            stray = _stray_whitespace(cells[index], kind, seq_separator)
+            if stray is not None and (stray.strip() or index not in required_at):  # else: missing id
+                problem(f"whitespace {fields[index]}", f"with a {fields[index]} token that starts or "
+                        f"ends with whitespace (column {index + 1}, e.g. {stray[:20]!r}, which RecBole "
+                        f"would count apart from {stray.strip()[:20]!r})",
+                        "remove the spaces (or, if they were meant, pick tokens without them)"
+                        ).add(line_number)
         if any(len(cell) > limit for cell in cells):
             problem("long", f"with a cell over {limit} characters (Python's csv field limit, which "
                     "RecBole's reader applies)", "shorten or drop those cells").add(line_number)
@@ -224,21 +259,54 @@ def check_atomic_file(
                         "keep one row per id").add(line_number)
             seen_ids.add(cells[unique_at])
         if not duplicate_rows_allowed:
-            key = hash(line)
-            if key in seen_rows:
+            line_key = hash(line)
+            key = _interaction_key(cells, key_at) if key_at else line_key
+            if key not in seen_rows:
+                seen_rows[key] = line_key
+            elif seen_rows[key] == line_key:
                 problem("duplicate", "identical to an earlier row (a repeated row can put a test "
                         "interaction into the user's own history and inflate every metric)",
                         DUPLICATE_FIX + ", or remove them").add(line_number)
             else:
-                seen_rows[key] = line_number
+                keys = ", ".join(fields[index] for index in key_at)
+                problem("repeated interaction", f"repeating the {keys} of an earlier row with other "
+                        "values in another column (the test interaction would be in its own history)",
+                        f"keep one row per {keys} (remove the repeats, or {DUPLICATE_FIX}), or give "
+                        "separate events their own times").add(line_number)
+                first_repeat = first_repeat or (key, line_number)
     if rows == 0:
         raise AtomicFileError(f"{path} has a header but no rows")
     if problems:
+        if first_repeat is not None:
+            problems["repeated interaction"].fix += "; first: " + _first_repeat(
+                path, encoding, separator, fields, key_at, *first_repeat)
         raise AtomicFileError(
             f"{path} ({rows} rows) cannot be used as is:\n"
             + "\n".join(f"  - {found.report()}" for found in problems.values())
         )
     return fields
+
+
+def _interaction_key(cells: list[str], key_at: list[int]) -> int:
+    """Hash of a row's ids and time, the time as RecBole reads it ("5" and "5.0" are one time)."""
+    *ids, time = (cells[index] for index in key_at)
+    return hash((*ids, float(time) if _is_number(time) else time.strip()))
+
+
+def _first_repeat(path: str, encoding: str, separator: str, fields: list[str], key_at: list[int],
+                  key: int, later: int) -> str:
+    """Which earlier line line ``later`` repeats and how they differ, read again (only on an
+    error: the streaming pass keeps hashes, not rows, to fit large files in memory)."""
+    earlier = None
+    for number, line in _lines(path, encoding):
+        cells = line.split(separator)
+        if number > 1 and len(cells) == len(fields) and earlier is None and _interaction_key(cells, key_at) == key:
+            earlier = (number, cells)
+        if number == later:
+            differing = [f"{name} {old!r} vs {new!r}" for name, old, new in zip(fields, earlier[1], cells)
+                         if old != new]
+            return f"line {later} repeats line {earlier[0]} except for {', '.join(differing)}"
+    return f"line {later}"
 
 
 def user_config(config) -> dict:
@@ -277,6 +345,7 @@ def check_dataset_files(config) -> None:
     folder, name = config["data_path"], config["dataset"]
     separator = config["field_separator"] or "\t"
     encoding = config["encoding"] or "utf-8"
+    seq_separator = config["seq_separator"] or " "
     inter = os.path.join(folder, f"{name}.inter")
     incomplete = incomplete_folder_message(name, folder)
     if incomplete is not None:
@@ -291,13 +360,14 @@ def check_dataset_files(config) -> None:
     columns = {"inter": check_atomic_file(
         inter, separator, required=ids, encoding=encoding,
         time_field=time_field if time_loaded else None, time_ordered=ordered,
-        duplicate_rows_allowed=config["rm_dup_inter"] is not None,
+        duplicate_rows_allowed=config["rm_dup_inter"] is not None, seq_separator=seq_separator,
     )}
     for suffix, id_field in (("user", config["USER_ID_FIELD"]), ("item", config["ITEM_ID_FIELD"])):
         path = os.path.join(folder, f"{name}.{suffix}")
         if os.path.isfile(path):
             columns[suffix] = check_atomic_file(path, separator, required=(id_field,) if id_field else (),
-                                                encoding=encoding, unique_field=id_field)
+                                                encoding=encoding, unique_field=id_field,
+                                                seq_separator=seq_separator)
     _check_load_col(config, folder, name, columns)
     if ordered and time_field not in columns["inter"]:
         raise AtomicFileError(

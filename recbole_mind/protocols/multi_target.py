@@ -48,6 +48,7 @@ from recbole_mind.protocols.targets import (
     build_held_out_users,
     multi_target_metrics,
     rank_catalogue,
+    require_candidates,
     split_users,
     time_ordered_sequences,
 )
@@ -145,6 +146,8 @@ def prepare_multi_target(
                 f"multi_target: only {len(users)} {name} users are evaluated: one user moves each metric "
                 f"by 1/{len(users)}, so differences are mostly noise; use more users or a larger user_split share"
             )
+        # before training: a list longer than a user's candidates would hold excluded items
+        require_candidates(params.topk, users, dataset.item_num, params.exclude_history, part=name)
         users.user_features = dataset.user_feat
         held_out[name] = users
     user_counts = {"train": len(train_ids), "valid": len(valid_ids), "test": len(test_ids)}

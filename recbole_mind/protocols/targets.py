@@ -156,11 +156,16 @@ def rank_catalogue(
     """The ``max_k`` best item ids of each held-out user, best first: ``(U, max_k)``.
 
     Every catalogue item is scored; the padding id 0 and, with ``exclude_history``, the
-    user's history items are ranked last. ``rerank`` (``diversity.DiversityReranker``) maps a
-    batch and its scores, excluded items at ``-inf``, to the scores that are ranked.
+    user's history items are never in the list, whatever their scores. ``rerank``
+    (``diversity.DiversityReranker``) maps a batch and its scores, excluded items at ``-inf``,
+    to the scores that are ranked.
+
+    Raises:
+        ValueError: ``max_k`` exceeds a user's candidates (:func:`fewest_candidates`): the
+            list would be filled with excluded items.
     """
     ranked = []
-    k = min(max_k, n_items - 1)
+    require_candidates(max_k, users, n_items, exclude_history)
     for start in range(0, len(users), batch_size):
         stop = min(start + batch_size, len(users))
         batch = users.interaction(start, stop).to(device)
@@ -168,15 +173,43 @@ def rank_catalogue(
         scores = scores.detach().view(stop - start, -1).float().clone()
         if scores.shape[1] != n_items:
             raise ValueError(f"the scorer returned {scores.shape[1]} scores per user for {n_items} items")
-        scores[:, 0] = -torch.inf
+        excluded = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
+        excluded[:, 0] = True
         if exclude_history:
             histories = users.histories[start:stop]
             rows = np.repeat(np.arange(stop - start), [len(history) for history in histories])
-            scores[torch.as_tensor(rows), torch.as_tensor(np.concatenate(histories))] = -torch.inf
+            excluded[torch.as_tensor(rows), torch.as_tensor(np.concatenate(histories))] = True
+        scores.masked_fill_(excluded, -torch.inf)
         if rerank is not None:
             scores = rerank(batch, scores)
-        ranked.append(torch.topk(scores, k, dim=1).indices.cpu().numpy())
-    return np.concatenate(ranked) if ranked else np.zeros((0, k), dtype=np.int64)
+        # Excluded items go strictly below every candidate, even one the scorer or the re-ranker
+        # left at -inf or NaN (torch.topk ranks NaN first, and breaks -inf ties in any order).
+        lowest = torch.finfo(scores.dtype).min
+        scores = scores.nan_to_num_(nan=lowest, neginf=lowest).masked_fill_(excluded, -torch.inf)
+        ranked.append(torch.topk(scores, max_k, dim=1).indices.cpu().numpy())
+    return np.concatenate(ranked) if ranked else np.zeros((0, max_k), dtype=np.int64)
+
+
+def fewest_candidates(users: HeldOutUsers, n_items: int, exclude_history: bool) -> int:
+    """The fewest items any of ``users`` can be recommended: the catalogue (``n_items`` ids,
+    the padding id 0 among them) less, with ``exclude_history``, the user's distinct history."""
+    longest = max((len(np.unique(history)) for history in users.histories), default=0) if exclude_history else 0
+    return n_items - 1 - longest
+
+
+def require_candidates(topk: int | Sequence[int], users: HeldOutUsers, n_items: int, exclude_history: bool,
+                       key: str = "multi_target_topk", part: str = "held-out") -> None:
+    """Refuse a list longer than some user's candidates: its tail would be padding or history
+    items (ranked at ``-inf``), counted by Diversity and CategoryCoverage as recommendations."""
+    from recbole_mind.pipeline import require_topk_within
+
+    available = fewest_candidates(users, n_items, exclude_history)
+    what = f"the catalogue has {n_items - 1} items"
+    if exclude_history and available < n_items - 1:
+        what += (f" and a {part} user's history excludes up to {n_items - 1 - available} of them, so "
+                 f"only {available} candidates remain for that user")
+    require_topk_within(key, topk, available, what,
+                        " (or exclude_history: False)" if exclude_history and available < n_items - 1 else "")
 
 
 def multi_target_metrics(

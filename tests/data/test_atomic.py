@@ -220,3 +220,68 @@ def test_the_multi_target_protocol_orders_by_time_for_any_model(in_tmp_dir):
     config = tiny_config("tiny", "Pop", multi_target=True, eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
     with pytest.raises(AtomicFileError, match="time column 'timestamp' is declared timestamp:token"):
         load_dataset(config)
+
+
+# ------------------------------------------------- tokens with stray whitespace (issue #45)
+
+
+@pytest.mark.parametrize(
+    "suffix, content, line, column, value",
+    [
+        ("inter", HEADER + TIMED_ROWS + " 7\t2\t99\n", 14, "column 1", "' 7'"),
+        ("inter", HEADER + TIMED_ROWS + "3\t12 \t99\n", 14, "column 2", "'12 '"),
+        ("user", "user_id:token\tgender:token\n1\tF\n2\tM \n", 3, "column 2", "'M '"),
+        ("item", "item_id:token\tclass:token_seq\n1\tAction Drama\n2\tComedy\n 3\tDrama\n", 4, "column 1", "' 3'"),
+        ("item", "item_id:token\tclass:token_seq\n1\tAction, Drama\n", 2, "column 2", "' Drama'"),
+    ],
+)
+def test_tokens_with_stray_whitespace_are_refused_with_file_line_and_column(in_tmp_dir, suffix, content, line,
+                                                                           column, value):
+    # RecBole keeps " 7" as written: a user apart from "7", silently. Separator ", " for the
+    # token_seq case: its pieces keep the space after the comma.
+    files = {"inter": HEADER + TIMED_ROWS, suffix: content}
+    write_dataset(in_tmp_dir, "tiny", files)
+    with pytest.raises(AtomicFileError) as error:
+        load_dataset(tiny_config("tiny", seq_separator=","))
+    message = str(error.value)
+    assert f"tiny.{suffix}" in message and f"(line {line})" in message, message
+    assert f"starts or ends with whitespace ({column}, e.g. {value}" in message, message
+
+
+def test_clean_tokens_and_token_seqs_split_at_spaces_pass(in_tmp_dir):
+    # seq_separator " " (RecBole's default): the empty pieces of "  a  b " are dropped, as RecBole does
+    item = "item_id:token\tclass:token_seq\ttitle:token\n1\t  Action  Drama \tA film\n2\tComedy\tB\n"
+    write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS, "item": item})
+    dataset = load_dataset(tiny_config("tiny"))
+    assert set(dataset.field2id_token["class"]) == {"[PAD]", "Action", "Drama", "Comedy"}
+
+
+def test_a_header_column_name_with_stray_whitespace_is_refused(tmp_path):
+    path = tmp_path / "odd.inter"
+    path.write_text("user_id:token\t item_id:token\n1\t2\n")
+    with pytest.raises(AtomicFileError, match=r"odd.inter, line 1, column 2: column name ' item_id' starts or ends"):
+        check_atomic_file(str(path))
+
+
+# ------------------------- rows repeating user, item and time with other values (issue #45)
+
+
+def test_rows_repeating_user_item_and_time_with_another_rating_are_refused(in_tmp_dir):
+    header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    rows = "".join(f"{user}\t{item}\t3\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 5))
+    # line 14 repeats line 3 (user 1, item 2, time 12) with another rating; time 12.0 is 12
+    write_dataset(in_tmp_dir, "tiny", {"inter": header + rows + "1\t2\t5\t12.0\n3\t4\t1\t34\n"})
+    with pytest.raises(AtomicFileError) as error:
+        load_dataset(tiny_config("tiny"))
+    message = str(error.value)
+    assert "tiny.inter (14 rows)" in message and "2 row(s) repeating the user_id, item_id, timestamp" in message
+    assert "(line 14, 15)" in message and "rm_dup_inter: first" in message, message
+    assert "first: line 14 repeats line 3 except for rating '3' vs '5', timestamp '12' vs '12.0'" in message
+    assert load_dataset(tiny_config("tiny", rm_dup_inter="first")).inter_num == 12
+
+
+def test_the_same_user_and_item_at_another_time_passes(in_tmp_dir):
+    header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    rows = "".join(f"{user}\t{item}\t3\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 5))
+    write_dataset(in_tmp_dir, "tiny", {"inter": header + rows + "1\t2\t5\t99\n"})  # a re-watch, later
+    assert load_dataset(tiny_config("tiny")).inter_num == 13

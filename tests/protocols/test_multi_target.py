@@ -146,6 +146,46 @@ def test_history_items_are_excluded_from_the_ranking():
     assert multi_target_metrics(ranked_with_history, users.targets, [20])["recall@20"] == 0.0
 
 
+def crafted_users(histories):
+    """Held-out users 1.. with these histories (targets and inputs do not matter to the ranking)."""
+    return build_held_out_users({user: np.r_[history, 99] for user, history in enumerate(histories, start=1)},
+                                list(range(1, len(histories) + 1)), 0.99, 4, exclude_history=True)
+
+
+def test_the_top_n_never_holds_the_padding_or_a_history_item_whatever_their_scores():
+    # 10 items (ids 1..10); user 1 had items 1, 2, 3 (3 twice), user 2 item 4
+    users = crafted_users([[1, 2, 3, 3], [4]])
+    assert [h.tolist() for h in users.histories] == [[1, 2, 3, 3], [4]]
+    n_items = 11
+    scores = torch.tensor([
+        # padding and history on top; candidates 8..10 at -inf and NaN, tied with the excluded
+        [1e9, 1e8, torch.inf, 1e7, 5, 4, 3, 2, -torch.inf, torch.nan, -torch.inf],
+        [torch.inf, 1, 2, 3, 1e9, 6, 7, 8, 9, 10, -torch.inf],
+    ])
+
+    def unmasking(batch, masked):  # a re-ranker that puts excluded items back on top
+        return torch.where(torch.isfinite(masked), masked, 1e12)
+
+    for rerank in (None, unmasking):
+        # 7 candidates for user 1 (10 items less 3 distinct history items): all of them, no more
+        ranked = rank_catalogue(lambda batch: scores, users, n_items, 7, batch_size=2, rerank=rerank)
+        assert sorted(ranked[0].tolist()) == [4, 5, 6, 7, 8, 9, 10]
+        if rerank is None:
+            assert ranked[0, :4].tolist() == [4, 5, 6, 7]  # the finite candidates first, in score order
+            assert ranked[1].tolist() == [9, 8, 7, 6, 5, 3, 2]
+        for row, history in zip(ranked, users.histories):
+            assert 0 not in row and not np.isin(row, history).any(), (rerank, ranked)
+    with pytest.raises(ValueError, match=r"multi_target_topk \[8\] asks for 8 items but the catalogue has 10 "
+                       r"items and a held-out user's history excludes up to 3 of them, so only 7 candidates "
+                       r"remain for that user: use multi_target_topk <= 7 \(or exclude_history: False\)"):
+        rank_catalogue(lambda batch: scores, users, n_items, 8, batch_size=2)
+    # without exclusion the whole catalogue but the padding can be listed, never the padding
+    ranked = rank_catalogue(lambda batch: scores, users, n_items, 10, batch_size=2, exclude_history=False)
+    assert all(sorted(row) == list(range(1, 11)) for row in ranked.tolist())
+    with pytest.raises(ValueError, match=r"asks for 11 items but the catalogue has 10 items: use multi_target_topk <= 10$"):
+        rank_catalogue(lambda batch: scores, users, n_items, 11, batch_size=2, exclude_history=False)
+
+
 def test_a_random_scorer_lands_near_n_over_catalogue_size():
     n_items, history, future = 500, 8, 4
     users = held_out_table(n_users=1000, n_items=n_items, history=history, future=future)
@@ -238,6 +278,21 @@ def tiny_config(data_path, model="MIND", **overrides):
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]}, **QUIET, **overrides,
     }
     return build_config(model, "tiny", [PROTOCOL_YAML], config_dict)
+
+
+def test_a_top_n_beyond_some_users_candidates_is_refused_before_training(tiny_data, tmp_path, monkeypatch):
+    # 120 items; a held-out user's history holds 24 distinct items (80% of 30): 96 candidates remain
+    monkeypatch.chdir(tmp_path)
+    config = tiny_config(tiny_data, multi_target_topk=[20, 97], multi_target_valid_metric="Recall@20")
+    with pytest.raises(ValueError, match=r"multi_target_topk \[20, 97\] asks for 97 items but the catalogue has "
+                       r"120 items and a valid user's history excludes up to 24 of them, so only 96 candidates"):
+        prepare_multi_target(config, read_multi_target_params(config), build_model=False)
+    config = tiny_config(tiny_data, multi_target_topk=[20, 96], multi_target_valid_metric="Recall@20")
+    prepare_multi_target(config, read_multi_target_params(config), build_model=False)
+    config = tiny_config(tiny_data, multi_target_topk=[121], multi_target_valid_metric="Recall@121",
+                         exclude_history=False)
+    with pytest.raises(ValueError, match=r"asks for 121 items but the catalogue has 120 items: use multi_target_topk <= 120$"):
+        prepare_multi_target(config, read_multi_target_params(config), build_model=False)
 
 
 def test_user_split_is_seeded_disjoint_and_complete():
