@@ -26,8 +26,11 @@ A phrase stating the old rule, "two standard errors" (any count), fails unless i
 says it is the old one (before, former, earlier, previous, old, looser).
 
 What it cannot catch: a verdict word with no ``± std`` quote in its clause ("Recall@50 ahead
-(+.0141, 3/3 seeds higher)"), a word attached to the wrong quote by the nearest-word reading,
-the direction of ahead/behind, and words such as "beats", "leads" or "loses".
+(+.0141, 3/3 seeds higher)"), a quote with no seed count on a page that states none, a word
+attached to the wrong quote by the nearest-word reading (a ``;`` inside parentheses ends a
+clause too, so a quote there may take the next clause's word), the direction of ahead/behind,
+and words such as "beats", "leads", "loses" or "higher on every seed"; verdicts of unpaired
+(Welch) comparisons, which prose quotes as means, not as ``d ± s``.
 """
 
 from __future__ import annotations

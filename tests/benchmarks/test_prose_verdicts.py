@@ -63,3 +63,18 @@ def test_a_word_inside_the_quotes_parentheses_is_the_quotes_own():
             "on Recall@50 (-.0170 ± .0122, level under the t rule; 0/3 seeds higher on either)")
     assert problems(text, seeds=3) == []
     assert len(problems(text.replace("level under", "behind under"), seeds=3)) == 1
+
+
+def test_the_figures_check_fails_on_a_contradicted_verdict_word(tmp_path, monkeypatch, capsys):
+    from benchmarks import figures
+
+    page = tmp_path / "README.md"
+    page.write_text("The preset is ahead on NDCG@10 (+.0089 ± .0047, 3/3 seeds higher).\n", encoding="utf-8")
+    monkeypatch.setattr(figures, "FILES", [str(page)])
+    monkeypatch.setattr(figures, "pages", lambda root=figures.ROOT: [str(page)])
+    assert figures.main([]) == 1
+    out = capsys.readouterr().out
+    assert "a verdict word in prose that the noise rule contradicts" in out and '"ahead" for +.0089 ± .0047' in out
+    page.write_text("The preset is level on NDCG@10 (+.0089 ± .0047, 3/3 seeds higher).\n", encoding="utf-8")
+    figures.main([])
+    assert "noise rule contradicts" not in capsys.readouterr().out
