@@ -26,7 +26,9 @@ prose, outside tables, code and generated blocks, are checked too:
   trial's median epoch or total seconds (:func:`record_quantities`).
 
 The tables that may back a page's prose are its own and those of the pages it names (a link or
-a path ending in ``.md``). A stale number left in a sentence after its record changed fails.
+a path ending in ``.md``). A stale number left in a sentence after its record changed fails, and
+so does a verdict word (ahead, behind, level) that the noise rule contradicts for the paired
+difference it is attached to (``benchmarks/prose_verdicts.py`` says how it reads a sentence).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import statistics
 import sys
 from typing import Callable
 
-from benchmarks import blocks, compare, frontier, validation_grid
+from benchmarks import blocks, compare, frontier, prose_verdicts, validation_grid
 from benchmarks.diagnostics import interest_share
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -322,8 +324,8 @@ def prose_lines(path: str) -> list[tuple[int, str]]:
             if stripped.startswith("```"):
                 in_code = not in_code
                 continue
-            if stripped.startswith("<!-- figures:") or stripped.startswith("<!-- /figures:"):
-                in_block = stripped.startswith("<!-- figures:")
+            if stripped.startswith(("<!-- figures:", "<!-- /figures:", "<!-- verdicts:", "<!-- /verdicts:")):
+                in_block = stripped.startswith(("<!-- figures:", "<!-- verdicts:"))
                 continue
             if not (in_code or in_block or stripped.startswith("|")):
                 prose.append((number, line))
@@ -397,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     unbacked = check_prose()
     for where in unbacked:
         print(f"[figures] a figure in prose that no record or table holds: {where}")
-    return 1 if (stale and not args.write) or unbacked else 0
+    contradicted = prose_verdicts.check_pages(pages(), ROOT, prose_lines)
+    for where in contradicted:
+        print(f"[figures] a verdict word in prose that the noise rule contradicts: {where}")
+    return 1 if (stale and not args.write) or unbacked or contradicted else 0
 
 
 if __name__ == "__main__":
