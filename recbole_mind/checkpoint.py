@@ -235,15 +235,27 @@ def check_resumable(path: str, config: Config, dataset=None) -> dict[str, tuple[
     return changed
 
 
-def resume_training(trainer, path: str, config: Config, dataset) -> None:
+def resume_training(trainer, path: str, config: Config, dataset, saved: bool = True) -> None:
     """Check ``path`` (:func:`check_resumable`), restore it into ``trainer`` and apply the
     changed keys: RecBole restores the optimizer's saved step size, so the run's own
-    ``learning_rate`` and ``weight_decay`` are set on it again."""
+    ``learning_rate`` and ``weight_decay`` are set on it again.
+
+    ``path`` is only read: ``pipeline.build_trainer``'s trainer saves the resumed run under a new
+    name. With ``saved``, the resumed state is written there at once (by the writing process), so
+    the new checkpoint is complete even when no resumed epoch beats the checkpoint's best score
+    (it then holds the resumed weights) or the run is interrupted.
+    """
     changed = check_resumable(path, config, dataset)
     trainer.resume_checkpoint(path)
     for group in trainer.optimizer.param_groups:
         group["lr"] = config["learning_rate"]
         if "weight_decay" in group:
             group["weight_decay"] = config["weight_decay"]
+    logger = getLogger()
     if changed:
-        getLogger().warning(f"resuming {path} with changed keys (checkpoint -> this run): {_describe(changed)}")
+        logger.warning(f"resuming {path} with changed keys (checkpoint -> this run): {_describe(changed)}")
+    if saved:
+        # epoch and best score as read: the copy resumes exactly as the original would
+        trainer._save_checkpoint(trainer.start_epoch - 1, verbose=False)
+        if getattr(trainer, "last_saved", None) is not None:  # the process that writes
+            logger.info(f"resumed {path} (left unchanged): this run saves to {trainer.last_saved[0]}")

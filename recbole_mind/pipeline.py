@@ -217,10 +217,15 @@ def _epoch_timed(trainer_class: type) -> type:
             self.valid_curve: list[list[float]] = []
             self.last_saved: tuple[str, int] | None = None  # (file, epoch) of the latest save
             self.file_claimed = False
+            self.resumed_from: str | None = None  # the checkpoint resume_checkpoint read
 
         def resume_checkpoint(self, resume_file: str) -> None:
+            own_file = self.saved_model_file
             super().resume_checkpoint(resume_file)
-            self.file_claimed = True  # RecBole continues the run in the file it resumed from
+            # RecBole would save the resumed run into the file it resumed from, overwriting its
+            # input: the run keeps the name it chose, claimed on its first save as a fresh run's.
+            self.saved_model_file = own_file
+            self.resumed_from = str(resume_file)
 
         def _save_checkpoint(self, epoch: int, *args: Any, **kwargs: Any) -> None:
             writes = self.config["single_spec"] or self.config["local_rank"] == 0
