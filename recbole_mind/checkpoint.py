@@ -153,10 +153,11 @@ def data_and_model(
 
 
 # Keys of where and how a run executes, and the command line's own flags (RecBole's Config
-# reads every --key=value of sys.argv): a resumed run may change them without a word.
+# reads every --key=value of sys.argv): a resumed run may change them without a word. The
+# processes of a distributed run but the first set state, show_progress and verbose themselves.
 RUN_ENVIRONMENT_KEYS = frozenset({
     "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "ip", "port", "nproc",
-    "offset", "group_offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress",
+    "offset", "group_offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress", "verbose",
     "resume", "config_files", "tune", "tune_algo", "tune_max_evals", "tune_output",
 })
 # Keys a resumed run reads afresh from its own config (the trainer's loop and evaluation, the
