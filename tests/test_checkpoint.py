@@ -1,7 +1,5 @@
 """Checking a checkpoint before resuming from it: a run must have epochs left to train."""
 
-import hashlib
-
 import pytest
 import torch
 
@@ -9,7 +7,7 @@ from recbole_mind import run_recbole_mind
 from recbole_mind.checkpoint import check_resumable, load_checkpoint
 from recbole_mind.config import build_config
 
-from conftest import SLICE_CONFIG
+from conftest import SLICE_CONFIG, file_sha256
 
 SLICE = {**SLICE_CONFIG, "interest_num": 4}  # the trained_mind fixture's run
 
@@ -100,28 +98,23 @@ def _resumable_copy(trained_mind, folder, best_valid_score: float) -> str:
     return path
 
 
-def _sha256(path: str) -> str:
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 def test_a_resumed_run_saves_its_better_epochs_to_a_new_file_and_leaves_the_checkpoint_as_it_was(
         trained_mind, in_tmp_dir):
     original = _resumable_copy(trained_mind, in_tmp_dir, float("-inf"))
-    before = _sha256(original)
+    before = file_sha256(original)
     result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "epochs": 2}, resume_checkpoint=original)
     assert result["best_valid_result"] is not None  # the resumed epoch beat -inf, and was saved
-    assert _sha256(original) == before
+    assert file_sha256(original) == before
     assert result["resumed_from"] == original and result["checkpoint"] != original
     assert load_checkpoint(result["checkpoint"])["epoch"] == 1
 
 
 def test_a_resumed_run_no_epoch_of_which_is_better_still_names_a_complete_new_file(trained_mind, in_tmp_dir):
     original = _resumable_copy(trained_mind, in_tmp_dir, float("inf"))
-    before = _sha256(original)
+    before = file_sha256(original)
     result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "epochs": 2}, resume_checkpoint=original)
     assert result["best_valid_result"] is None
-    assert _sha256(original) == before
+    assert file_sha256(original) == before
     assert result["checkpoint"] != original
     copy, resumed = load_checkpoint(result["checkpoint"]), load_checkpoint(original)
     assert copy["epoch"] == resumed["epoch"] and copy["best_valid_score"] == float("inf")

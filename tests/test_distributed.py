@@ -1,6 +1,5 @@
 """Distributed evaluation counts each user once, and weighs the processes by their users (issue 45)."""
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import torch
 from recbole_mind.checkpoint import load_checkpoint, restore_model
 from recbole_mind.compat import UnpaddedDistributedSampler
 
-from conftest import REPO_ROOT, SLICE_CONFIG, free_port, overridden_config
+from conftest import REPO_ROOT, SLICE_CONFIG, file_sha256, free_port, overridden_config
 
 
 @pytest.mark.parametrize("samples, processes", [(2, 2), (7, 2), (213, 2), (3, 3), (7, 3), (213, 3)])
@@ -56,10 +55,6 @@ def test_more_processes_than_users_to_evaluate_is_refused(ml100k_data, monkeypat
         _evaluation_loader(ml100k_data, users + 1, 0, monkeypatch)
 
 
-def _sha256(path) -> str:
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
 
 def test_two_processes_resume_into_a_new_file_and_test_as_one_process_does(trained_mind, tmp_path):
     """Two gloo processes on a slice of ml-100k (213 test users, an odd number) resume a
@@ -72,7 +67,7 @@ def test_two_processes_resume_into_a_new_file_and_test_as_one_process_does(train
     saved["best_valid_score"] = float("-inf")  # the resumed epoch beats it: rank 0 saves it
     original = tmp_path / "resumed.pth"
     torch.save(saved, original)
-    before = _sha256(original)
+    before = file_sha256(original)
     keys = {**SLICE_CONFIG, "interest_num": 4, "epochs": 2}
     done = subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, "run_recbole_mind.py"), "--nproc", "2",
@@ -80,7 +75,7 @@ def test_two_processes_resume_into_a_new_file_and_test_as_one_process_does(train
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    assert _sha256(original) == before
+    assert file_sha256(original) == before
     lines = done.stdout.splitlines()
     checkpoint = next(line for line in lines if line.startswith("checkpoint: ")).split()[1].rstrip(";")
     assert [path.name for path in (tmp_path / "saved").iterdir()] == [os.path.basename(checkpoint)]
