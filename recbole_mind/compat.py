@@ -23,13 +23,9 @@ honestly are pinned in setup.py instead (pandas < 3).
   group with gloo instead, keep every process on the CPU and build
   ``DistributedDataParallel`` without ``device_ids`` (a CPU module takes none); gradient sync
   is RecBole's own.
-- RecBole's distributed evaluation counted some users twice and weighted the processes wrongly:
-  torch's ``DistributedSampler`` pads every process's share to the same size by repeating the
-  first users, and ``Trainer._map_reduce`` weights each process's (already rounded) means by the
-  number of its batches times four. Evaluation data loaders under a process group take an
-  :class:`UnpaddedDistributedSampler` instead (each user on exactly one process); each process's
-  metrics stay unrounded, and are averaged weighted by its users, then rounded: the result is the
-  single-process evaluation's.
+- RecBole's distributed evaluation counts some users twice (torch's ``DistributedSampler`` pads
+  each process's share) and weights the processes' rounded means by their batch counts:
+  ``recbole_mind.distributed``'s shims give each user to one process and weight by users.
 - ``recbole.quick_start`` imports ray 2.6.3, which imports ``pkg_resources``, removed in
   setuptools 81 (torch 2.13 needs setuptools >= 77, and new environments get >= 81). While
   that one import runs, and only if no real ``pkg_resources`` exists, a minimal stand-in built
@@ -50,7 +46,6 @@ honestly are pinned in setup.py instead (pandas < 3).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import importlib.abc
@@ -251,120 +246,6 @@ def _trainer_init_on_cpu(trainer_init: Callable) -> Callable:
     return wrapper
 
 
-class UnpaddedDistributedSampler(torch.utils.data.distributed.DistributedSampler):
-    """torch's ``DistributedSampler`` without its padding, for evaluation: rank ``r`` of ``w``
-    takes samples ``r, r + w, ...`` (of the epoch's permutation when shuffling), so the ranks
-    cover every sample exactly once and their counts differ by at most one.
-
-    torch pads (``drop_last=False``) to a multiple of ``w`` by repeating the first samples, which
-    evaluates those users twice. Training keeps the padding: every process must run as many
-    batches, or DDP's gradient all-reduce waits forever; evaluation runs no collective per batch.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.total_size = len(self.dataset)  # type: ignore[arg-type]
-        self.num_samples = len(range(self.rank, self.total_size, self.num_replicas))
-
-    def __iter__(self) -> Iterator[int]:
-        if self.shuffle:  # torch's permutation, so a shuffled order is the same on every rank
-            generator = torch.Generator()
-            generator.manual_seed(self.seed + self.epoch)
-            indices = torch.randperm(self.total_size, generator=generator).tolist()
-        else:
-            indices = list(range(self.total_size))
-        return iter(indices[self.rank::self.num_replicas])
-
-
-@contextlib.contextmanager
-def _distributed_sampler(sampler_class: type) -> Iterator[None]:
-    """``torch.utils.data.distributed.DistributedSampler`` is ``sampler_class`` meanwhile."""
-    module = torch.utils.data.distributed
-    original = module.DistributedSampler
-    module.DistributedSampler = sampler_class  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        module.DistributedSampler = original  # type: ignore[misc]
-
-
-def _evaluation_loader_unpadded(loader_init: Callable) -> Callable:
-    @functools.wraps(loader_init)
-    def wrapper(self, config, dataset, sampler, shuffle=False) -> None:
-        from recbole.data.dataloader.general_dataloader import FullSortEvalDataLoader, NegSampleEvalDataLoader
-
-        if config["single_spec"] or not isinstance(self, (FullSortEvalDataLoader, NegSampleEvalDataLoader)):
-            return loader_init(self, config, dataset, sampler, shuffle)
-        users, processes = self.sample_size, config["world_size"]
-        if users < processes:  # a process without users would have no metric to average
-            phase = getattr(sampler, "phase", None) or "evaluation"
-            raise ValueError(
-                f"the {phase} split has {users} user{'s' if users != 1 else ''} to evaluate for "
-                f"{processes} processes: each process evaluates users of its own, so run with at most "
-                f"{users} processes"
-            )
-        # RecBole builds the sampler inside this __init__, and torch's DataLoader refuses another
-        # once built: RecBole's own line builds ours.
-        with _distributed_sampler(UnpaddedDistributedSampler):
-            loader_init(self, config, dataset, sampler, shuffle)
-
-    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-# Decimal places of a process's metrics: float64 keeps about 16, so nothing is rounded away.
-_UNROUNDED = 17
-
-# DataStruct keys holding one row per evaluated user (ranking metrics) or sample (value ones)
-_PER_USER_KEYS = ("rec.topk", "rec.meanrank", "rec.items", "rec.score")
-
-
-def _evaluate_unrounded_under_a_group(evaluate: Callable) -> Callable:
-    @functools.wraps(evaluate)
-    def wrapper(self, dataobject) -> Any:
-        if self.config["single_spec"]:
-            return evaluate(self, dataobject)
-        # A process's means are averaged across processes by Trainer._map_reduce, which rounds:
-        # rounded here too, the result would differ from one process's by up to a last digit.
-        metrics = [metric for metric in self.metric_class.values() if hasattr(metric, "decimal_place")]
-        places = [metric.decimal_place for metric in metrics]
-        for metric in metrics:
-            metric.decimal_place = _UNROUNDED
-        try:
-            result = evaluate(self, dataobject)
-        finally:
-            for metric, place in zip(metrics, places):
-                metric.decimal_place = place
-        self.evaluated_users = next(
-            (len(dataobject.get(key)) for key in _PER_USER_KEYS if key in dataobject), None
-        )
-        return result
-
-    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _map_reduce_by_users(map_reduce: Callable) -> Callable:
-    @functools.wraps(map_reduce)
-    def wrapper(self, result, num_sample) -> Any:
-        users = getattr(getattr(self, "evaluator", None), "evaluated_users", None)
-        if users is None:
-            return map_reduce(self, result, num_sample)
-        # RecBole weights each process's means by num_sample, the summed lengths of its batch
-        # tuples (4 per batch, however many users it holds): weight by the users evaluated.
-        sums = torch.tensor([float(users), *(float(value) * users for value in result.values())],
-                            dtype=torch.float64, device=self.device)
-        torch.distributed.all_reduce(sums)
-        total, *weighted = sums.tolist()
-        places = self.config["metric_decimal_place"]
-        return collections.OrderedDict(
-            (key, round(value / total, places)) for key, value in zip(result, weighted)
-        )
-
-    wrapper._recbole_mind_shim = True  # type: ignore[attr-defined]
-    return wrapper
-
-
 def _download_without_barrier(download: Callable) -> Callable:
     @functools.wraps(download)
     def wrapper(self) -> None:
@@ -403,12 +284,6 @@ def install() -> None:
     _wrap(Trainer, "evaluate", _with_trusted_torch_load)
     _wrap(Trainer, "resume_checkpoint", _with_trusted_torch_load)
     _wrap(Dataset, "_download", _download_without_barrier)
-    from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
-    from recbole.evaluator.evaluator import Evaluator
-
-    _wrap(AbstractDataLoader, "__init__", _evaluation_loader_unpadded)
-    _wrap(Evaluator, "evaluate", _evaluate_unrounded_under_a_group)
-    _wrap(Trainer, "_map_reduce", _map_reduce_by_users)
     if "recbole.quick_start" in sys.modules:  # imported before us (it needed pkg_resources)
         quick_start = sys.modules["recbole.quick_start.quick_start"]
         _wrap(quick_start, "load_data_and_model", _with_trusted_torch_load)
@@ -417,3 +292,14 @@ def install() -> None:
     # also did cannot be told apart, so that case is left as it is.
     if not any(isinstance(finder, _RecBoleImportFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _RecBoleImportFinder())
+    # distributed evaluation: each user on one process, processes weighted by their users
+    from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
+    from recbole.evaluator.evaluator import Evaluator
+
+    from recbole_mind.distributed import (
+        evaluate_unrounded_under_a_group, evaluation_loader_unpadded, map_reduce_by_users,
+    )
+
+    _wrap(AbstractDataLoader, "__init__", evaluation_loader_unpadded)
+    _wrap(Evaluator, "evaluate", evaluate_unrounded_under_a_group)
+    _wrap(Trainer, "_map_reduce", map_reduce_by_users)

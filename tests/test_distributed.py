@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recbole_mind.checkpoint import load_checkpoint, restore_model
-from recbole_mind.compat import UnpaddedDistributedSampler
+from recbole_mind.distributed import UnpaddedDistributedSampler
 
 from conftest import REPO_ROOT, SLICE_CONFIG, file_sha256, free_port, overridden_config
 
