@@ -178,10 +178,11 @@ def data_and_model(
 
 
 # Keys of where and how a run executes, and the command line's own flags (RecBole's Config
-# reads every --key=value of sys.argv): a resumed run may change them without a word.
+# reads every --key=value of sys.argv): a resumed run may change them without a word. The
+# processes of a distributed run but the first set state, show_progress and verbose themselves.
 RUN_ENVIRONMENT_KEYS = frozenset({
     "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "ip", "port", "nproc",
-    "offset", "group_offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress",
+    "offset", "group_offset", "data_path", "checkpoint_dir", "worker", "state", "show_progress", "verbose",
     "resume", "config_files", "tune", "tune_algo", "tune_max_evals", "tune_output",
 })
 # Keys a resumed run reads afresh from its own config (the trainer's loop and evaluation, the
@@ -260,15 +261,27 @@ def check_resumable(path: str, config: Config, dataset=None) -> dict[str, tuple[
     return changed
 
 
-def resume_training(trainer, path: str, config: Config, dataset) -> None:
+def resume_training(trainer, path: str, config: Config, dataset, saved: bool = True) -> None:
     """Check ``path`` (:func:`check_resumable`), restore it into ``trainer`` and apply the
     changed keys: RecBole restores the optimizer's saved step size, so the run's own
-    ``learning_rate`` and ``weight_decay`` are set on it again."""
+    ``learning_rate`` and ``weight_decay`` are set on it again.
+
+    ``path`` is only read: ``pipeline.build_trainer``'s trainer saves the resumed run under a new
+    name. With ``saved``, the resumed state is written there at once (by the writing process), so
+    the new checkpoint is complete even when no resumed epoch beats the checkpoint's best score
+    (it then holds the resumed weights) or the run is interrupted.
+    """
     changed = check_resumable(path, config, dataset)
     trainer.resume_checkpoint(path)
     for group in trainer.optimizer.param_groups:
         group["lr"] = config["learning_rate"]
         if "weight_decay" in group:
             group["weight_decay"] = config["weight_decay"]
+    logger = getLogger()
     if changed:
-        getLogger().warning(f"resuming {path} with changed keys (checkpoint -> this run): {_describe(changed)}")
+        logger.warning(f"resuming {path} with changed keys (checkpoint -> this run): {_describe(changed)}")
+    if saved:
+        # epoch and best score as read: the copy resumes exactly as the original would
+        trainer._save_checkpoint(trainer.start_epoch - 1, verbose=False)
+        if getattr(trainer, "last_saved", None) is not None:  # the process that writes
+            logger.info(f"resumed {path} (left unchanged): this run saves to {trainer.last_saved[0]}")

@@ -178,6 +178,17 @@ def _format_result(result: dict[str, Any] | None) -> str:
     return ", ".join(f"{metric}: {float(value):.4f}" for metric, value in result.items())
 
 
+def _checkpoint_line(result: dict[str, Any]) -> str | None:
+    """Where the run's best weights are; a resumed run names the file it read, left unchanged."""
+    path, resumed_from = result.get("checkpoint"), result.get("resumed_from")
+    if path is None:
+        return None
+    if resumed_from is None:
+        return f"checkpoint: {path}"
+    kept = " (a copy of its weights: no resumed epoch beat them)" if result["best_valid_result"] is None else ""
+    return f"checkpoint: {path}{kept}; resumed from {resumed_from}, left unchanged"
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Entry point of ``run_recbole_mind.py``, ``python -m recbole_mind`` and ``recbole-mind``."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -219,4 +230,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print("protocol: RecBole's eval_args split")
     print(f"best valid: {_format_result(result['best_valid_result'])}")
     print(f"test result: {_format_result(result['test_result'])}")
+    checkpoint_line = _checkpoint_line(result)
+    if checkpoint_line is not None:
+        print(checkpoint_line)
     return 0

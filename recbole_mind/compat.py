@@ -21,8 +21,11 @@ honestly are pinned in setup.py instead (pandas < 3).
 - RecBole's distributed training (``nproc``/``world_size``) always starts NCCL and puts
   each process on ``cuda:<local_rank>``. On a machine without CUDA we start the process
   group with gloo instead, keep every process on the CPU and build
-  ``DistributedDataParallel`` without ``device_ids`` (a CPU module takes none); everything
-  else, gradient sync and the evaluation's all-gather, is RecBole's own.
+  ``DistributedDataParallel`` without ``device_ids`` (a CPU module takes none); gradient sync
+  is RecBole's own.
+- RecBole's distributed evaluation counts some users twice (torch's ``DistributedSampler`` pads
+  each process's share) and weights the processes' rounded means by their batch counts:
+  ``recbole_mind.distributed``'s shims give each user to one process and weight by users.
 - ``recbole.quick_start`` imports ray 2.6.3, which imports ``pkg_resources``, removed in
   setuptools 81 (torch 2.13 needs setuptools >= 77, and new environments get >= 81). While
   that one import runs, and only if no real ``pkg_resources`` exists, a minimal stand-in built
@@ -284,3 +287,14 @@ def install() -> None:
     # also did cannot be told apart, so that case is left as it is.
     if not any(isinstance(finder, _RecBoleImportFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _RecBoleImportFinder())
+    # distributed evaluation: each user on one process, processes weighted by their users
+    from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
+    from recbole.evaluator.evaluator import Evaluator
+
+    from recbole_mind.distributed import (
+        evaluate_unrounded_under_a_group, evaluation_loader_unpadded, map_reduce_by_users,
+    )
+
+    _wrap(AbstractDataLoader, "__init__", evaluation_loader_unpadded)
+    _wrap(Evaluator, "evaluate", evaluate_unrounded_under_a_group)
+    _wrap(Trainer, "_map_reduce", map_reduce_by_users)

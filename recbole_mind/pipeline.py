@@ -224,7 +224,9 @@ def build_trainer(config: Config, model: nn.Module) -> Trainer:
     """RecBole's trainer for ``model`` (``get_trainer``) that also records, in its
     ``epoch_seconds`` list, the wall time of each training epoch (validation excluded), and in
     ``valid_curve`` the ``[cumulative training seconds, validation score]`` of each validation.
-    Its full-sort evaluation applies ``diversity_lambda`` (``diversity.DiverseFullSort``)."""
+    Its full-sort evaluation applies ``diversity_lambda`` (``diversity.DiverseFullSort``). It saves
+    under a name no file has (:func:`claim_unique_file`), a resumed run too: the checkpoint it
+    resumes from is only read."""
     trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
     return _epoch_timed(trainer_class)(config, model)
 
@@ -246,8 +248,11 @@ def _epoch_timed(trainer_class: type) -> type:
             self.file_claimed = False
 
         def resume_checkpoint(self, resume_file: str) -> None:
+            own_file = self.saved_model_file
             super().resume_checkpoint(resume_file)
-            self.file_claimed = True  # RecBole continues the run in the file it resumed from
+            # RecBole would save the resumed run into the file it resumed from, overwriting its
+            # input: the run keeps the name it chose, claimed on its first save as a fresh run's.
+            self.saved_model_file = own_file
 
         def _save_checkpoint(self, epoch: int, *args: Any, **kwargs: Any) -> None:
             writes = self.config["single_spec"] or self.config["local_rank"] == 0

@@ -59,7 +59,9 @@ def run_recbole_mind(
 
     Returns:
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
-        as RecBole's ``run_recbole``, plus ``checkpoint`` (path of the saved model, or None),
+        as RecBole's ``run_recbole``, plus ``checkpoint`` (path of the saved model, or None; a
+        resumed run saves to a new file, never to ``resume_checkpoint``), ``resumed_from``
+        (``resume_checkpoint``),
         ``train_epoch_seconds`` (wall time of each training epoch, validation excluded),
         ``test_seconds`` (wall time of the test evaluation), ``test_users`` (users evaluated),
         ``model_parameters`` (trainable parameters) and ``valid_curve`` (``[cumulative training
@@ -77,7 +79,7 @@ def run_recbole_mind(
     trainer = build_trainer(config, model_obj)
     trainer.attach_diversity(loaded)  # a bad diversity_category_field fails before training
     if resume_checkpoint is not None:
-        resume_training(trainer, resume_checkpoint, config, loaded)
+        resume_training(trainer, resume_checkpoint, config, loaded, saved)
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
@@ -102,6 +104,7 @@ def run_recbole_mind(
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "checkpoint": trainer.saved_model_file if saved else None,
+        "resumed_from": resume_checkpoint,
         "train_epoch_seconds": trainer.epoch_seconds,
         "test_seconds": test_seconds,
         "test_users": test_data.sample_size,

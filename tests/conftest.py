@@ -35,6 +35,14 @@ FAST_CONFIG = {
 SLICE_CONFIG = {**FAST_CONFIG, "user_inter_num_interval": "[20,30]", "epochs": 1}
 
 
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes: a file a run only reads must keep it."""
+    import hashlib
+
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago (for a process group, or nothing listening)."""
     import socket

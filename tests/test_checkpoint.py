@@ -7,7 +7,7 @@ from recbole_mind import run_recbole_mind
 from recbole_mind.checkpoint import check_resumable, load_checkpoint
 from recbole_mind.config import build_config
 
-from conftest import SLICE_CONFIG
+from conftest import SLICE_CONFIG, file_sha256
 
 SLICE = {**SLICE_CONFIG, "interest_num": 4}  # the trained_mind fixture's run
 
@@ -86,3 +86,36 @@ def test_a_resumed_run_trains_with_its_own_learning_rate_and_says_what_changed(t
     # RecBole restores the checkpoint's optimizer state, whose step size was 0.001
     assert [group["lr"] for group in trainer.optimizer.param_groups] == [0.01]
     assert "changed keys (checkpoint -> this run): epochs 1 -> 3, learning_rate 0.001 -> 0.01" in caplog.text
+
+
+def _resumable_copy(trained_mind, folder, best_valid_score: float) -> str:
+    """The trained checkpoint saved anew with another best score, so that a resumed epoch surely
+    beats it (-inf) or surely does not (inf)."""
+    saved = load_checkpoint(trained_mind[0])
+    saved["best_valid_score"] = best_valid_score
+    path = str(folder / f"resumed-from-{best_valid_score}.pth")
+    torch.save(saved, path)
+    return path
+
+
+def test_a_resumed_run_saves_its_better_epochs_to_a_new_file_and_leaves_the_checkpoint_as_it_was(
+        trained_mind, in_tmp_dir):
+    original = _resumable_copy(trained_mind, in_tmp_dir, float("-inf"))
+    before = file_sha256(original)
+    result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "epochs": 2}, resume_checkpoint=original)
+    assert result["best_valid_result"] is not None  # the resumed epoch beat -inf, and was saved
+    assert file_sha256(original) == before
+    assert result["resumed_from"] == original and result["checkpoint"] != original
+    assert load_checkpoint(result["checkpoint"])["epoch"] == 1
+
+
+def test_a_resumed_run_no_epoch_of_which_is_better_still_names_a_complete_new_file(trained_mind, in_tmp_dir):
+    original = _resumable_copy(trained_mind, in_tmp_dir, float("inf"))
+    before = file_sha256(original)
+    result = run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE, "epochs": 2}, resume_checkpoint=original)
+    assert result["best_valid_result"] is None
+    assert file_sha256(original) == before
+    assert result["checkpoint"] != original
+    copy, resumed = load_checkpoint(result["checkpoint"]), load_checkpoint(original)
+    assert copy["epoch"] == resumed["epoch"] and copy["best_valid_score"] == float("inf")
+    assert all(torch.equal(copy["state_dict"][name], value) for name, value in resumed["state_dict"].items())

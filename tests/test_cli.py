@@ -27,7 +27,8 @@ def test_cli_trains_one_epoch_and_prints_test_result(tmp_path):
     lines = [line for line in done.stdout.splitlines() if line.startswith("test result:")]
     assert len(lines) == 1 and "ndcg@10" in lines[0]
     assert "protocol: RecBole's eval_args split" in done.stdout
-    assert list((tmp_path / "saved").glob("MIND-*.pth"))
+    saved = list((tmp_path / "saved").glob("MIND-*.pth"))
+    assert len(saved) == 1 and f"checkpoint: saved/{saved[0].name}" in done.stdout.splitlines()
 
 
 def test_cli_bad_key_value_exits_non_zero_naming_the_key(tmp_path):

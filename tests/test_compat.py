@@ -155,6 +155,10 @@ PATCHED_RECBOLE_ATTRIBUTES = {
     "recbole.data.dataset.dataset.Dataset._download",
     "recbole.quick_start.quick_start.load_data_and_model",
     "recbole.quick_start.load_data_and_model",  # the package's re-export of the same function
+    # distributed evaluation: each user once, processes weighted by their users (issue 45)
+    "recbole.data.dataloader.abstract_dataloader.AbstractDataLoader.__init__",
+    "recbole.evaluator.evaluator.Evaluator.evaluate",
+    "recbole.trainer.trainer.Trainer._map_reduce",
 }
 ADDED_RECBOLE_NAMES = {"recbole.trainer.MINDTrainer", "recbole.model.sequential_recommender.mind"}
 

@@ -130,10 +130,17 @@ def test_generated_dataset_runs_with_the_command_the_generator_prints(in_tmp_dir
     torch.save(saved, unbeatable)
     args = ["--dataset=synthetic", "--data_path=synth", f"--resume={unbeatable}", *TINY_RUN]
     args[args.index("--epochs=1")] = "--epochs=2"
+    before = unbeatable.read_bytes()
     assert run_cli_in_process(monkeypatch, args) == 0
     output = capsys.readouterr().out
     assert "best valid: no resumed epoch beat the checkpoint's best valid score" in output
     assert "test result: recall@10:" in output
+    # issue 45: the resumed checkpoint is only read; the run names its own, complete, file
+    assert unbeatable.read_bytes() == before
+    line = next(line for line in output.splitlines() if line.startswith("checkpoint: "))
+    assert line.endswith(f"(a copy of its weights: no resumed epoch beat them); resumed from {unbeatable}, "
+                         "left unchanged")
+    assert load_checkpoint(line.split()[1])["best_valid_score"] == float("inf")
 
 
 @pytest.mark.parametrize("protocol_files, message", [

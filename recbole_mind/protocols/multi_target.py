@@ -242,7 +242,7 @@ def run_multi_target(
     if resume_checkpoint is not None:
         from recbole_mind.checkpoint import resume_training
 
-        resume_training(trainer, resume_checkpoint, config, prepared.dataset)
+        resume_training(trainer, resume_checkpoint, config, prepared.dataset, saved)
     best_valid_score, best_valid_result = trainer.fit(
         prepared.train_data, prepared.valid_users, saved=saved, show_progress=config["show_progress"]
     )
@@ -267,6 +267,7 @@ def run_multi_target(
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "checkpoint": trainer.saved_model_file if saved else None,
+        "resumed_from": resume_checkpoint,
         "train_epoch_seconds": trainer.epoch_seconds,
         "test_seconds": test_seconds,
         "test_users": len(prepared.test_users),

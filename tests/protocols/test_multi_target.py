@@ -19,7 +19,7 @@ from recbole_mind.protocols.targets import (
 )
 from recbole_mind.registration import properties_path
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, file_sha256
 
 # The file users pass on the command line, from a checkout.
 PROTOCOL_YAML = os.path.join(REPO_ROOT, "properties", "protocols", "multi_target.yaml")
@@ -327,13 +327,13 @@ def test_no_held_out_user_reaches_training(tiny_data, tmp_path, monkeypatch):
     assert prepared.test_users.item_seq_len.tolist() == [10] * 4
 
 
-def quick_start_run(data_path, model, overrides):
+def quick_start_run(data_path, model, overrides, resume_checkpoint=None):
     config_dict = {
         "data_path": data_path, "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1, "train_batch_size": 256,
         "eval_batch_size": 16, "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
         **QUIET, **overrides,
     }
-    return run_recbole_mind(model, "tiny", [PROTOCOL_YAML], config_dict)
+    return run_recbole_mind(model, "tiny", [PROTOCOL_YAML], config_dict, resume_checkpoint=resume_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -364,6 +364,17 @@ def check_run_result(result, model):
 
 def test_mind_one_epoch_through_the_quick_start(mind_run):
     check_run_result(mind_run, "MIND")
+
+
+def test_a_resumed_run_writes_a_new_checkpoint_and_leaves_the_resumed_one_as_it_was(mind_run, tiny_data, tmp_path,
+                                                                                      monkeypatch):
+    original = os.path.abspath(mind_run["checkpoint"])
+    before = file_sha256(original)
+    monkeypatch.chdir(tmp_path)
+    resumed = quick_start_run(tiny_data, "MIND", {"embedding_size": 16, "epochs": 2}, resume_checkpoint=original)
+    assert file_sha256(original) == before
+    assert resumed["resumed_from"] == original and os.path.isfile(resumed["checkpoint"])
+    assert os.path.abspath(resumed["checkpoint"]) != original
 
 
 def test_the_best_checkpoint_reproduces_the_test_result(mind_run):
