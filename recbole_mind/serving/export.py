@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from recbole_mind.data.output import all_or_nothing, check_output_path
+from recbole_mind.data.output import all_or_nothing, check_output_path, refuse_output_onto_input
 from recbole_mind.serving.index import active_interest_rows, build_index, check_n, retrieve
 from recbole_mind.categories import item_categories
 from recbole_mind.serving.diversity import ItemCategories, check_diversity_lambda
@@ -51,13 +51,15 @@ def export_vectors(
 
     The three files are written under temporary names and renamed into place together, so an
     interrupted export leaves an earlier one whole. ``overwrite``: replace an earlier export
-    (refused otherwise, :func:`check_export_folder`).
+    (refused otherwise, :func:`check_export_folder`). An export file that is the checkpoint
+    (a symlink, a hard link) is refused either way.
     """
     check_export_folder(out_dir, overwrite)
+    paths = {name: os.path.join(out_dir, name) for name in EXPORT_FILES}
+    refuse_output_onto_input(list(paths.values()), [checkpoint], "--out")  # --overwrite or not
     served = serve_users(checkpoint, user_tokens, config_dict)
     config = served.config
     rows = active_interest_rows(served.interests.numpy(), served.capsule_mask.numpy())
-    paths = {name: os.path.join(out_dir, name) for name in EXPORT_FILES}
     meta = {
         "checkpoint": os.path.abspath(checkpoint),
         "dataset": config["dataset"],

@@ -25,8 +25,8 @@ def test_subsample_keeps_whole_histories_of_a_seeded_subset_of_users(tmp_path):
     assert subsample_main(args) == 0
     _, half = users("half")
     assert len(half) == 5 and all(half[user] == int(user[1:]) + 1 for user in half)
-    assert subsample_main(args) == 0 and users("half")[1] == half  # seeded
-    assert subsample_main([*args[:4], "--users_fraction", "0.5", "--seed", "1"]) == 0
+    assert subsample_main([*args, "--overwrite"]) == 0 and users("half")[1] == half  # seeded
+    assert subsample_main([*args[:4], "--users_fraction", "0.5", "--seed", "1", "--overwrite"]) == 0
     assert users("half")[1] != half
     assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x", "--min_interactions", "11"]) == 2
     assert subsample_main([str(tmp_path / "nowhere"), str(tmp_path / "out"), "--name", "x"]) == 2

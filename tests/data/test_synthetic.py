@@ -57,9 +57,11 @@ def test_recbole_reads_the_files(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"n_users": 0}, "n_users must be an integer >= 1"),
-        ({"n_clusters": 300}, "must not exceed n_items"),
-        ({"interests_per_user": 9}, "must not exceed n_clusters"),
+        ({"n_users": 0}, "--users must be an integer >= 1, got 0"),
+        ({"n_items": -5}, "--items must be an integer >= 1, got -5"),
+        ({"n_clusters": 300}, "--clusters 300 must not exceed --items 200"),
+        ({"interests_per_user": 9}, "--interests_per_user 9 must not exceed --clusters 8"),
+        ({"seed": -1}, "--seed must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path, overrides, message):
@@ -72,7 +74,7 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys):
                  "--interests_per_user", "2"]) == 0
     assert (tmp_path / "synthetic" / "synthetic.inter").exists()
     assert main([str(tmp_path), "--clusters", "0"]) == 2
-    assert "n_clusters must be an integer >= 1" in capsys.readouterr().err
+    assert "error: --clusters must be an integer >= 1, got 0\n" == capsys.readouterr().err
 
 
 def test_stickiness_keeps_consecutive_interactions_in_one_interest(tmp_path):
@@ -92,7 +94,7 @@ def test_stickiness_keeps_consecutive_interactions_in_one_interest(tmp_path):
 
 @pytest.mark.parametrize("stickiness", [-0.1, 1.0, "high"])
 def test_bad_stickiness_is_named(tmp_path, stickiness):
-    with pytest.raises(ValueError, match="stickiness must be a number in"):
+    with pytest.raises(ValueError, match="--stickiness must be a number in"):
         write_multi_interest_dataset(str(tmp_path), **SMALL, stickiness=stickiness)
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b"])
 def test_a_name_that_is_not_a_plain_folder_name_is_refused(tmp_path, name):
@@ -114,7 +116,7 @@ def test_an_interrupted_write_leaves_no_partial_files(tmp_path, monkeypatch):
     real_open = builtins.open
 
     def failing_open(path, mode="r", *args, **kwargs):
-        if str(path).endswith(".item.part"):
+        if ".synthetic.item." in str(path) and str(path).endswith(".part"):
             raise KeyboardInterrupt  # Ctrl-C after the .inter file was written
         return real_open(path, mode, *args, **kwargs)
 
