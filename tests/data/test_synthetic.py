@@ -1,5 +1,6 @@
 import collections
 import filecmp
+import os
 
 import pytest
 from recbole.data import create_dataset
@@ -124,3 +125,41 @@ def test_an_interrupted_write_leaves_no_partial_files(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_multi_interest_dataset(str(tmp_path / "out"), **SMALL)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("users, interactions, present", [(60, 30, 30), (1000, 1001, 501), (3, 4, 2)])
+def test_counts_that_leave_users_without_interactions_are_refused(tmp_path, capsys, users, interactions, present):
+    # each user takes ceil(interactions / users) in turn: the last users would be missing from the files
+    assert main([str(tmp_path), "--users", str(users), "--interactions", str(interactions), "--items", "20",
+                 "--clusters", "4", "--interests_per_user", "2"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --interactions {interactions} gives each user ") and error.count("\n") == 1
+    assert f"enough for only {present} of --users {users}: give a multiple of --users" in error
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_messages_name_the_flags_not_the_keywords(tmp_path, capsys):
+    for flags, message in [
+        (["--items", "-3"], "--items must be an integer >= 1, got -3"),
+        (["--users", "0"], "--users must be an integer >= 1, got 0"),
+        (["--interactions", "0"], "--interactions must be an integer >= 1, got 0"),
+        (["--items", "10", "--clusters", "11"], "--clusters 11 must not exceed --items 10"),
+        (["--clusters", "3", "--interests_per_user", "4"], "--interests_per_user 4 must not exceed --clusters 3"),
+    ]:
+        assert main([str(tmp_path), *flags]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {message}") and "n_" not in error, error
+
+
+def test_a_link_at_the_old_temporary_name_is_not_written_through(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    target = tmp_path / "out" / "synthetic"
+    target.mkdir(parents=True)
+    for name in ("synthetic.inter.part", "synthetic.item.part"):
+        os.symlink(victim, target / name)
+    write_multi_interest_dataset(str(tmp_path / "out"), **SMALL)
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(target)) == [
+        "synthetic.inter", "synthetic.inter.part", "synthetic.item", "synthetic.item.part"
+    ]
