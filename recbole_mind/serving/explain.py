@@ -98,11 +98,7 @@ def explain(
 
 
 def plot_routing(explanation: dict[str, Any], path: str) -> None:
-    """PNG heat-map of the routing weights: interests x history items.
-
-    Written under a temporary name and renamed onto ``path`` (``data.output.all_or_nothing``):
-    a failed plot leaves an earlier one whole, and a symlink at ``path`` is replaced, not written through.
-    """
+    """PNG heat-map of the routing weights: interests x history items."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,7 +114,9 @@ def plot_routing(explanation: dict[str, Any], path: str) -> None:
     figure.colorbar(image, ax=axes)
     # The rotated titles are taller than a figure a few interests high: tight_layout cannot fit
     # them and clipped the labels. A tight bounding box grows the canvas around them instead.
-    # the temporary name ends in .part: the format comes from the final name (PNG without a suffix)
+    # Written under a fresh temporary name, then renamed onto path (data.output.all_or_nothing):
+    # a failed plot leaves an earlier one whole and a link at path is replaced, not written
+    # through. The temporary name ends in .part: the format comes from path (PNG without a suffix).
     image_format = os.path.splitext(path)[1][1:].lower() or "png"
     try:
         with all_or_nothing([path]) as (partial,):

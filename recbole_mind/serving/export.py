@@ -55,11 +55,11 @@ def export_vectors(
     (a symlink, a hard link) is refused either way.
     """
     check_export_folder(out_dir, overwrite)
-    paths = {name: os.path.join(out_dir, name) for name in EXPORT_FILES}
-    refuse_output_onto_input(list(paths.values()), [checkpoint], "--out")  # --overwrite or not
+    refuse_output_onto_input([os.path.join(out_dir, name) for name in EXPORT_FILES], [checkpoint], "--out")
     served = serve_users(checkpoint, user_tokens, config_dict)
     config = served.config
     rows = active_interest_rows(served.interests.numpy(), served.capsule_mask.numpy())
+    paths = {name: os.path.join(out_dir, name) for name in EXPORT_FILES}
     meta = {
         "checkpoint": os.path.abspath(checkpoint),
         "dataset": config["dataset"],
