@@ -18,9 +18,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from recbole_mind.data.output import all_or_nothing, check_output_path, refuse_output_onto_input
+from recbole_mind.data.output import all_or_nothing, check_output_path
 from recbole_mind.serving.index import active_interest_rows, build_index, check_n, retrieve
 from recbole_mind.categories import item_categories
+from recbole_mind.data.output import refuse_output_onto_input
 from recbole_mind.serving.diversity import ItemCategories, check_diversity_lambda
 from recbole_mind.serving.users import FIRST_ITEM_ID, item_vectors, rows_of_item_ids, serve_users
 
