@@ -25,7 +25,9 @@ import sys
 from collections import Counter
 from typing import Sequence
 
-from recbole_mind.data.output import all_or_nothing, check_dataset_name, refuse_output_onto_input, report_written
+from recbole_mind.data.output import (
+    all_or_nothing, check_dataset_name, check_output_path, refuse_output_onto_input, report_written,
+)
 
 ATOMIC_SUFFIXES = ("inter", "user", "item")
 
@@ -98,6 +100,7 @@ def subsample(
     sources = [folder, *(os.path.join(folder, f"{dataset}.{suffix}") for suffix in ("inter", *copies))]
     # the folder too: a sub-sample inside its source's folder would mix two datasets' files
     refuse_output_onto_input([target, *paths], sources, f"--name {name}")
+    check_output_path(target, f"--name {name}:", folder=True)
     if os.path.isdir(target) and os.listdir(target) and not overwrite:
         held = sorted(os.listdir(target))
         raise ValueError(

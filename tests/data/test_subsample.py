@@ -140,6 +140,9 @@ def test_an_existing_name_is_refused_unless_overwrite(tmp_path, capsys):
     assert subsample_main([*again, "--overwrite"]) == 0
     assert sorted(os.listdir(out / "half")) == ["half.inter"]
     assert (out / "half" / "half.inter").read_bytes() != written["half.inter"]
+    (out / "taken").write_text("x")  # a file where the dataset's folder would go
+    assert subsample_main([str(source), str(out), "--name", "taken", "--overwrite"]) == 2
+    assert capsys.readouterr().err == f"error: --name taken: {out / 'taken'} is a file, not a folder: give a folder path\n"
 
 
 def test_a_link_at_the_old_temporary_name_is_not_written_through(tmp_path):
