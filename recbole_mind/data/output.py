@@ -25,7 +25,8 @@ _NAME_CHARS = 100
 
 def _default_file_mode() -> int:
     """The mode ``open(path, "w")`` would give a new file (0o666 less the umask): ``mkstemp``
-    creates 0o600, and a dataset only its writer can read would surprise everyone else."""
+    creates 0o600, and a dataset only its writer can read would surprise everyone else. (Reading
+    the umask means setting it: a moment's 0 that only a file created by another thread would see.)"""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

@@ -77,9 +77,10 @@ def write_multi_interest_dataset(
     present = -(-n_interactions // per_user)
     if present < n_users:
         # users take ceil(interactions / users) interactions each, in order: the users after the
-        # last full share would have none and be missing from the files, fewer users than asked
+        # last full share would have none and be missing from the files, fewer users than asked.
+        # Dealt otherwise, the files of every accepted count would change: same arguments, same files.
         raise ValueError(
-            f"--interactions {n_interactions} gives each user {per_user} in turn, enough for only {present} of "
+            f"--interactions {n_interactions} gives the users {per_user} each, in order, enough for only {present} of "
             f"--users {n_users}: give a multiple of --users, e.g. {per_user * n_users}"
         )
     rng = np.random.default_rng(seed)

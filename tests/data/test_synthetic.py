@@ -129,11 +129,11 @@ def test_an_interrupted_write_leaves_no_partial_files(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("users, interactions, present", [(60, 30, 30), (1000, 1001, 501), (3, 4, 2)])
 def test_counts_that_leave_users_without_interactions_are_refused(tmp_path, capsys, users, interactions, present):
-    # each user takes ceil(interactions / users) in turn: the last users would be missing from the files
+    # users take ceil(interactions / users) each, in order: the last users would be missing from the files
     assert main([str(tmp_path), "--users", str(users), "--interactions", str(interactions), "--items", "20",
                  "--clusters", "4", "--interests_per_user", "2"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"error: --interactions {interactions} gives each user ") and error.count("\n") == 1
+    assert error.startswith(f"error: --interactions {interactions} gives the users ") and error.count("\n") == 1
     assert f"enough for only {present} of --users {users}: give a multiple of --users" in error
     assert not list(tmp_path.iterdir())
 
