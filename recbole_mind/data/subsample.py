@@ -12,7 +12,8 @@ they are (RecBole ignores rows of users and items that no interaction names)::
     python -m recbole_mind.data.subsample ml-100k data --name ml-100k-past --drop_latest
 
 The source is a folder holding ``<folder name>.inter`` or the name of a dataset shipped inside
-the recbole wheel (ml-100k).
+the recbole wheel (ml-100k). An existing ``--name`` is replaced only with ``--overwrite``; the
+source itself never (``data.output.refuse_output_onto_input``).
 """
 
 from __future__ import annotations
