@@ -17,7 +17,7 @@ from recbole_mind.config import config_file_setting
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.keys import check_key_values, check_known_keys, command_line_values
 from recbole_mind.pipeline import TrainingInterrupted
-from recbole_mind.data.output import check_output_path
+from recbole_mind.data.output import check_output_path, refuse_output_onto_input
 from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.quick_start import run, run_recbole_mind
 from recbole_mind.registration import properties_path
@@ -156,6 +156,7 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
         )
     output = args.tune_output or os.path.splitext(os.path.basename(args.tune))[0] + ".best.yaml"
     check_output_path(output, "--tune_output")  # before the first trial, not after the last
+    refuse_output_onto_input(output, [args.tune, *(config_files or [])], "--tune_output")
 
     def objective(config_dict, config_file_list):
         # validation only: a search never scores the test split, nor keeps a checkpoint per trial

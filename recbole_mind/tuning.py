@@ -28,7 +28,7 @@ import yaml
 
 from recbole_mind.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys
 from recbole_mind.params import MINDParams, read_mind_params
-from recbole_mind.data.output import check_output_path
+from recbole_mind.data.output import all_or_nothing, check_output_path, refuse_output_onto_input
 from recbole_mind.registration import properties_path
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3}
@@ -188,6 +188,9 @@ def tune(
         raise ValueError(f"max_evals must be an integer >= 1, got {max_evals!r}")
     space = load_search_space(space_file)
     check_output_path(output_file, "tune output")
+    # the output is rewritten after every trial: onto the space or a config file, it would
+    # replace what the next trials read
+    refuse_output_onto_input(output_file, [space_file, *(config_file_list or [])], "tune output")
     if algo == "exhaustive":
         if set(space) != {"choice"}:
             raise ValueError(
@@ -247,13 +250,10 @@ def write_trials(output_file: str, space_file: str, trials: list[dict[str, Any]]
         "# Finished trials (valid score: keys):",
         *(f"#   {t['best_valid_score']:.4f}: {t['params']}" for t in trials),
     ]
-    if os.path.dirname(output_file):
-        os.makedirs(os.path.dirname(output_file), exist_ok=True)
-    partial = output_file + ".partial"
-    with open(partial, "w", encoding="utf-8") as file:
-        file.write("\n".join(lines) + "\n")
-        yaml.safe_dump(best["params"], file, sort_keys=True)
-    os.replace(partial, output_file)
+    with all_or_nothing([output_file]) as (partial,):
+        with open(partial, "w", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+            yaml.safe_dump(best["params"], file, sort_keys=True)
 
 
 def grid_search(choices: dict[str, list]) -> Callable:

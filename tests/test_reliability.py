@@ -152,7 +152,7 @@ def test_a_dataset_too_small_to_split_names_the_empty_split(in_tmp_dir, monkeypa
     # One interaction per user: RecBole would stop in torch's sampler with "num_samples=0".
     from recbole_mind.data.synthetic import main as synthetic_main
 
-    assert synthetic_main(["synth", "--users", "60", "--items", "200", "--interactions", "30"]) == 0
+    assert synthetic_main(["synth", "--users", "30", "--items", "200", "--interactions", "30"]) == 0
     capsys.readouterr()
     if protocol_files:
         os.symlink(os.path.join(REPO_ROOT, "properties"), in_tmp_dir / "properties")

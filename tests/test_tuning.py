@@ -242,3 +242,40 @@ def test_cli_search_refuses_flags_it_would_ignore(tmp_path, monkeypatch, capsys,
     monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_tune_output_onto_the_space_or_a_config_file_is_refused_before_the_first_trial(tmp_path, monkeypatch):
+    space = write(tmp_path, "choice:\n  a: [1, 2]\n  b: [0]\n")
+    fixed = write(tmp_path, "epochs: 1\n", name="fixed.yaml")
+    os.symlink(space, tmp_path / "link.yaml")
+    monkeypatch.chdir(tmp_path)
+    for output, config_files in [(space, None), ("space.yaml", None), (str(tmp_path / "link.yaml"), None),
+                                 (f"{tmp_path}/../{tmp_path.name}/fixed.yaml", [fixed])]:
+        calls = []
+        with pytest.raises(ValueError, match=r"^tune output: .* is an input of this command"):
+            tune(fake_objective(calls), space, output, config_files, algo="exhaustive")
+        assert calls == []
+    assert open(space).read() == "choice:\n  a: [1, 2]\n  b: [0]\n" and open(fixed).read() == "epochs: 1\n"
+
+
+def test_cli_refuses_a_tune_output_onto_its_space_file(tmp_path, monkeypatch, capsys):
+    from recbole_mind.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    space = write(tmp_path, "choice:\n  interest_num: [1, 3]\n")
+    args = [f"--tune={space}", "--tune_output=space.yaml"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "error: --tune_output: space.yaml is an input of this command" in error
+    assert open(space).read() == "choice:\n  interest_num: [1, 3]\n"
+
+
+def test_a_link_at_the_old_temporary_name_is_not_written_through(tmp_path):
+    space = write(tmp_path, "choice:\n  a: [1, 2]\n  b: [0]\n")
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    os.symlink(victim, tmp_path / "best.yaml.partial")
+    tune(fake_objective([]), space, str(tmp_path / "best.yaml"), algo="exhaustive")
+    assert victim.read_text() == "keep me" and yaml.safe_load(open(tmp_path / "best.yaml")) == {"a": 2, "b": 0}
+    assert sorted(os.listdir(tmp_path)) == ["best.yaml", "best.yaml.partial", "space.yaml", "victim"]

@@ -26,7 +26,6 @@ import http.client
 import os
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -36,6 +35,8 @@ from logging import getLogger
 import yaml
 
 import recbole
+
+from recbole_mind.data.output import temporary_beside
 
 # RecBole's list of the datasets it can download (name -> url).
 RECBOLE_DATASET_URLS = os.path.join(os.path.dirname(recbole.__file__), "properties", "dataset", "url.yaml")
@@ -152,7 +153,7 @@ def download_dataset(dataset: str, folder: str, confirm_large: bool = False, sho
     parent = os.path.dirname(folder)
     created_parent = not os.path.isdir(parent)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.download-", dir=parent)
+    staging = temporary_beside(folder, folder=True)  # a fresh name: no one can have planted a link there
     try:
         archive = os.path.join(staging, urllib.parse.unquote(url.rpartition("/")[2]) or "archive.zip")
         _fetch(url, archive, dataset, folder, confirm_large, show_progress)

@@ -27,7 +27,7 @@ import re
 import sys
 from typing import Iterator, Sequence
 
-from recbole_mind.data.output import all_or_nothing, report_written
+from recbole_mind.data.output import all_or_nothing, refuse_output_onto_input, report_written
 
 DATASET = "ml-1m"
 # raw file -> (number of fields, atomic suffix, header)
@@ -112,7 +112,11 @@ def _convert_row(raw_name: str, values: list[str]) -> list[str]:
 
 
 def convert_ml1m(raw_dir: str, out_dir: str) -> str:
-    """Write RecBole atomic files for MovieLens-1M; returns the dataset folder written."""
+    """Write RecBole atomic files for MovieLens-1M; returns the dataset folder written.
+
+    An output folder that is ``raw_dir`` (or an output file that is a raw file), however spelt,
+    is refused (``ValueError``) before anything is written.
+    """
     missing = [name for name in LAYOUT if not os.path.isfile(os.path.join(raw_dir, name))]
     if missing:
         raise MovieLensFormatError(
@@ -121,6 +125,9 @@ def convert_ml1m(raw_dir: str, out_dir: str) -> str:
         )
     target = os.path.join(out_dir, DATASET)
     outputs = [os.path.join(target, f"{DATASET}.{suffix}") for _, suffix, _ in LAYOUT.values()]
+    # the folders too: atomic files written among the raw ones would mix the two layouts
+    inputs = [raw_dir, *(os.path.join(raw_dir, name) for name in LAYOUT)]
+    refuse_output_onto_input([target, *outputs], inputs, "OUT_DIR")
     with all_or_nothing(outputs) as partial:
         for (raw_name, (fields, _, header)), out_path in zip(LAYOUT.items(), partial):
             path = os.path.join(raw_dir, raw_name)
@@ -150,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = convert_ml1m(args.raw_dir, args.out_dir)
         return f"wrote {target}; run: python run_recbole_mind.py --dataset=ml-1m --data_path={args.out_dir}"
 
-    return report_written(write, (MovieLensFormatError, OSError))
+    return report_written(write, (ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ they are (RecBole ignores rows of users and items that no interaction names)::
     python -m recbole_mind.data.subsample ml-100k data --name ml-100k-past --drop_latest
 
 The source is a folder holding ``<folder name>.inter`` or the name of a dataset shipped inside
-the recbole wheel (ml-100k).
+the recbole wheel (ml-100k). An existing ``--name`` is replaced only with ``--overwrite``; the
+source itself never (``data.output.refuse_output_onto_input``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ import sys
 from collections import Counter
 from typing import Sequence
 
-from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
+from recbole_mind.data.output import (
+    all_or_nothing, check_dataset_name, check_output_path, refuse_output_onto_input, report_written,
+)
+
+ATOMIC_SUFFIXES = ("inter", "user", "item")
 
 
 def source_folder(source: str) -> str:
@@ -74,16 +79,35 @@ def subsample(
     min_interactions: int = 0,
     seed: int = 0,
     drop_latest: bool = False,
+    overwrite: bool = False,
 ) -> tuple[str, int, int]:
-    """Write ``out_dir/name/name.*``; returns that folder and the numbers of users and interactions kept."""
+    """Write ``out_dir/name/name.*``; returns that folder and the numbers of users and interactions kept.
+
+    Refused before anything is written: an output folder that is the source's (however spelt),
+    and a ``name`` whose folder already holds files unless ``overwrite`` (``--overwrite``), which
+    then also removes that dataset's ``.user`` / ``.item`` file when the source has none.
+    """
     if not 0 < users_fraction <= 1:
-        raise ValueError(f"users_fraction must be in (0, 1], got {users_fraction!r}")
+        raise ValueError(f"--users_fraction must be in (0, 1], got {users_fraction!r}")
     check_dataset_name(name)
     folder = source_folder(source)
     dataset = os.path.basename(os.path.normpath(folder))
     inter_path = os.path.join(folder, f"{dataset}.inter")
     if not os.path.isfile(inter_path):
         raise FileNotFoundError(f"{inter_path} does not exist: the source folder needs a {dataset}.inter file")
+    target = os.path.join(out_dir, name)
+    copies = [suffix for suffix in ("user", "item") if os.path.isfile(os.path.join(folder, f"{dataset}.{suffix}"))]
+    paths = [os.path.join(target, f"{name}.{suffix}") for suffix in ("inter", *copies)]
+    sources = [folder, *(os.path.join(folder, f"{dataset}.{suffix}") for suffix in ("inter", *copies))]
+    # the folder too: a sub-sample inside its source's folder would mix two datasets' files
+    refuse_output_onto_input([target, *paths], sources, f"--name {name}")
+    check_output_path(target, f"--name {name}:", folder=True)
+    if os.path.isdir(target) and os.listdir(target) and not overwrite:
+        held = sorted(os.listdir(target))
+        raise ValueError(
+            f"--name {name}: {target} already exists and holds {', '.join(held[:3])}"
+            f"{', ...' if len(held) > 3 else ''}: pass --overwrite to replace it, or choose another --name"
+        )
     try:
         with open(inter_path, encoding="utf-8") as file:
             header, *rows = [line for line in file.read().splitlines() if line]
@@ -110,14 +134,15 @@ def subsample(
             kept = without_latest(kept, user_column, columns.index("timestamp"))
         except ValueError as error:
             raise ValueError(f"{inter_path}: --drop_latest: {error}") from None
-    target = os.path.join(out_dir, name)
-    copies = [suffix for suffix in ("user", "item") if os.path.isfile(os.path.join(folder, f"{dataset}.{suffix}"))]
-    paths = [os.path.join(target, f"{name}.{suffix}") for suffix in ("inter", *copies)]
     with all_or_nothing(paths) as partial:
         with open(partial[0], "w", encoding="utf-8") as file:
             file.write("\n".join([header, *kept]) + "\n")
         for suffix, path in zip(copies, partial[1:]):
             shutil.copyfile(os.path.join(folder, f"{dataset}.{suffix}"), path)
+    for suffix in ATOMIC_SUFFIXES:  # an earlier sub-sample's .user / .item RecBole would read with this one
+        stale = os.path.join(target, f"{name}.{suffix}")
+        if suffix not in ("inter", *copies) and os.path.isfile(stale):
+            os.remove(stale)
     return target, len(users), len(kept)
 
 
@@ -136,12 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--drop_latest", action="store_true",
         help="drop each user's interactions at their latest timestamp (a copy without the source's test items)",
     )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that --name")
     args = parser.parse_args(argv)
 
     def write() -> str:
         target, users, interactions = subsample(
             args.source, args.out_dir, args.name, args.users_fraction, args.min_interactions, args.seed,
-            args.drop_latest,
+            args.drop_latest, args.overwrite,
         )
         return (
             f"wrote {target}: {users} users, {interactions} interactions; "

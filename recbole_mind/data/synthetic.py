@@ -31,6 +31,13 @@ import numpy as np
 from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
 
 
+# keyword -> the command's flag: messages name the flag, how most people call this
+FLAGS = {
+    "n_users": "--users", "n_items": "--items", "n_interactions": "--interactions", "n_clusters": "--clusters",
+    "interests_per_user": "--interests_per_user", "seed": "--seed", "stickiness": "--stickiness",
+}
+
+
 def write_multi_interest_dataset(
     out_dir: str,
     name: str = "synthetic",
@@ -42,26 +49,46 @@ def write_multi_interest_dataset(
     seed: int = 0,
     stickiness: float = 0.0,
 ) -> str:
-    """Write the atomic files; returns the dataset folder. Same arguments, same files."""
-    for key, value, minimum in (
-        ("n_users", n_users, 1), ("n_items", n_items, 1), ("n_interactions", n_interactions, 1),
-        ("n_clusters", n_clusters, 1), ("interests_per_user", interests_per_user, 1),
+    """Write the atomic files; returns the dataset folder. Same arguments, same files.
+
+    Errors name the command's flags (``--items`` for ``n_items``, :data:`FLAGS`).
+    """
+    for key, value in (
+        ("n_users", n_users), ("n_items", n_items), ("n_interactions", n_interactions),
+        ("n_clusters", n_clusters), ("interests_per_user", interests_per_user), ("seed", seed),
     ):
+        minimum = 0 if key == "seed" else 1  # numpy refuses a negative seed
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+            raise ValueError(f"{FLAGS[key]} must be an integer >= {minimum}, got {value!r}")
     if isinstance(stickiness, bool) or not isinstance(stickiness, (int, float)) or not 0 <= stickiness < 1:
-        raise ValueError(f"stickiness must be a number in [0, 1), got {stickiness!r}")
+        raise ValueError(f"--stickiness must be a number in [0, 1), got {stickiness!r}")
     check_dataset_name(name)
     if n_clusters > n_items:
-        raise ValueError(f"n_clusters ({n_clusters}) must not exceed n_items ({n_items})")
+        raise ValueError(
+            f"--clusters {n_clusters} must not exceed --items {n_items}: "
+            "every cluster needs an item"
+        )
     if interests_per_user > n_clusters:
-        raise ValueError(f"interests_per_user ({interests_per_user}) must not exceed n_clusters ({n_clusters})")
+        raise ValueError(
+            f"--interests_per_user {interests_per_user} must not exceed --clusters {n_clusters}: "
+            "a user's interests are distinct clusters"
+        )
+    per_user = -(-n_interactions // n_users)
+    present = -(-n_interactions // per_user)
+    if present < n_users:
+        # users take ceil(interactions / users) interactions each, in order: the users after the
+        # last full share would have none and be missing from the files, fewer users than asked.
+        # Dealt otherwise, the files of every accepted count would change: same arguments, same files.
+        raise ValueError(
+            f"--interactions {n_interactions} gives the users {per_user} each, in order, enough for only {present} of "
+            f"--users {n_users}: give a multiple of --users, e.g. {per_user * n_users}"
+        )
     rng = np.random.default_rng(seed)
     cluster_of_item = np.arange(n_items) * n_clusters // n_items  # contiguous, near-equal clusters
     starts = np.searchsorted(cluster_of_item, np.arange(n_clusters))
     sizes = np.bincount(cluster_of_item, minlength=n_clusters)
 
-    users = np.repeat(np.arange(n_users), -(-n_interactions // n_users))[:n_interactions]
+    users = np.repeat(np.arange(n_users), per_user)[:n_interactions]
     user_interests = np.argsort(rng.random((n_users, n_clusters)), axis=1)[:, :interests_per_user]
     chosen = user_interests[users, rng.integers(0, interests_per_user, n_interactions)]
     # Zipf-like rank inside the cluster: P(rank r) proportional to 1 / r, by inverse CDF.

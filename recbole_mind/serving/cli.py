@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any, Sequence
 
-from recbole_mind.data.output import check_output_path
+from recbole_mind.data.output import check_output_path, refuse_output_onto_input
 from recbole_mind.serving.explain import explain, plot_routing
 from recbole_mind.serving.export import export_vectors, retrieve_for_users
 from recbole_mind.serving.index import INDEX_KINDS
@@ -81,14 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if args.plot:
                 check_output_path(args.plot, "--plot")  # before the checkpoint and data load
+                refuse_output_onto_input(args.plot, [args.checkpoint], "--plot")
             explanation = explain(args.checkpoint, args.user, args.n, config_dict)
             if args.json:
                 print(json.dumps(explanation, indent=2))
             else:
                 _print_explanation(explanation)
             if args.plot:
-                os.makedirs(os.path.dirname(args.plot) or ".", exist_ok=True)
-                plot_routing(explanation, args.plot)
+                plot_routing(explanation, args.plot)  # makes its folder
                 print(f"wrote {args.plot}")
     except (ValueError, FileNotFoundError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from recbole_mind.data.atomic import check_atomic_file
+from recbole_mind.data.output import all_or_nothing
 from recbole_mind.scoring import max_interest_scores
 from recbole_mind.serving.index import check_n
 from recbole_mind.serving.users import NO_HISTORY_NOTE, item_vectors, serve_users
@@ -122,5 +123,12 @@ def plot_routing(explanation: dict[str, Any], path: str) -> None:
     figure.colorbar(image, ax=axes)
     # The rotated titles are taller than a figure a few interests high: tight_layout cannot fit
     # them and clipped the labels. A tight bounding box grows the canvas around them instead.
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    # Written under a fresh temporary name, then renamed onto path (data.output.all_or_nothing):
+    # a failed plot leaves an earlier one whole and a link at path is replaced, not written
+    # through. The temporary name ends in .part: the format comes from path (PNG without a suffix).
+    image_format = os.path.splitext(path)[1][1:].lower() or "png"
+    try:
+        with all_or_nothing([path]) as (partial,):
+            figure.savefig(partial, format=image_format, dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(figure)

@@ -23,6 +23,7 @@ import numpy as np
 from recbole_mind.data.output import all_or_nothing, check_output_path
 from recbole_mind.serving.index import Recommendations, build_index, check_n, retrieve
 from recbole_mind.categories import item_categories
+from recbole_mind.data.output import refuse_output_onto_input
 from recbole_mind.serving.diversity import ItemCategories, check_diversity_lambda
 from recbole_mind.serving.users import FIRST_ITEM_ID, NO_HISTORY_NOTE, item_vectors, rows_of_item_ids, serve_users
 
@@ -53,9 +54,11 @@ def export_vectors(
 
     The three files are written under temporary names and renamed into place together, so an
     interrupted export leaves an earlier one whole. ``overwrite``: replace an earlier export
-    (refused otherwise, :func:`check_export_folder`).
+    (refused otherwise, :func:`check_export_folder`). An export file that is the checkpoint
+    (a symlink, a hard link) is refused either way.
     """
     check_export_folder(out_dir, overwrite)
+    refuse_output_onto_input([os.path.join(out_dir, name) for name in EXPORT_FILES], [checkpoint], "--out")
     served = serve_users(checkpoint, user_tokens, config_dict)
     config = served.config
     rows = served.interest_rows()

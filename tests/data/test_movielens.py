@@ -1,4 +1,5 @@
 import math
+import os
 import random
 
 import pytest
@@ -163,3 +164,36 @@ def test_a_byte_order_mark_on_a_file_that_is_not_utf8_names_the_line(tmp_path):
     expected = r"movies.dat, line 1: starts with a UTF-8 byte-order mark but byte b'\\xe9'"
     with pytest.raises(MovieLensFormatError, match=expected):
         convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+
+
+def test_a_conversion_onto_its_raw_folder_is_refused_and_the_raw_files_left_whole(tmp_path, monkeypatch, capsys):
+    raw = tmp_path / "data" / "ml-1m"  # raw files where the converted dataset would go
+    write_raw_ml1m(raw)
+    before = {path.name: path.read_bytes() for path in raw.iterdir()}
+    os.symlink(tmp_path / "data", tmp_path / "link")
+    monkeypatch.chdir(raw)
+    for raw_dir, out_dir in [
+        (str(raw), str(tmp_path / "data")),  # the same folder
+        (".", ".."),  # relative
+        (str(raw), str(raw / ".." / ".." / "data")),  # through ..
+        (str(raw), str(tmp_path / "link")),  # through a link
+    ]:
+        assert main([raw_dir, out_dir]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: OUT_DIR: ") and "is an input of this command" in error
+        assert error.count("\n") == 1
+        assert {path.name: path.read_bytes() for path in raw.iterdir()} == before
+
+
+def test_a_link_at_the_old_temporary_name_is_not_written_through(tmp_path):
+    write_raw_ml1m(tmp_path / "raw")
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    target = tmp_path / "out" / "ml-1m"
+    target.mkdir(parents=True)
+    planted = [f"ml-1m.{suffix}.part" for suffix in ("inter", "user", "item")]
+    for name in planted:
+        os.symlink(victim, target / name)
+    convert_ml1m(str(tmp_path / "raw"), str(tmp_path / "out"))
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(target)) == sorted(["ml-1m.inter", "ml-1m.user", "ml-1m.item", *planted])

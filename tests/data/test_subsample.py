@@ -1,5 +1,7 @@
 """recbole_mind.data.subsample: seeded user sub-samples with whole histories."""
 
+import os
+
 from recbole_mind.data.subsample import main as subsample_main
 
 
@@ -25,8 +27,8 @@ def test_subsample_keeps_whole_histories_of_a_seeded_subset_of_users(tmp_path):
     assert subsample_main(args) == 0
     _, half = users("half")
     assert len(half) == 5 and all(half[user] == int(user[1:]) + 1 for user in half)
-    assert subsample_main(args) == 0 and users("half")[1] == half  # seeded
-    assert subsample_main([*args[:4], "--users_fraction", "0.5", "--seed", "1"]) == 0
+    assert subsample_main([*args, "--overwrite"]) == 0 and users("half")[1] == half  # seeded
+    assert subsample_main([*args[:4], "--users_fraction", "0.5", "--seed", "1", "--overwrite"]) == 0
     assert users("half")[1] != half
     assert subsample_main([str(source), str(tmp_path / "out"), "--name", "x", "--min_interactions", "11"]) == 2
     assert subsample_main([str(tmp_path / "nowhere"), str(tmp_path / "out"), "--name", "x"]) == 2
@@ -85,3 +87,72 @@ def test_subsample_name_must_be_plain(tmp_path, capsys):
         expected = f"name must be a plain dataset name without a path (it names <out_dir>/<name>/<name>.inter), got {name!r}"
         assert expected in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not out.exists()
+
+
+def toy_source(tmp_path):
+    """``tmp_path/data/toy`` with a ``.inter`` of 10 users and an ``.item`` file; their bytes."""
+    source = tmp_path / "data" / "toy"
+    source.mkdir(parents=True)
+    rows = [f"u{user}\ti{item}\t{item}" for user in range(10) for item in range(3)]
+    (source / "toy.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n")
+    (source / "toy.item").write_text("item_id:token\tclass:token\ni0\ta\n")
+    return source, {path.name: path.read_bytes() for path in source.iterdir()}
+
+
+def test_a_sub_sample_onto_its_source_is_refused_and_the_source_left_whole(tmp_path, monkeypatch, capsys):
+    source, before = toy_source(tmp_path)
+    os.symlink(tmp_path / "data", tmp_path / "link")
+    os.symlink(source, tmp_path / "data" / "alias")
+    monkeypatch.chdir(tmp_path / "data")
+    for out_dir, name in [
+        (str(tmp_path / "data"), "toy"),  # the same path
+        (".", "toy"),  # relative
+        (str(source / ".."), "toy"),  # through ..
+        (str(tmp_path / "link"), "toy"),  # through a link to the folder above
+        (str(tmp_path / "data"), "alias"),  # a name that is a link to the source
+    ]:
+        args = [str(source), out_dir, "--name", name, "--users_fraction", "0.5"]
+        for extra in ([], ["--overwrite"]):
+            assert subsample_main([*args, *extra]) == 2
+            error = capsys.readouterr().err
+            assert error.startswith(f"error: --name {name}: ") and "is an input of this command" in error
+            assert error.count("\n") == 1
+            assert {path.name: path.read_bytes() for path in source.iterdir()} == before
+    assert subsample_main(["toy", ".", "--name", "toy"]) == 2  # the source named relative to the cwd
+    assert {path.name: path.read_bytes() for path in source.iterdir()} == before
+
+
+def test_an_existing_name_is_refused_unless_overwrite(tmp_path, capsys):
+    source, _ = toy_source(tmp_path)
+    out = tmp_path / "out"
+    assert subsample_main([str(source), str(out), "--name", "half", "--users_fraction", "0.5"]) == 0
+    written = {path.name: path.read_bytes() for path in (out / "half").iterdir()}
+    assert sorted(written) == ["half.inter", "half.item"]
+    capsys.readouterr()
+    again = [str(source), str(out), "--name", "half", "--users_fraction", "0.5", "--seed", "1"]
+    assert subsample_main(again) == 2
+    assert capsys.readouterr().err == (
+        f"error: --name half: {out / 'half'} already exists and holds half.inter, half.item: pass --overwrite "
+        "to replace it, or choose another --name\n"
+    )
+    assert {path.name: path.read_bytes() for path in (out / "half").iterdir()} == written
+    (source / "toy.item").unlink()  # the new source has no .item: the earlier one must not stay behind
+    assert subsample_main([*again, "--overwrite"]) == 0
+    assert sorted(os.listdir(out / "half")) == ["half.inter"]
+    assert (out / "half" / "half.inter").read_bytes() != written["half.inter"]
+    (out / "taken").write_text("x")  # a file where the dataset's folder would go
+    assert subsample_main([str(source), str(out), "--name", "taken", "--overwrite"]) == 2
+    assert capsys.readouterr().err == f"error: --name taken: {out / 'taken'} is a file, not a folder: give a folder path\n"
+
+
+def test_a_link_at_the_old_temporary_name_is_not_written_through(tmp_path):
+    source, _ = toy_source(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    target = tmp_path / "out" / "half"
+    target.mkdir(parents=True)
+    for name in ("half.inter.part", "half.item.part"):
+        os.symlink(victim, target / name)
+    assert subsample_main([str(source), str(tmp_path / "out"), "--name", "half", "--overwrite"]) == 0
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(target)) == ["half.inter", "half.inter.part", "half.item", "half.item.part"]

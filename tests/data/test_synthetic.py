@@ -1,5 +1,6 @@
 import collections
 import filecmp
+import os
 
 import pytest
 from recbole.data import create_dataset
@@ -57,9 +58,11 @@ def test_recbole_reads_the_files(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"n_users": 0}, "n_users must be an integer >= 1"),
-        ({"n_clusters": 300}, "must not exceed n_items"),
-        ({"interests_per_user": 9}, "must not exceed n_clusters"),
+        ({"n_users": 0}, "--users must be an integer >= 1, got 0"),
+        ({"n_items": -5}, "--items must be an integer >= 1, got -5"),
+        ({"n_clusters": 300}, "--clusters 300 must not exceed --items 200"),
+        ({"interests_per_user": 9}, "--interests_per_user 9 must not exceed --clusters 8"),
+        ({"seed": -1}, "--seed must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path, overrides, message):
@@ -72,7 +75,7 @@ def test_cli_writes_and_reports_errors(tmp_path, capsys):
                  "--interests_per_user", "2"]) == 0
     assert (tmp_path / "synthetic" / "synthetic.inter").exists()
     assert main([str(tmp_path), "--clusters", "0"]) == 2
-    assert "n_clusters must be an integer >= 1" in capsys.readouterr().err
+    assert "error: --clusters must be an integer >= 1, got 0\n" == capsys.readouterr().err
 
 
 def test_stickiness_keeps_consecutive_interactions_in_one_interest(tmp_path):
@@ -92,7 +95,7 @@ def test_stickiness_keeps_consecutive_interactions_in_one_interest(tmp_path):
 
 @pytest.mark.parametrize("stickiness", [-0.1, 1.0, "high"])
 def test_bad_stickiness_is_named(tmp_path, stickiness):
-    with pytest.raises(ValueError, match="stickiness must be a number in"):
+    with pytest.raises(ValueError, match="--stickiness must be a number in"):
         write_multi_interest_dataset(str(tmp_path), **SMALL, stickiness=stickiness)
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b"])
 def test_a_name_that_is_not_a_plain_folder_name_is_refused(tmp_path, name):
@@ -114,7 +117,7 @@ def test_an_interrupted_write_leaves_no_partial_files(tmp_path, monkeypatch):
     real_open = builtins.open
 
     def failing_open(path, mode="r", *args, **kwargs):
-        if str(path).endswith(".item.part"):
+        if ".synthetic.item." in str(path) and str(path).endswith(".part"):
             raise KeyboardInterrupt  # Ctrl-C after the .inter file was written
         return real_open(path, mode, *args, **kwargs)
 
@@ -122,3 +125,41 @@ def test_an_interrupted_write_leaves_no_partial_files(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_multi_interest_dataset(str(tmp_path / "out"), **SMALL)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("users, interactions, present", [(60, 30, 30), (1000, 1001, 501), (3, 4, 2)])
+def test_counts_that_leave_users_without_interactions_are_refused(tmp_path, capsys, users, interactions, present):
+    # users take ceil(interactions / users) each, in order: the last users would be missing from the files
+    assert main([str(tmp_path), "--users", str(users), "--interactions", str(interactions), "--items", "20",
+                 "--clusters", "4", "--interests_per_user", "2"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --interactions {interactions} gives the users ") and error.count("\n") == 1
+    assert f"enough for only {present} of --users {users}: give a multiple of --users" in error
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_messages_name_the_flags_not_the_keywords(tmp_path, capsys):
+    for flags, message in [
+        (["--items", "-3"], "--items must be an integer >= 1, got -3"),
+        (["--users", "0"], "--users must be an integer >= 1, got 0"),
+        (["--interactions", "0"], "--interactions must be an integer >= 1, got 0"),
+        (["--items", "10", "--clusters", "11"], "--clusters 11 must not exceed --items 10"),
+        (["--clusters", "3", "--interests_per_user", "4"], "--interests_per_user 4 must not exceed --clusters 3"),
+    ]:
+        assert main([str(tmp_path), *flags]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {message}") and "n_" not in error, error
+
+
+def test_a_link_at_the_old_temporary_name_is_not_written_through(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    target = tmp_path / "out" / "synthetic"
+    target.mkdir(parents=True)
+    for name in ("synthetic.inter.part", "synthetic.item.part"):
+        os.symlink(victim, target / name)
+    write_multi_interest_dataset(str(tmp_path / "out"), **SMALL)
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(target)) == [
+        "synthetic.inter", "synthetic.inter.part", "synthetic.item", "synthetic.item.part"
+    ]

@@ -1,4 +1,7 @@
+import os
+
 import numpy as np
+import pytest
 
 from recbole_mind.serving.explain import explain, item_titles
 
@@ -36,3 +39,24 @@ def test_item_titles_read_the_file_in_the_datasets_encoding(tmp_path):
     (tmp_path / "films.item").write_bytes("item_id:token\ttitle:token_seq\n7\tLes Misérables\n".encode("latin-1"))
     config = {"data_path": str(tmp_path), "dataset": "films", "field_separator": "\t", "encoding": "latin-1"}
     assert item_titles(config, ItemIdField()) == {"7": "Les Misérables"}
+
+
+def test_a_plot_replaces_a_link_at_its_path_and_a_failed_one_leaves_no_temporary_file(tmp_path):
+    from recbole_mind.serving.explain import plot_routing
+
+    explanation = {
+        "user": "1", "history": [{"item": "i1", "title": "A"}, {"item": "i2", "title": ""}],
+        "interests": [{"interest": 0, "routing_weights": [0.3, 0.7]}, {"interest": 2, "routing_weights": [0.7, 0.3]}],
+    }
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    os.symlink(victim, tmp_path / "heat.png")
+    plot_routing(explanation, str(tmp_path / "heat.png"))
+    assert victim.read_text() == "keep me" and not os.path.islink(tmp_path / "heat.png")
+    plot = (tmp_path / "heat.png").read_bytes()
+    assert plot.startswith(b"\x89PNG")
+    plot_routing(explanation, str(tmp_path / "plots" / "heat"))  # no suffix: PNG, in a new folder
+    assert (tmp_path / "plots" / "heat").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="not supported"):
+        plot_routing(explanation, str(tmp_path / "heat.unknown"))
+    assert sorted(os.listdir(tmp_path)) == ["heat.png", "plots", "victim"]

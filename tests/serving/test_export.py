@@ -103,3 +103,17 @@ def test_export_keeps_an_earlier_export_unless_overwrite_and_writes_all_or_nothi
     monkeypatch.undo()
     export_vectors(checkpoint, str(tmp_path), [second], overwrite=True)
     assert set(load_vectors(str(tmp_path))["user_tokens"]) == {second}
+
+
+def test_a_link_at_the_old_temporary_name_is_not_written_through(in_trained_dir, tmp_path):
+    checkpoint, _, _, _, dataset = in_trained_dir
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    out = tmp_path / "vectors"
+    out.mkdir()
+    planted = [f"{name}.part" for name in ("items.npz", "interests.npz", "meta.json")]
+    for name in planted:
+        os.symlink(victim, out / name)
+    export_vectors(checkpoint, str(out), [str(dataset.id2token(dataset.uid_field, 1))])
+    assert victim.read_bytes() == b"keep me"
+    assert sorted(os.listdir(out)) == sorted(["items.npz", "interests.npz", "meta.json", *planted])

@@ -60,3 +60,35 @@ def test_explain_refuses_an_unusable_plot_path_before_loading_anything(tmp_path,
     assert main(["explain", str(tmp_path / "missing.pth"), "--user", "1", "--plot", plot]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: --plot {plot}") and message in error and error.count("\n") == 1
+
+
+def test_explain_refuses_a_plot_onto_its_checkpoint_however_spelt(tmp_path, monkeypatch, capsys):
+    from recbole_mind.serving.cli import main
+
+    checkpoint = tmp_path / "saved" / "MIND.pth"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"weights")
+    os.symlink(checkpoint, tmp_path / "link.png")
+    monkeypatch.chdir(tmp_path)
+    for plot in (str(checkpoint), "saved/MIND.pth", "saved/../saved/MIND.pth", "link.png"):
+        assert main(["explain", str(checkpoint), "--user", "1", "--plot", plot]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: --plot: {plot} is an input of this command") and error.count("\n") == 1
+        assert checkpoint.read_bytes() == b"weights"
+
+
+def test_export_refuses_a_file_onto_its_checkpoint_however_spelt(tmp_path, monkeypatch, capsys):
+    from recbole_mind.serving.cli import main
+
+    (tmp_path / "out").mkdir()
+    checkpoint = tmp_path / "out" / "items.npz"  # a checkpoint named as an export file
+    checkpoint.write_bytes(b"weights")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(checkpoint, elsewhere / "meta.json")
+    monkeypatch.chdir(tmp_path)
+    for out in ("out", str(tmp_path / "out"), "elsewhere/../out", str(elsewhere)):
+        assert main(["export", str(checkpoint), "--out", out, "--overwrite"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: --out: ") and "is an input of this command" in error
+        assert error.count("\n") == 1 and checkpoint.read_bytes() == b"weights"
