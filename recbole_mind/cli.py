@@ -20,7 +20,7 @@ from recbole_mind.keys import check_key_values, check_known_keys, command_line_v
 from recbole_mind.pipeline import TrainingInterrupted
 from recbole_mind.data.output import check_output_path
 from recbole_mind.prerun import check_distributed_flags
-from recbole_mind.quick_start import run, run_recbole_mind
+from recbole_mind.quick_start import check_port_free, run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
 
@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
         if args.tune:
             return _run_tuning(args, config_files, command_line)
+        if (args.nproc > 1 or args.world_size != -1) and args.group_offset == 0:
+            check_port_free(args.ip, args.port)  # run() checks too, naming it without the dashes
         result = run(
             model=args.model, dataset=args.dataset, config_file_list=config_files,
             resume_checkpoint=args.resume, nproc=args.nproc, world_size=args.world_size,

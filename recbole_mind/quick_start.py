@@ -169,7 +169,7 @@ def run(
         return run_recbole_mind(model, dataset, config_file_list, config_dict, saved, resume_checkpoint,
                                 command_line=command_line)
     if group_offset == 0:
-        check_port_free(ip, port)
+        check_port_free(ip, port, prefix="")
     import torch.multiprocessing as mp
 
     world_size = nproc if world_size == -1 else world_size
@@ -202,9 +202,10 @@ def run(
 
 
 
-def check_port_free(ip: str, port: str) -> None:
+def check_port_free(ip: str, port: str | int, prefix: str = "--") -> None:
     """Rank 0 listens on ``ip:port``: a port another run holds would end every process in a
-    traceback after the spawn (``DistNetworkError``), so it is refused before, naming ``--port``."""
+    traceback after the spawn (``DistNetworkError``), so it is refused before, naming the port
+    as ``prefix`` + ``port`` (``--port`` on the command line)."""
     import errno
     import socket
 
@@ -217,5 +218,6 @@ def check_port_free(ip: str, port: str) -> None:
             if error.errno != errno.EADDRINUSE:
                 return  # not this machine's address, say: the group's start reports it
             raise ValueError(
-                f"--port {port}: {ip}:{port} is in use (another distributed run?): choose a free port with --port"
+                f"{prefix}port {port}: {ip}:{port} is in use (another distributed run?): choose a free "
+                f"port with {prefix}port"
             ) from None
