@@ -1,10 +1,13 @@
-"""recbole_mind.run_log: an error raised after the log file is opened is written into it."""
+"""recbole_mind.run_log: each run writes its own log, and an error raised after the log file is opened is
+written into it."""
 
 import os
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+import pytest
+
+from conftest import REPO_ROOT, SLICE_CONFIG
 
 
 def test_a_data_error_found_after_loading_is_in_the_run_s_log(tmp_path):
@@ -25,3 +28,59 @@ def test_a_data_error_found_after_loading_is_in_the_run_s_log(tmp_path):
     text = log.read_text()
     assert f"ERROR  run stopped: EmptySplitError: {message}" in text, text[-2000:]
     assert "Traceback" in text  # where it was raised, for a bug report
+
+
+def run_logging_a_line(monkeypatch, lines):
+    """``run_recbole_mind`` up to its log: the run logs a line of its own, then stops as a data
+    error would (the error goes into its log too)."""
+    from logging import getLogger
+
+    import recbole_mind.quick_start as quick_start
+
+    class DataError(ValueError):
+        pass
+
+    def log_and_stop(config, *args, **kwargs):
+        line = f"line of run {len(lines) + 1}"
+        lines.append(line)
+        getLogger().warning(line)
+        raise DataError(f"stop of run {len(lines)}")
+
+    monkeypatch.setattr(quick_start, "prepare", log_and_stop)
+    with pytest.raises(DataError):
+        quick_start.run_recbole_mind("MIND", "ml-100k", config_dict=SLICE_CONFIG)
+
+
+def test_two_runs_in_one_process_each_write_their_own_complete_log(in_tmp_dir, monkeypatch):
+    import logging
+
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    lines = []
+    run_logging_a_line(monkeypatch, lines)  # the same config, in the same second: one log name
+    run_logging_a_line(monkeypatch, lines)
+    logs = sorted((in_tmp_dir / "log" / "MIND").glob("*.log"), key=lambda path: path.stat().st_mtime_ns)
+    assert len(logs) == 2
+    for number, log in enumerate(logs, start=1):
+        text = log.read_text()
+        assert f"line of run {number}" in text and f"stop of run {number}" in text, text
+        other = 3 - number
+        assert f"line of run {other}" not in text and f"stop of run {other}" not in text, text
+    assert root.handlers == handlers  # the runs' handlers are gone, their files closed
+
+
+def test_a_run_in_a_script_that_set_up_logging_still_gets_its_log(in_tmp_dir, monkeypatch):
+    import io
+    import logging
+
+    own = logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(own)  # as logging.basicConfig() in a user's script: RecBole's basicConfig did nothing
+    try:
+        lines = []
+        run_logging_a_line(monkeypatch, lines)
+    finally:
+        root.removeHandler(own)
+    (log,) = (in_tmp_dir / "log" / "MIND").glob("*.log")
+    assert "line of run 1" in log.read_text()
+    assert "line of run 1" in own.stream.getvalue()  # the script's own handler still sees the run
