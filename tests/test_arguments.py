@@ -15,7 +15,7 @@ from recbole_mind.cli import main
 from recbole_mind.config import build_config
 from recbole_mind.keys import command_line_values, literal_value
 
-from conftest import FAST_CONFIG, free_port
+from conftest import FAST_CONFIG
 
 
 def payload(path) -> str:
@@ -144,40 +144,3 @@ def test_the_cli_passes_its_own_arguments_not_the_processes(in_tmp_dir, monkeypa
         main(["--epochs=2", "--learning_rate=0.01", "--state=WARNING", "--show_progress=False"])
     config = config_seen[0]
     assert config["epochs"] == 2 and config["learning_rate"] == 0.01 and "foo" not in config
-
-
-def test_our_own_flags_are_not_reported_as_unused_by_recbole(in_tmp_dir, monkeypatch, config_seen, caplog, capfd):
-    checkpoint = in_tmp_dir / "old.pth"
-    checkpoint.write_bytes(b"")  # never read: the run stops before resuming
-    args = ["--resume", str(checkpoint), "--epochs=2", "--state=WARNING", "--show_progress=False"]
-    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
-    with pytest.raises(Stop):
-        main(args)
-    assert "will not be used" not in caplog.text + "".join(capfd.readouterr())
-
-
-def test_a_distributed_run_on_a_busy_port_stops_naming_the_port(in_tmp_dir, monkeypatch, capsys):
-    import socket
-
-    import torch.multiprocessing
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("processes started on a busy port")
-
-    monkeypatch.setattr(torch.multiprocessing, "spawn", refuse)
-    port = free_port()
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", port))
-        busy.listen()
-        args = ["--nproc", "2", "--ip", "127.0.0.1", "--port", str(port), "--epochs=1", *FAST_ARGS]
-        monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
-        assert main(args) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert err == [f"error: --port {port}: 127.0.0.1:{port} is in use (another distributed run?): "
-                       "choose a free port with --port"]
-        with pytest.raises(ValueError, match=f"^port {port}: 127.0.0.1:{port} is in use"):
-            quick_start.run("MIND", "ml-100k", config_dict=FAST_CONFIG, nproc=2, ip="127.0.0.1", port=str(port))
-    assert not (in_tmp_dir / "log").exists()
-
-
-FAST_ARGS = ["--state=WARNING", "--show_progress=False"]

@@ -1,0 +1,59 @@
+"""What the command line prints is true (issue 45): no RecBole line about our own flags, no
+"resumed" result for a run that was not resumed, one line for a busy --port."""
+
+import sys
+
+import pytest
+
+import recbole_mind.quick_start as quick_start
+from recbole_mind.cli import main
+
+from conftest import FAST_CONFIG, free_port
+from test_arguments import Stop, config_seen  # noqa: F401 (a fixture)
+
+SLICE_ARGS = ["--MAX_ITEM_LIST_LENGTH=10", "--show_progress=False", "--state=WARNING",
+              "--user_inter_num_interval=[20,30]"]
+
+
+def test_a_run_that_validates_no_epoch_says_so_not_that_it_was_resumed(in_tmp_dir, monkeypatch, capsys):
+    args = ["--epochs=1", "--eval_step=0", *SLICE_ARGS]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "best valid: none: no epoch was validated (eval_step=0); the last epoch's weights were tested" in out
+    assert "resumed" not in out and "test result: recall@10:" in out
+
+
+def test_our_own_flags_are_not_reported_as_unused_by_recbole(in_tmp_dir, monkeypatch, config_seen, caplog, capfd):
+    checkpoint = in_tmp_dir / "old.pth"
+    checkpoint.write_bytes(b"")  # never read: the run stops before resuming
+    args = ["--resume", str(checkpoint), "--epochs=2", "--state=WARNING", "--show_progress=False"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    with pytest.raises(Stop):
+        main(args)
+    assert "will not be used" not in caplog.text + "".join(capfd.readouterr())
+
+
+def test_a_distributed_run_on_a_busy_port_stops_naming_the_port(in_tmp_dir, monkeypatch, capsys):
+    import socket
+
+    import torch.multiprocessing
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("processes started on a busy port")
+
+    monkeypatch.setattr(torch.multiprocessing, "spawn", refuse)
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        args = ["--nproc", "2", "--ip", "127.0.0.1", "--port", str(port), "--epochs=1", *SLICE_ARGS[1:3]]
+        monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: --port {port}: 127.0.0.1:{port} is in use (another distributed run?): "
+                       "choose a free port with --port"]
+        with pytest.raises(ValueError, match=f"^port {port}: 127.0.0.1:{port} is in use"):
+            quick_start.run("MIND", "ml-100k", config_dict=FAST_CONFIG, nproc=2, ip="127.0.0.1", port=str(port))
+    assert not (in_tmp_dir / "log").exists()
+
