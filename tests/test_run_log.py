@@ -30,36 +30,48 @@ def test_a_data_error_found_after_loading_is_in_the_run_s_log(tmp_path):
     assert "Traceback" in text  # where it was raised, for a bug report
 
 
-def run_logging_a_line(monkeypatch, lines):
-    """``run_recbole_mind`` up to its log: the run logs a line of its own, then stops as a data
-    error would (the error goes into its log too)."""
+class DataError(ValueError):
+    """Stands for a data problem found once the run's log is open."""
+
+
+@pytest.fixture
+def runs_log_and_stop(monkeypatch):
+    """``run_recbole_mind`` up to its log: each run logs a line of its own (numbered, with its
+    interest_num), then stops as a data error would (the error goes into its log too)."""
     from logging import getLogger
 
     import recbole_mind.quick_start as quick_start
 
-    class DataError(ValueError):
-        pass
+    lines = []
 
     def log_and_stop(config, *args, **kwargs):
-        line = f"line of run {len(lines) + 1}"
-        lines.append(line)
-        getLogger().warning(line)
+        lines.append(f"line of run {len(lines) + 1} (interest_num {config['interest_num']})")
+        getLogger().warning(lines[-1])
         raise DataError(f"stop of run {len(lines)}")
 
     monkeypatch.setattr(quick_start, "prepare", log_and_stop)
+    return lines
+
+
+def run_logging_a_line(**keys):
+    from recbole_mind.quick_start import run_recbole_mind
+
     with pytest.raises(DataError):
-        quick_start.run_recbole_mind("MIND", "ml-100k", config_dict=SLICE_CONFIG)
+        run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE_CONFIG, **keys})
 
 
-def test_two_runs_in_one_process_each_write_their_own_complete_log(in_tmp_dir, monkeypatch):
+def logs_in_order(folder):
+    return sorted((folder / "log" / "MIND").glob("*.log"), key=lambda path: path.stat().st_mtime_ns)
+
+
+def test_two_runs_in_one_process_each_write_their_own_complete_log(in_tmp_dir, runs_log_and_stop):
     import logging
 
     root = logging.getLogger()
     handlers = list(root.handlers)
-    lines = []
-    run_logging_a_line(monkeypatch, lines)  # the same config, in the same second: one log name
-    run_logging_a_line(monkeypatch, lines)
-    logs = sorted((in_tmp_dir / "log" / "MIND").glob("*.log"), key=lambda path: path.stat().st_mtime_ns)
+    run_logging_a_line()  # the same config, in the same second: one log name
+    run_logging_a_line()
+    logs = logs_in_order(in_tmp_dir)
     assert len(logs) == 2
     for number, log in enumerate(logs, start=1):
         text = log.read_text()
@@ -69,7 +81,25 @@ def test_two_runs_in_one_process_each_write_their_own_complete_log(in_tmp_dir, m
     assert root.handlers == handlers  # the runs' handlers are gone, their files closed
 
 
-def test_a_run_in_a_script_that_set_up_logging_still_gets_its_log(in_tmp_dir, monkeypatch):
+def test_each_search_trial_writes_its_own_log(in_tmp_dir, runs_log_and_stop):
+    from recbole_mind.tuning import tune
+
+    (in_tmp_dir / "space.yaml").write_text("choice:\n  interest_num: [1, 3]\n")
+
+    def objective(config_dict, config_file_list):
+        run_logging_a_line(**config_dict)
+        return {"best_valid_score": float(config_dict["interest_num"]), "valid_score_bigger": True,
+                "best_valid_result": {}, "test_result": {}, "model": "MIND"}
+
+    tune(objective, "space.yaml", "best.yaml", algo="exhaustive")
+    texts = [log.read_text() for log in logs_in_order(in_tmp_dir)]
+    assert len(texts) == 2 and [text.count("line of run") for text in texts] == [1, 1], texts
+    assert sorted(line.split("(")[1] for line in runs_log_and_stop) == ["interest_num 1)", "interest_num 3)"]
+    for line, text in zip(runs_log_and_stop, texts):
+        assert line in text
+
+
+def test_a_run_in_a_script_that_set_up_logging_still_gets_its_log(in_tmp_dir, runs_log_and_stop):
     import io
     import logging
 
@@ -77,8 +107,7 @@ def test_a_run_in_a_script_that_set_up_logging_still_gets_its_log(in_tmp_dir, mo
     root = logging.getLogger()
     root.addHandler(own)  # as logging.basicConfig() in a user's script: RecBole's basicConfig did nothing
     try:
-        lines = []
-        run_logging_a_line(monkeypatch, lines)
+        run_logging_a_line()
     finally:
         root.removeHandler(own)
     (log,) = (in_tmp_dir / "log" / "MIND").glob("*.log")
