@@ -40,6 +40,7 @@ def runs_log_and_stop(monkeypatch):
     interest_num), then stops as a data error would (the error goes into its log too)."""
     from logging import getLogger
 
+    import recbole_mind.protocols.multi_target as multi_target
     import recbole_mind.quick_start as quick_start
 
     lines = []
@@ -50,27 +51,33 @@ def runs_log_and_stop(monkeypatch):
         raise DataError(f"stop of run {len(lines)}")
 
     monkeypatch.setattr(quick_start, "prepare", log_and_stop)
+    monkeypatch.setattr(multi_target, "prepare_multi_target", log_and_stop)
     return lines
 
 
-def run_logging_a_line(**keys):
+MULTI_TARGET = os.path.join(REPO_ROOT, "properties", "protocols", "multi_target.yaml")
+
+
+def run_logging_a_line(config_file_list=None, **keys):
     from recbole_mind.quick_start import run_recbole_mind
 
     with pytest.raises(DataError):
-        run_recbole_mind("MIND", "ml-100k", config_dict={**SLICE_CONFIG, **keys})
+        run_recbole_mind("MIND", "ml-100k", config_file_list, config_dict={**SLICE_CONFIG, **keys})
 
 
 def logs_in_order(folder):
     return sorted((folder / "log" / "MIND").glob("*.log"), key=lambda path: path.stat().st_mtime_ns)
 
 
-def test_two_runs_in_one_process_each_write_their_own_complete_log(in_tmp_dir, runs_log_and_stop):
+@pytest.mark.parametrize("config_file_list", [None, [MULTI_TARGET]], ids=["eval_args", "multi_target"])
+def test_two_runs_in_one_process_each_write_their_own_complete_log(in_tmp_dir, runs_log_and_stop,
+                                                                  config_file_list):
     import logging
 
     root = logging.getLogger()
     handlers = list(root.handlers)
-    run_logging_a_line()  # the same config, in the same second: one log name
-    run_logging_a_line()
+    run_logging_a_line(config_file_list)  # the same config, in the same second: one log name
+    run_logging_a_line(config_file_list)
     logs = logs_in_order(in_tmp_dir)
     assert len(logs) == 2
     for number, log in enumerate(logs, start=1):
