@@ -73,7 +73,8 @@ def run_recbole_mind(
         return run_multi_target(config, saved, resume_checkpoint, evaluate_test)
     open_run_log(config)
     logger = getLogger()
-    logger.info(sys.argv)
+    if command_line is not None:  # the command that started the run; a script's own argv is not its config
+        logger.info(sys.argv)
     logger.info(config)
 
     loaded, train_data, valid_data, test_data, model_obj = prepare(config)

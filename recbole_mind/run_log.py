@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from typing import Any, Callable, TypeVar
 
 from recbole.utils import init_logger
@@ -55,8 +54,9 @@ def open_run_log(config: Any) -> str:
 
     Handlers already on the root logger (an earlier run's, a script's own) are set aside while
     ``init_logger`` runs, so its ``basicConfig`` installs this run's handlers, then put back.
-    RecBole's console handler is dropped when one already writes to the console, so lines are
-    not shown twice. Call it inside :func:`logged_run`, which removes the handlers again.
+    As with RecBole, the console handler is only kept when the root logger had no handler: a
+    script's own handlers show the lines (not twice). Call it inside :func:`logged_run`, which
+    removes the handlers again.
     """
     root = logging.getLogger()
     before = list(root.handlers)
@@ -75,7 +75,7 @@ def open_run_log(config: Any) -> str:
         path = file_handler.baseFilename
         root.addHandler(file_handler)
     _opened.add(path)
-    if any(_writes_to_console(handler) for handler in before):
+    if before:
         for handler in added:
             if not isinstance(handler, logging.FileHandler):
                 root.removeHandler(handler)
@@ -93,11 +93,6 @@ def _file_handler_like(handler: logging.FileHandler, path: str) -> logging.FileH
     for log_filter in handler.filters:
         replacement.addFilter(log_filter)
     return replacement
-
-
-def _writes_to_console(handler: logging.Handler) -> bool:
-    return (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
-            and getattr(handler, "stream", None) in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__))
 
 
 def write_to_log_files(error: BaseException) -> None:
