@@ -217,6 +217,8 @@ RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "clip_grad_norm": (lambda value: value is None or isinstance(value, dict),
                        "~ or a mapping like {max_norm: 5, norm_type: 2}"),
     "eval_args": (lambda value: isinstance(value, dict), "a mapping with split, group_by, order, mode"),
+    # RecBole's KD_DAGFM passes it to eval() to pick its teacher network: a name, never code
+    "teacher": ((lambda value: value in ("CrossNet", "CIN")), "CrossNet or CIN (KD_DAGFM's teacher networks)"),
     # ours, for every model (properties/diversity.yaml)
     "diversity_lambda": ((lambda value: _is_number(value) and value >= 0), "a finite number >= 0"),
     "diversity_category_field": ((lambda value: value is None or (isinstance(value, str) and value != "")),

@@ -144,3 +144,15 @@ def test_the_cli_passes_its_own_arguments_not_the_processes(in_tmp_dir, monkeypa
         main(["--epochs=2", "--learning_rate=0.01", "--state=WARNING", "--show_progress=False"])
     config = config_seen[0]
     assert config["epochs"] == 2 and config["learning_rate"] == 0.01 and "foo" not in config
+
+
+def test_kd_dagfm_s_teacher_which_recbole_evaluates_is_a_network_name_in_every_layer(tmp_path):
+    target = tmp_path / "pwned"
+    config_file = tmp_path / "kd.yaml"
+    config_file.write_text(f'teacher: "{payload(target)}"\n')
+    with pytest.raises(ValueError, match="teacher must be CrossNet or CIN"):
+        build_config("KD_DAGFM", "ml-100k", config_file_list=[str(config_file)])
+    with pytest.raises(ValueError, match="teacher must be CrossNet or CIN"):
+        build_config("KD_DAGFM", "ml-100k", config_dict={"teacher": "'os'"})
+    assert build_config("KD_DAGFM", "ml-100k", config_dict={"teacher": "CIN"})["teacher"] == "CIN"
+    assert not target.exists()
