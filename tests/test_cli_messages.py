@@ -34,9 +34,11 @@ def test_our_own_flags_are_not_reported_as_unused_by_recbole(in_tmp_dir, monkeyp
     assert "will not be used" not in caplog.text + "".join(capfd.readouterr())
 
 
-def test_a_distributed_run_on_a_busy_port_stops_naming_the_port(in_tmp_dir, monkeypatch, capsys):
-    import socket
+@pytest.mark.parametrize("ip", ["localhost", "127.0.0.1"])
+def test_a_distributed_run_on_a_busy_port_stops_naming_the_port(in_tmp_dir, monkeypatch, capsys, ip):
+    import datetime
 
+    import torch.distributed
     import torch.multiprocessing
 
     def refuse(*args, **kwargs):
@@ -44,16 +46,15 @@ def test_a_distributed_run_on_a_busy_port_stops_naming_the_port(in_tmp_dir, monk
 
     monkeypatch.setattr(torch.multiprocessing, "spawn", refuse)
     port = free_port()
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", port))
-        busy.listen()
-        args = ["--nproc", "2", "--ip", "127.0.0.1", "--port", str(port), "--epochs=1", *SLICE_ARGS[1:3]]
-        monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
-        assert main(args) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert err == [f"error: --port {port}: 127.0.0.1:{port} is in use (another distributed run?): "
-                       "choose a free port with --port"]
-        with pytest.raises(ValueError, match=f"^port {port}: 127.0.0.1:{port} is in use"):
-            quick_start.run("MIND", "ml-100k", config_dict=FAST_CONFIG, nproc=2, ip="127.0.0.1", port=str(port))
+    # the store rank 0 of another distributed run listens on
+    store = torch.distributed.TCPStore(ip, port, 1, True, timeout=datetime.timedelta(seconds=10))
+    args = ["--nproc", "2", "--ip", ip, "--port", str(port), "--epochs=1", *SLICE_ARGS[1:3]]
+    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --port {port}: {ip}:{port} is in use (another distributed run?): "
+                   "choose a free port with --port"]
+    with pytest.raises(ValueError, match=f"^port {port}: {ip}:{port} is in use"):
+        quick_start.run("MIND", "ml-100k", config_dict=FAST_CONFIG, nproc=2, ip=ip, port=str(port))
+    del store
     assert not (in_tmp_dir / "log").exists()
-
