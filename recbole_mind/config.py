@@ -154,8 +154,9 @@ def _config_from_arguments(model_class: type, dataset: str, config_file_list: li
     value could run code, and a script's own flags became config keys. Both methods are
     shadowed on this one instance while it is built, so the object stays a plain RecBole
     ``Config`` (checkpoints pickle it) and other ``Config`` objects are left alone.
+    ``command_line`` is used as given: ``cli.main`` has read it as literals already, and reading
+    a quoted text twice would change it (``"'saved(2)'"`` -> ``saved(2)`` -> refused as a call).
     """
-    command_line = literal_values(command_line, "the command line")  # already typed by cli.main
     config = Config.__new__(Config)
     config._load_cmd_line = lambda: dict(command_line)
     config._convert_config_dict = lambda values: literal_values(values, "config_dict")

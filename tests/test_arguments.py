@@ -121,6 +121,12 @@ def test_command_line_values_keep_their_priority_and_types_in_the_config():
     assert type(config).__name__ == "Config" and "_load_cmd_line" not in vars(config)  # a plain Config
 
 
+def test_a_quoted_command_line_text_is_read_once():
+    config = build_config("MIND", "ml-100k", config_dict=FAST_CONFIG,
+                          command_line=command_line_values({"checkpoint_dir": "'saved(2)'"}))
+    assert config["checkpoint_dir"] == "saved(2)"
+
+
 def test_config_dict_strings_are_read_as_literals():
     config = build_config("MIND", "ml-100k", config_dict={**FAST_CONFIG, "epochs": "4", "topk": "[10]",
                                                           "user_inter_num_interval": "[20,30]"})
