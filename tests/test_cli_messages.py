@@ -24,13 +24,21 @@ def test_a_run_that_validates_no_epoch_says_so_not_that_it_was_resumed(in_tmp_di
     assert "resumed" not in out and "test result: recall@10:" in out
 
 
-def test_our_own_flags_are_not_reported_as_unused_by_recbole(in_tmp_dir, monkeypatch, config_seen, caplog, capfd):
-    checkpoint = in_tmp_dir / "old.pth"
-    checkpoint.write_bytes(b"")  # never read: the run stops before resuming
-    args = ["--resume", str(checkpoint), "--epochs=2", "--state=WARNING", "--show_progress=False"]
+@pytest.mark.parametrize("flags", [["--resume", "old.pth"], ["--nproc", "2", "--port", "{port}"]])
+def test_our_own_flags_are_not_reported_as_unused_by_recbole(in_tmp_dir, monkeypatch, config_seen, caplog, capfd,
+                                                             flags):
+    (in_tmp_dir / "old.pth").write_bytes(b"")  # never read: the run stops before resuming
+    def stop_before_spawning(config):  # a distributed run builds its config, then fetches the data
+        config_seen.append(config)
+        raise Stop
+
+    monkeypatch.setattr(quick_start, "fetch_dataset", stop_before_spawning)
+    args = [flag.format(port=free_port()) for flag in flags] + ["--epochs=2", "--state=WARNING",
+                                                                "--show_progress=False"]
     monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
     with pytest.raises(Stop):
         main(args)
+    assert config_seen and config_seen[0]["epochs"] == 2  # the config was built, with the flags in argv
     assert "will not be used" not in caplog.text + "".join(capfd.readouterr())
 
 
