@@ -144,7 +144,8 @@ def _interval(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, list):
-        # RecBole's Config reads "[20,30]" from a dict or the command line as the list [20, 30]
+        # a YAML list [20, 30], or a config RecBole built before literal_value kept "[20,30]" a
+        # string (it str()s the value when it parses the interval)
         return len(value) == 2 and all(_is_number(end) for end in value) and value[0] <= value[1]
     if not isinstance(value, str):
         return False
