@@ -1,7 +1,7 @@
 """Command line mirroring RecBole's ``run_recbole.py``.
 
 ``--model``, ``--dataset``, ``--config_files`` and the run's flags are ours; every other
-``--key=value`` is a RecBole/MIND config override, read here as a literal (``keys.literal_value``,
+``--key=value`` is a RecBole/MIND config override, read here as a literal (``literals.literal_value``,
 never ``eval``) and handed to the run with the priority of RecBole's command line; RecBole's
 ``Config`` does not read ``sys.argv`` itself (``config.build_config``).
 """

@@ -18,7 +18,8 @@ from recbole.config import Config
 from recbole.utils import ModelType, get_model
 
 from recbole_mind.data.atomic import user_config
-from recbole_mind.keys import check_config_file_keys, literal_values, read_config_file
+from recbole_mind.keys import check_config_file_keys, read_config_file
+from recbole_mind.literals import literal_values
 from recbole_mind.prerun import check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
@@ -126,7 +127,7 @@ def build_config(
     ``command_line`` is the ``--key=value`` keys the command line (``cli.main``) has parsed;
     the process's ``sys.argv`` is never read, so a script calling this with flags of its own
     gets the config its arguments say. A string in ``config_dict`` is read as a literal
-    (``keys.literal_value``), never evaluated.
+    (``literals.literal_value``), never evaluated.
     """
     model_class = resolve_model(model)
     for path in config_file_list or []:

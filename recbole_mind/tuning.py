@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 import yaml
 
-from recbole_mind.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys, literal_value
+from recbole_mind.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys
+from recbole_mind.literals import literal_value
 from recbole_mind.params import MINDParams, read_mind_params
 from recbole_mind.data.output import check_output_path
 from recbole_mind.registration import properties_path

@@ -2,7 +2,7 @@
 
 RecBole's ``Config`` passed every ``--key=value`` and every ``config_dict`` string to ``eval()``
 and read ``sys.argv`` whoever called it; ``config.build_config`` gives it the values ``cli.main``
-parsed instead (``keys.literal_value``) and nothing of the process's command line.
+parsed instead (``literals.literal_value``) and nothing of the process's command line.
 """
 
 import math
@@ -13,7 +13,8 @@ import pytest
 import recbole_mind.quick_start as quick_start
 from recbole_mind.cli import main
 from recbole_mind.config import build_config
-from recbole_mind.keys import command_line_values, literal_value
+from recbole_mind.keys import command_line_values
+from recbole_mind.literals import literal_value
 
 from conftest import FAST_CONFIG
 
