@@ -170,12 +170,15 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, comman
     return 0
 
 
-def _format_result(result: dict[str, Any] | None, validated: bool) -> str:
-    """``metric: value, ...``; a best valid result of None says why there is none: no epoch was
-    validated (``eval_step=0``), or the run was resumed and no epoch beat the checkpoint."""
-    if result is None and not validated:
-        return "none: no epoch was validated (eval_step=0); the last epoch's weights were tested"
-    if result is None:
+# A best valid result of None means one of two things: say which.
+NOT_VALIDATED = "none: no epoch was validated (eval_step=0); the last epoch's weights were tested"
+
+
+def _format_result(result: dict[str, Any] | str | None) -> str:
+    """``metric: value, ...``, or the text that stands for a result (``NOT_VALIDATED``)."""
+    if isinstance(result, str):
+        return result
+    if result is None:  # validated, resumed, and no epoch beat the checkpoint's best valid score
         return "no resumed epoch beat the checkpoint's best valid score; its weights were kept"
     return ", ".join(f"{metric}: {float(value):.4f}" for metric, value in result.items())
 
@@ -221,7 +224,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
               f"test users, several targets each; {excluded})")
     else:
         print("protocol: RecBole's eval_args split")
-    validated = bool(result.get("valid_curve", True))  # a validation adds a point to the curve
-    print(f"best valid: {_format_result(result['best_valid_result'], validated)}")
-    print(f"test result: {_format_result(result['test_result'], validated)}")
+    if result["best_valid_result"] is None and not result.get("valid_curve", True):
+        result = {**result, "best_valid_result": NOT_VALIDATED}  # each validation adds a curve point
+    print(f"best valid: {_format_result(result['best_valid_result'])}")
+    print(f"test result: {_format_result(result['test_result'])}")
     return 0
