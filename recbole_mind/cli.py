@@ -1,8 +1,9 @@
 """Command line mirroring RecBole's ``run_recbole.py``.
 
-``--model``, ``--dataset`` and ``--config_files`` are ours; every other ``--key=value`` is a
-RecBole/MIND config override that RecBole's ``Config`` reads from the command line itself,
-exactly as with ``run_recbole.py``.
+``--model``, ``--dataset``, ``--config_files`` and the run's flags are ours; every other
+``--key=value`` is a RecBole/MIND config override, read here as a literal (``literals.literal_value``,
+never ``eval``) and handed to the run with the priority of RecBole's command line; RecBole's
+``Config`` does not read ``sys.argv`` itself (``config.build_config``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from recbole_mind.keys import check_key_values, check_known_keys, command_line_v
 from recbole_mind.pipeline import TrainingInterrupted
 from recbole_mind.data.output import check_output_path, refuse_output_onto_input
 from recbole_mind.prerun import check_distributed_flags
-from recbole_mind.quick_start import run, run_recbole_mind
+from recbole_mind.quick_start import check_port_free, run, run_recbole_mind
 from recbole_mind.registration import properties_path
 from recbole_mind.tuning import ALGORITHMS, load_search_space, tune
 
@@ -85,11 +86,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentParser) -> None:
-    """The arguments argparse leaves to RecBole: ``--key=value`` config keys, each set once.
+def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """The arguments argparse leaves over: ``--key=value`` config keys, each set once; returns
+    them read as literals.
 
-    RecBole's ``Config`` drops anything else with only a log line (``--epochs 20`` trains for
-    the default), silently drops a value holding '=', and raises a traceback for a key given
+    RecBole's ``Config`` dropped anything else with only a log line (``--epochs 20`` trained for
+    the default), silently dropped a value holding '=', and raised a traceback for a key given
     twice; the key names and values are checked as a YAML file's are.
     """
     flags = {action.dest for action in parser._actions}
@@ -107,12 +109,14 @@ def check_config_arguments(arguments: Sequence[str], parser: argparse.ArgumentPa
             raise ValueError(f"--{key} is given twice, as {values[key]!r} and {value!r}: keep one")
         values[key] = value
     check_known_keys(values, "the command line", also_known=flags)
-    check_key_values(command_line_values(values), "the command line")
+    typed = command_line_values(values)
+    check_key_values(typed, "the command line")
+    return typed
 
 
 def check_lists_not_split(arguments: Sequence[str]) -> None:
     """``--key=[a, b]`` reaches us as two arguments, ``--key=[a,`` and ``b]``: name the list
-    and show the form that arrives whole (RecBole reads the command line itself)."""
+    and show the form that arrives whole."""
     for index, argument in enumerate(arguments):
         key, _, value = argument.partition("=")
         if not argument.startswith("--") or value.count("[") <= value.count("]"):
@@ -127,12 +131,6 @@ def check_lists_not_split(arguments: Sequence[str]) -> None:
         )
 
 
-def _command_line_keys(argv: Sequence[str], own_flags: set[str]) -> set[str]:
-    """Config keys set as --key=value (RecBole reads these itself and they win over all else)."""
-    keys = {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--") and "=" in arg}
-    return keys - own_flags
-
-
 def _check_tuning_flags(args: argparse.Namespace) -> None:
     """A search runs single-process trials from scratch: flags it would ignore are refused."""
     ignored = [flag for flag, given in (("--resume", args.resume is not None), ("--nproc", args.nproc != 1),
@@ -144,11 +142,11 @@ def _check_tuning_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: Sequence[str]) -> int:
+def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, command_line: dict[str, Any]) -> int:
     _check_tuning_flags(args)
     space = load_search_space(args.tune)
     searched = {key for params in space.values() for key in params}
-    fixed = _command_line_keys(argv, set(vars(args))) & searched
+    fixed = set(command_line) & searched  # a --key=value wins over every trial
     if fixed:
         raise ValueError(
             f"{', '.join(sorted(fixed))} set on the command line and searched in {args.tune}: "
@@ -161,7 +159,7 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
     def objective(config_dict, config_file_list):
         # validation only: a search never scores the test split, nor keeps a checkpoint per trial
         result = run_recbole_mind(args.model, args.dataset, config_file_list, config_dict, saved=False,
-                                  evaluate_test=False)
+                                  evaluate_test=False, command_line=command_line)
         return {**result, "model": args.model}
 
     outcome = tune(objective, args.tune, output, config_files, args.tune_algo, args.tune_max_evals)
@@ -173,8 +171,15 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, argv: 
     return 0
 
 
-def _format_result(result: dict[str, Any] | None) -> str:
-    if result is None:  # resumed, and no epoch beat the checkpoint's best valid score
+# A best valid result of None means one of two things: say which.
+NOT_VALIDATED = "none: no epoch was validated (eval_step=0); the last epoch's weights were tested"
+
+
+def _format_result(result: dict[str, Any] | str | None) -> str:
+    """``metric: value, ...``, or the text that stands for a result (``NOT_VALIDATED``)."""
+    if isinstance(result, str):
+        return result
+    if result is None:  # validated, resumed, and no epoch beat the checkpoint's best valid score
         return "no resumed epoch beat the checkpoint's best valid score; its weights were kept"
     return ", ".join(f"{metric}: {float(value):.4f}" for metric, value in result.items())
 
@@ -197,7 +202,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args, config_arguments = parser.parse_known_args(argv)
     config_files = args.config_files.split() if args.config_files else None
     try:
-        check_config_arguments(config_arguments, parser)
+        command_line = check_config_arguments(config_arguments, parser)
         # a flag given wins; else the YAML files' model and dataset, not the flags' defaults
         args.model = args.model or config_file_setting("model", config_files) or "MIND"
         args.dataset = args.dataset or config_file_setting("dataset", config_files) or "ml-100k"
@@ -205,11 +210,13 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         if args.resume is not None and not os.path.isfile(args.resume):
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
         if args.tune:
-            return _run_tuning(args, config_files, argv)
+            return _run_tuning(args, config_files, command_line)
+        if (args.nproc > 1 or args.world_size != -1) and args.group_offset == 0:
+            check_port_free(args.ip, args.port)  # run() checks too, naming it without the dashes
         result = run(
             model=args.model, dataset=args.dataset, config_file_list=config_files,
             resume_checkpoint=args.resume, nproc=args.nproc, world_size=args.world_size,
-            ip=args.ip, port=args.port, group_offset=args.group_offset,
+            ip=args.ip, port=args.port, group_offset=args.group_offset, command_line=command_line,
         )
     except (ValueError, DatasetNotFoundError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -229,6 +236,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
               f"test users, several targets each; {excluded})")
     else:
         print("protocol: RecBole's eval_args split")
+    if result["best_valid_result"] is None and not result.get("valid_curve", True):
+        result = {**result, "best_valid_result": NOT_VALIDATED}  # each validation adds a curve point
     print(f"best valid: {_format_result(result['best_valid_result'])}")
     print(f"test result: {_format_result(result['test_result'])}")
     checkpoint_line = _checkpoint_line(result)

@@ -19,6 +19,7 @@ from recbole.utils import ModelType, get_model
 
 from recbole_mind.data.atomic import user_config
 from recbole_mind.keys import check_config_file_keys, read_config_file
+from recbole_mind.literals import literal_values
 from recbole_mind.prerun import check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
@@ -114,13 +115,19 @@ def build_config(
     dataset: str = "ml-100k",
     config_file_list: list[str] | None = None,
     config_dict: dict[str, Any] | None = None,
+    command_line: dict[str, Any] | None = None,
 ) -> Config:
     """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
 
     Priority, lowest first: RecBole's defaults with ``properties/MIND.yaml`` for MIND (see
     ``registration``), ``properties/sequential_ce.yaml`` (RecBole's sequential models trained
     with CE), ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``,
-    ``--key=value``.
+    ``command_line``.
+
+    ``command_line`` is the ``--key=value`` keys the command line (``cli.main``) has parsed;
+    the process's ``sys.argv`` is never read, so a script calling this with flags of its own
+    gets the config its arguments say. A string in ``config_dict`` is read as a literal
+    (``literals.literal_value``), never evaluated.
     """
     model_class = resolve_model(model)
     for path in config_file_list or []:
@@ -129,14 +136,34 @@ def build_config(
     if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
         names.insert(0, "sequential_ce.yaml")
     defaults = [properties_path(name) for name in names if os.path.isfile(properties_path(name))]
-    config = Config(
-        model=model_class,
-        dataset=dataset,
-        config_file_list=defaults + list(config_file_list or []),
-        config_dict=config_dict,
+    config = _config_from_arguments(
+        model_class, dataset, defaults + list(config_file_list or []), config_dict, command_line or {}
     )
     use_users_ml100k(config)
     if model_class is MIND:
         read_mind_params(config)  # fail on a bad key before the data is loaded
     check_run_config(config)
+    return config
+
+
+def _config_from_arguments(model_class: type, dataset: str, config_file_list: list[str],
+                           config_dict: dict[str, Any] | None, command_line: dict[str, Any]) -> Config:
+    """RecBole's ``Config`` built from these arguments only.
+
+    RecBole's ``Config.__init__`` reads ``--key=value`` from ``sys.argv`` (``_load_cmd_line``)
+    and passes those strings and ``config_dict``'s to ``eval()`` (``_convert_config_dict``): a
+    value could run code, and a script's own flags became config keys. Both methods are
+    shadowed on this one instance while it is built, so the object stays a plain RecBole
+    ``Config`` (checkpoints pickle it) and other ``Config`` objects are left alone.
+    ``command_line`` is used as given: ``cli.main`` has read it as literals already, and reading
+    a quoted text twice would change it (``"'saved(2)'"`` -> ``saved(2)`` -> refused as a call).
+    """
+    config = Config.__new__(Config)
+    config._load_cmd_line = lambda: dict(command_line)
+    config._convert_config_dict = lambda values: literal_values(values, "config_dict")
+    try:
+        Config.__init__(config, model=model_class, dataset=dataset, config_file_list=config_file_list,
+                        config_dict=config_dict)
+    finally:
+        del config._load_cmd_line, config._convert_config_dict
     return config

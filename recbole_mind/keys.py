@@ -20,7 +20,6 @@ import functools
 import glob
 import math
 import os
-import re
 import warnings
 from dataclasses import fields
 from typing import Any, Callable, Iterable, Mapping
@@ -28,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 import recbole
+from recbole_mind.literals import INTERVAL as _INTERVAL, literal_values
 from recbole_mind.params import MINDParams
 from recbole_mind.registration import properties_path
 from recbole_mind.removed import REMOVED_LEVERS, check_removed_keys
@@ -47,8 +47,6 @@ LOG_LEVELS = ("info", "debug", "warning", "error", "critical")
 EVAL_ORDERS = ("RO", "TO")
 EVAL_GROUPS = ("user", "none")
 DUPLICATE_POLICIES = ("first", "last")
-_INTERVAL_END = r"\s*(-?inf|-?\d+(?:\.\d*)?)\s*"
-_INTERVAL = re.compile(rf"^[\[(]{_INTERVAL_END},{_INTERVAL_END}[\])]$")
 
 
 class UnknownKeyError(ValueError):
@@ -143,7 +141,8 @@ def _interval(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, list):
-        # RecBole's Config reads "[20,30]" from a dict or the command line as the list [20, 30]
+        # a YAML list [20, 30], or a config RecBole built before literal_value kept "[20,30]" a
+        # string (it str()s the value when it parses the interval)
         return len(value) == 2 and all(_is_number(end) for end in value) and value[0] <= value[1]
     if not isinstance(value, str):
         return False
@@ -216,6 +215,8 @@ RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "clip_grad_norm": (lambda value: value is None or isinstance(value, dict),
                        "~ or a mapping like {max_norm: 5, norm_type: 2}"),
     "eval_args": (lambda value: isinstance(value, dict), "a mapping with split, group_by, order, mode"),
+    # RecBole's KD_DAGFM passes it to eval() to pick its teacher network: a name, never code
+    "teacher": ((lambda value: value in ("CrossNet", "CIN")), "CrossNet or CIN (KD_DAGFM's teacher networks)"),
     # ours, for every model (properties/diversity.yaml)
     "diversity_lambda": ((lambda value: _is_number(value) and value >= 0), "a finite number >= 0"),
     "diversity_category_field": ((lambda value: value is None or (isinstance(value, str) and value != "")),
@@ -288,11 +289,8 @@ def _check_eval_args(eval_args: Mapping[str, Any], source: str) -> None:
 
 
 def command_line_values(raw_values: Mapping[str, str]) -> dict[str, Any]:
-    """``--key=value`` strings converted as RecBole's ``Config`` converts them (literals, true/false)."""
-    from recbole.config import Config
-
-    # RecBole's own conversion; it does not use the instance.
-    return Config._convert_config_dict(None, dict(raw_values))
+    """``--key=value`` strings read as literals (``literal_value``), never evaluated."""
+    return literal_values(raw_values, "the command line")
 
 
 def read_config_file(path: str) -> dict[str, Any]:

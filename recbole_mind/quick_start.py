@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from recbole.utils import init_logger, set_color
+from recbole.utils import set_color
 
 from recbole_mind.checkpoint import check_resumable, resume_training
 from recbole_mind.config import build_config
@@ -27,10 +27,10 @@ from recbole_mind.pipeline import NOT_EVALUATED, build_trainer, prepare
 from recbole_mind.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
 from recbole_mind.protocols.params import is_multi_target
-from recbole_mind.run_log import errors_logged
+from recbole_mind.run_log import logged_run, open_run_log
 
 
-@errors_logged
+@logged_run
 def run_recbole_mind(
     model: str | type = "MIND",
     dataset: str = "ml-100k",
@@ -40,6 +40,7 @@ def run_recbole_mind(
     resume_checkpoint: str | None = None,
     queue=None,
     evaluate_test: bool = True,
+    command_line: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate ``model`` on ``dataset``, as RecBole's ``run_recbole`` does.
 
@@ -56,6 +57,8 @@ def run_recbole_mind(
             there.
         evaluate_test: False for a validation-only run (a search's trials): the test split is
             never scored, and ``test_result`` says so instead of holding numbers.
+        command_line: the ``--key=value`` keys ``cli.main`` parsed, above ``config_dict``. The
+            process's ``sys.argv`` is never read (``config.build_config``).
 
     Returns:
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
@@ -67,12 +70,13 @@ def run_recbole_mind(
         ``model_parameters`` (trainable parameters) and ``valid_curve`` (``[cumulative training
         seconds, validation score]`` after each validation).
     """
-    config = build_config(model, dataset, config_file_list, config_dict)
+    config = build_config(model, dataset, config_file_list, config_dict, command_line)
     if is_multi_target(config):  # held-out users, several targets each (issue 15)
         return run_multi_target(config, saved, resume_checkpoint, evaluate_test)
-    init_logger(config)
+    open_run_log(config)
     logger = getLogger()
-    logger.info(sys.argv)
+    if command_line is not None:  # the command that started the run; a script's own argv is not its config
+        logger.info(sys.argv)
     logger.info(config)
 
     loaded, train_data, valid_data, test_data, model_obj = prepare(config)
@@ -149,6 +153,7 @@ def run(
     ip: str = "localhost",
     port: str = "5678",
     group_offset: int = 0,
+    command_line: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """:func:`run_recbole_mind` in one process, or in ``nproc`` processes with PyTorch DDP.
 
@@ -156,15 +161,19 @@ def run(
     processes in all (default ``nproc``) at ``ip:port``; this machine's processes take the
     ranks ``group_offset`` .. ``group_offset + nproc - 1``. On CPUs the processes talk over
     gloo (``recbole_mind.compat``), on GPUs over NCCL. Returns the first process's result.
+    ``command_line`` is :func:`run_recbole_mind`'s, passed on to every process.
 
     Raises:
-        ValueError: flags that disagree (``prerun.check_distributed_flags``), before any
-            process starts.
+        ValueError: flags that disagree (``prerun.check_distributed_flags``), or ``ip:port``
+            taken on the machine of rank 0, before any process starts.
     """
     # The command line's checks, here too: bad flags would hang every process at the group's start.
     check_distributed_flags(nproc, world_size, ip, port, group_offset, prefix="")
     if nproc == 1 and world_size == -1:
-        return run_recbole_mind(model, dataset, config_file_list, config_dict, saved, resume_checkpoint)
+        return run_recbole_mind(model, dataset, config_file_list, config_dict, saved, resume_checkpoint,
+                                command_line=command_line)
+    if group_offset == 0:
+        check_port_free(ip, port, prefix="")
     import torch.multiprocessing as mp
 
     world_size = nproc if world_size == -1 else world_size
@@ -172,7 +181,7 @@ def run(
     # processes starting together race on them (FileExistsError), so they exist before the
     # processes start. Building the config here also reports a bad key, and a checkpoint that
     # cannot resume this run, once, before spawning.
-    config = build_config(model, dataset, config_file_list, config_dict)
+    config = build_config(model, dataset, config_file_list, config_dict, command_line)
     if is_multi_target(config):
         raise ValueError(
             "multi_target: True runs in one process (its held-out users are evaluated by one "
@@ -190,8 +199,29 @@ def run(
     arguments = {
         "model": model, "dataset": dataset, "config_file_list": config_file_list,
         "config_dict": {**(config_dict or {}), **distributed}, "saved": saved,
-        "resume_checkpoint": resume_checkpoint, "queue": queue,
+        "resume_checkpoint": resume_checkpoint, "queue": queue, "command_line": command_line,
     }
     mp.spawn(_run_process, args=(arguments,), nprocs=nproc, join=True)
     return None if queue.empty() else queue.get()
 
+
+
+def check_port_free(ip: str, port: str | int, prefix: str = "--") -> None:
+    """Rank 0 listens on ``ip:port``: a port another run holds would end every process in a
+    traceback after the spawn (``DistNetworkError``), so it is refused before, naming the port
+    as ``prefix`` + ``port`` (``--port`` on the command line)."""
+    import errno
+    import socket
+
+    with socket.socket() as probe:
+        # as the group's store binds: a port left in TIME_WAIT by a finished run is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, int(port)))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                return  # not this machine's address, say: the group's start reports it
+            raise ValueError(
+                f"{prefix}port {port}: {ip}:{port} is in use (another distributed run?): choose a free "
+                f"port with {prefix}port"
+            ) from None

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import yaml
 
 from recbole_mind.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys
+from recbole_mind.literals import literal_value
 from recbole_mind.params import MINDParams, read_mind_params
 from recbole_mind.data.output import all_or_nothing, check_output_path, refuse_output_onto_input
 from recbole_mind.registration import properties_path
@@ -77,6 +78,8 @@ def check_drawn_values(path: str, space: dict[str, dict[str, list]]) -> None:
     """
     for key, values in space.get("choice", {}).items():
         for value in values:
+            # a trial's config_dict is read as literals: text that reads as code stops the search now
+            literal_value(key, value, f"{path}: choice of {key!r}")
             _check_drawn(path, "choice", key, value)
     for key, (low, high, *step) in {**space.get("uniform", {}), **space.get("quniform", {})}.items():
         distribution = "uniform" if key in space.get("uniform", {}) else "quniform"

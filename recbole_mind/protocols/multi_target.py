@@ -39,7 +39,7 @@ from recbole.config import Config
 from recbole.data.dataset import Dataset
 from recbole.data.utils import create_samplers, get_dataloader
 from recbole.trainer import Trainer
-from recbole.utils import ModelType, init_logger, init_seed, set_color
+from recbole.utils import ModelType, init_seed, set_color
 from torch import nn
 
 from recbole_mind.protocols.params import PROTOCOL_NAME, MultiTargetParams, Scorer, read_multi_target_params
@@ -52,6 +52,7 @@ from recbole_mind.protocols.targets import (
     split_users,
     time_ordered_sequences,
 )
+from recbole_mind.run_log import open_run_log
 
 # below this many validation or test users, metrics are mostly noise: the run warns
 FEW_HELD_OUT_USERS = 10
@@ -233,7 +234,7 @@ def run_multi_target(
             f"(MIND, SASRec, GRU4Rec, SINE, ...) and Pop; {config['model']} is a "
             f"{config['MODEL_TYPE'].name} model"
         )
-    init_logger(config)
+    open_run_log(config)  # a file of its own, also for a second run in this process
     logger = getLogger()
     logger.info(config)
     prepared = prepare_multi_target(config, params)
