@@ -17,7 +17,7 @@ import recbole
 from recbole.config import Config
 from recbole.utils import ModelType, get_model
 
-from recbole_mind.data.atomic import user_config
+from recbole_mind.data.dataset_files import user_config
 from recbole_mind.keys import check_config_file_keys, read_config_file
 from recbole_mind.literals import literal_values
 from recbole_mind.prerun import check_run_config

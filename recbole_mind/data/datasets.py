@@ -12,7 +12,7 @@ from recbole.config import Config
 from recbole.data import create_dataset
 from recbole.data.dataset import Dataset
 
-from recbole_mind.data.atomic import check_dataset_files
+from recbole_mind.data.dataset_files import check_dataset_files
 from recbole_mind.data.coverage import catalogue_warnings
 from recbole_mind.data.download import (
     RECBOLE_DATASET_URLS, DatasetNotFoundError, downloadable_datasets, fetch_missing_dataset,
