@@ -19,7 +19,7 @@ from recbole.utils import ModelType, get_model
 
 from recbole_mind.data.dataset_files import user_config
 from recbole_mind.keys import check_config_file_keys, read_config_file
-from recbole_mind.literals import literal_values
+from recbole_mind.literals import ConfigYamlLoader, literal_values
 from recbole_mind.prerun import check_run_config
 from recbole_mind.mind import MIND
 from recbole_mind.params import read_mind_params
@@ -71,7 +71,7 @@ def check_config_file(path: str) -> None:
         raise FileNotFoundError(f"Config file not found: {path}")
     with open(path, encoding="utf-8") as file:
         try:
-            content = yaml.load(file, Loader=yaml.FullLoader)
+            content = yaml.load(file, Loader=ConfigYamlLoader)
         except yaml.YAMLError as error:
             raise ValueError(f"Config file {path} is not valid YAML: {error}") from error
         except UnicodeDecodeError as error:
@@ -161,9 +161,13 @@ def _config_from_arguments(model_class: type, dataset: str, config_file_list: li
     config = Config.__new__(Config)
     config._load_cmd_line = lambda: dict(command_line)
     config._convert_config_dict = lambda values: literal_values(values, "config_dict")
+    config._build_yaml_loader = lambda: ConfigYamlLoader  # files give plain data (literals.py)
     try:
         Config.__init__(config, model=model_class, dataset=dataset, config_file_list=config_file_list,
                         config_dict=config_dict)
     finally:
-        del config._load_cmd_line, config._convert_config_dict
+        del config._load_cmd_line, config._convert_config_dict, config._build_yaml_loader
+    # Every YAML was read by now; checkpoints pickle this attribute, so it names a loader any
+    # reader has (PyYAML's own), not a class of this package.
+    config.yaml_loader = yaml.SafeLoader
     return config

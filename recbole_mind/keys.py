@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 import recbole
-from recbole_mind.literals import INTERVAL as _INTERVAL, literal_values
+from recbole_mind.literals import INTERVAL as _INTERVAL, ConfigYamlLoader, literal_values
 from recbole_mind.params import MINDParams
 from recbole_mind.registration import properties_path
 from recbole_mind.removed import REMOVED_LEVERS, check_removed_keys
@@ -294,11 +294,10 @@ def command_line_values(raw_values: Mapping[str, str]) -> dict[str, Any]:
 
 
 def read_config_file(path: str) -> dict[str, Any]:
-    """A YAML config file as RecBole reads it (with RecBole's float rule: ``1e-3`` is a float)."""
-    from recbole.config import Config
-
+    """A YAML config file as our Config reads it (``literals.ConfigYamlLoader``: RecBole's float
+    rule, ``1e-3`` is a float; plain data only)."""
     with open(path, encoding="utf-8") as file:
-        content = yaml.load(file.read(), Loader=Config._build_yaml_loader(None))
+        content = yaml.load(file.read(), Loader=ConfigYamlLoader)
     if content is None:
         # RecBole's Config fails on an empty file with a TypeError (dict.update(None)).
         raise ValueError(f"Config file {path} holds no keys: add 'key: value' lines or leave it out")

@@ -12,11 +12,37 @@ import math
 import re
 from typing import Any, Mapping
 
+import yaml
+
 # One interval as RecBole's Dataset parses it: "[20,30]", "(0,10]", "[5,inf)".
 _INTERVAL_END = r"\s*(-?inf|-?\d+(?:\.\d*)?)\s*"
 INTERVAL = re.compile(rf"^[\[(]{_INTERVAL_END},{_INTERVAL_END}[\])]$")
 
 LITERALS = "number, string, list, dict, True/False/None, inf/nan"
+
+
+class ConfigYamlLoader(yaml.SafeLoader):
+    """How every config YAML is read: RecBole's float rule (``1e-3`` and ``.inf`` are floats) on
+    PyYAML's safe loader. RecBole reads with ``FullLoader``, which builds Python objects from
+    tags (``!!python/name:os.system``, ``!!python/object:...``); here a file yields plain data
+    only, and such a tag is a YAML error naming the file."""
+
+
+# RecBole's Config._build_yaml_loader adds this resolver (to FullLoader, for every process user).
+ConfigYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:
+         [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 # Keys RecBole parses as interval strings ("[20,30]", "[5,inf)", "(0,10];[20,30]").
 INTERVAL_KEYS = frozenset({"user_inter_num_interval", "item_inter_num_interval"})
 # Names that mean a float wherever they stand (RecBole's YAML writes .inf and .nan).

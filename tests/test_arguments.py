@@ -163,3 +163,31 @@ def test_kd_dagfm_s_teacher_which_recbole_evaluates_is_a_network_name_in_every_l
         build_config("KD_DAGFM", "ml-100k", config_dict={"teacher": "'os'"})
     assert build_config("KD_DAGFM", "ml-100k", config_dict={"teacher": "CIN"})["teacher"] == "CIN"
     assert not target.exists()
+
+
+YAML_TAGS = {
+    "a function": "learner: !!python/name:os.system\n",
+    "an object": "learner: !!python/object/apply:os.system ['touch {marker}']\n",
+    "an instance": "learner: !!python/object:collections.OrderedDict {{}}\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(YAML_TAGS))
+def test_a_yaml_file_builds_plain_data_only(tmp_path, kind):
+    # RecBole reads config files with FullLoader, which builds Python objects from tags
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.yaml"
+    path.write_text(YAML_TAGS[kind].format(marker=marker), encoding="utf-8")
+    with pytest.raises(ValueError, match="evil.yaml is not valid YAML"):
+        build_config("MIND", "ml-100k", config_file_list=[str(path)])
+    assert not marker.exists()
+
+
+def test_yaml_keeps_recboles_float_rule_and_checkpoints_name_pyyamls_loader(tmp_path):
+    import yaml
+
+    path = tmp_path / "ok.yaml"
+    path.write_text("learning_rate: 1e-3\nepochs: 3\n", encoding="utf-8")
+    config = build_config("MIND", "ml-100k", config_file_list=[str(path)])
+    assert config["learning_rate"] == 0.001 and config["epochs"] == 3
+    assert config.yaml_loader is yaml.SafeLoader
