@@ -9,8 +9,9 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=[
-        "recbole_mind", "recbole_mind.data", "recbole_mind.serving", "recbole_mind.protocols",
-        "recbole_mind.properties",
+        "recbole_mind", "recbole_mind.model", "recbole_mind.settings", "recbole_mind.data",
+        "recbole_mind.diversity", "recbole_mind.integration", "recbole_mind.protocols", "recbole_mind.run",
+        "recbole_mind.serving", "recbole_mind.properties",
     ],
     # The YAML defaults live in the top-level properties/ folder of the repository and are
     # installed inside the package, so they are found the same way from a checkout or a wheel.
@@ -29,7 +30,7 @@ setup(
         # compat's stand-in for pkg_resources (ray's imports) is built on it.
         "packaging>=20",
     ],
-    entry_points={"console_scripts": ["recbole-mind = recbole_mind.cli:main"]},
+    entry_points={"console_scripts": ["recbole-mind = recbole_mind.run.cli:main"]},
     extras_require={
         "tune": ["hyperopt>=0.2.7"],
         "bench": ["matplotlib>=3.5"],

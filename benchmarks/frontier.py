@@ -2,7 +2,7 @@
 
 Each row (``benchmarks/rows.py``'s names) trains once per seed under the multi-target protocol,
 with the dataset's genres loaded, and keeps its best-validation weights. Its ranked lists are
-then re-ranked by ComiRec's greedy (``recbole_mind.diversity.DiversityReranker``, the same
+then re-ranked by ComiRec's greedy (``recbole_mind.diversity.evaluation.DiversityReranker``, the same
 code for every model: MIND's candidates are each interest's top items, a single-vector
 model's its top items) at every ``diversity_lambda`` of the grid, on the validation users
 (for choosing) and the test users (for the report). Per point: Recall@N, NDCG@N, Diversity@N,
@@ -55,8 +55,8 @@ def slot_shares(model, users, ranked: np.ndarray, batch_size: int) -> list[float
     with interest k, per k (interest 0 is the preset's short-term interest). None otherwise."""
     import torch
 
-    from recbole_mind.mind import MIND
-    from recbole_mind.scoring import interest_scores
+    from recbole_mind.model.mind import MIND
+    from recbole_mind.model.scoring import interest_scores
 
     if not isinstance(model, MIND) or model.interest_num == 1:
         return None
@@ -78,7 +78,7 @@ def train_and_sweep(task: dict[str, Any]) -> dict[str, Any]:
     sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from the command line
     import torch
 
-    from recbole_mind.diversity import DiversityReranker
+    from recbole_mind.diversity.evaluation import DiversityReranker
     from recbole_mind.protocols.multi_target import build_multi_target_trainer, prepare_multi_target
     from recbole_mind.protocols.params import read_multi_target_params
     from recbole_mind.protocols.targets import multi_target_metrics, rank_catalogue

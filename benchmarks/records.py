@@ -52,7 +52,7 @@ def anomaly_note(path: str = ANOMALY_RECORD) -> str:
     note = (
         f"{ANOMALY_MARK} Seconds of runs that trained in torch's anomaly mode, which RecBole 1.2.1's "
         "`sine.py` switches on when imported (RecBole's `get_model` imports it for every sequential "
-        "model; MIND, registered by this plugin, and Pop never imported it). `recbole_mind.compat` "
+        "model; MIND, registered by this plugin, and Pop never imported it). `recbole_mind.integration.compat` "
         "now restores the mode after that import; before, the baselines recorded a Python stack for "
         "every autograd node. Marked seconds are not comparable with unmarked ones, and cost targets "
         "that use them get no verdict."

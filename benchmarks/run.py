@@ -32,7 +32,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     )
     import torch
 
-    # RecBole 1.2.1's sine.py switches anomaly mode on when imported (recbole_mind.compat undoes
+    # RecBole 1.2.1's sine.py switches anomaly mode on when imported (recbole_mind.integration.compat undoes
     # it): recorded because it slows training, not results, and differently per model.
     environment["anomaly_mode"] = torch.is_anomaly_enabled()
     return {

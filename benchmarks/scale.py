@@ -34,8 +34,8 @@ def train_one_epoch(task: dict[str, Any]) -> dict[str, Any]:
     """Executed in a fresh spawned process: RSS then belongs to this run alone."""
     sys.argv = sys.argv[:1]
     os.chdir(task["work_dir"])
-    from recbole_mind.config import build_config
-    from recbole_mind.pipeline import build_trainer, prepare
+    from recbole_mind.settings.config import build_config
+    from recbole_mind.run.pipeline import build_trainer, prepare
 
     config = build_config("MIND", task["name"], config_dict=task["config_dict"])
     _, train_data, _, _, model = prepare(config)

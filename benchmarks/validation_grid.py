@@ -64,7 +64,7 @@ def run_trial(
     best validation result, epochs and seconds. ``config_files`` come after the benchmark's
     protocol (``properties/protocols/multi_target.yaml`` validates on held-out users)."""
     import recbole_mind  # noqa: F401  (registration, compat)
-    from recbole_mind.quick_start import run_recbole_mind
+    from recbole_mind.run.quick_start import run_recbole_mind
 
     start = time.perf_counter()
     result = run_recbole_mind(

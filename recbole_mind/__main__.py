@@ -2,7 +2,7 @@
 
 import sys
 
-from recbole_mind.cli import main
+from recbole_mind.run.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="python -m recbole_mind"))

@@ -8,7 +8,7 @@ import sys
 
 from recbole_mind.serving.cli import main
 from recbole_mind.serving.explain import explain, item_titles, plot_routing
-from recbole_mind.serving.diversity import ItemCategories, diverse_merge, greedy_select
+from recbole_mind.diversity.greedy import ItemCategories, diverse_merge, greedy_select
 from recbole_mind.serving.export import export_vectors, load_vectors, retrieve_for_users
 from recbole_mind.serving.index import ExactIndex, active_interest_rows, build_index, merge_interest_results, retrieve
 from recbole_mind.serving.users import (

@@ -82,8 +82,8 @@ def in_tmp_dir(tmp_path, monkeypatch):
 
 def prepared_ml100k(work_dir, config_dict):
     """(config, dataset, train, valid, test) for MIND on ml-100k, built in ``work_dir``."""
-    from recbole_mind.config import build_config
-    from recbole_mind.pipeline import prepare
+    from recbole_mind.settings.config import build_config
+    from recbole_mind.run.pipeline import prepare
 
     old_cwd = os.getcwd()
     os.chdir(work_dir)
@@ -123,7 +123,7 @@ def ml100k_feature_data(tmp_path_factory):
 def trained_mind(tmp_path_factory):
     """(checkpoint, run folder, config, model, dataset) of a tiny MIND (4 interests) trained for
     one epoch on a slice of ml-100k, for the serving tests."""
-    from recbole_mind.quick_start import run_recbole_mind
+    from recbole_mind.run.quick_start import run_recbole_mind
     from recbole_mind.serving.users import load_mind
 
     run_dir = tmp_path_factory.mktemp("trained_mind")

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from recbole_mind import run_recbole_mind
-from recbole_mind.checkpoint import load_checkpoint, load_data_and_model
-from recbole_mind.config import build_config
+from recbole_mind.run.checkpoint import load_checkpoint, load_data_and_model
+from recbole_mind.settings.config import build_config
 
 from conftest import REPO_ROOT, SLICE_CONFIG, free_port
 
@@ -101,7 +101,7 @@ def test_distributed_training_on_cpu_with_two_processes(tmp_path):
 
 def run_cli_in_process(monkeypatch, args):
     """cli.main as the shell runs it: RecBole's Config reads --key=value from sys.argv itself."""
-    from recbole_mind.cli import main
+    from recbole_mind.run.cli import main
 
     monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
     return main(args)

@@ -61,15 +61,15 @@ def test_no_module_is_longer_than_350_lines():
 
 def test_importing_a_layer_does_not_load_the_run_path_and_registration_still_happens():
     code = (
-        "import sys\nimport recbole_mind.layers\n"
+        "import sys\nimport recbole_mind.model.layers\n"
         "print(sorted(name for name in sys.modules if name in "
-        "('recbole_mind.quick_start', 'recbole_mind.pipeline', 'recbole_mind.serving.users')))\n"
+        "('recbole_mind.run.quick_start', 'recbole_mind.run.pipeline', 'recbole_mind.serving.users')))\n"
         "from recbole.utils import get_model\nprint(get_model('MIND').__module__)\n"
         "from recbole_mind import run_recbole_mind\nprint(run_recbole_mind.__module__)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["[]", "recbole_mind.mind", "recbole_mind.quick_start"]
+    assert done.stdout.split() == ["[]", "recbole_mind.model.mind", "recbole_mind.run.quick_start"]
 
 
 def _branches(function) -> int:
@@ -83,7 +83,7 @@ def test_minds_forward_and_loss_paths_stay_lean():
     the levers that never won: a new option belongs in docs/tuning.md until it wins."""
     import ast
 
-    import recbole_mind.mind as mind
+    import recbole_mind.model.mind as mind
 
     with open(mind.__file__, encoding="utf-8") as file:
         tree = ast.parse(file.read())

@@ -1,7 +1,7 @@
 """What torch's anomaly mode costs a baseline's training step, and that it changes no result.
 
 RecBole 1.2.1's ``sine.py`` switches anomaly mode on when imported, so benchmark runs made
-before ``recbole_mind.compat`` restored the mode trained in it (docs/benchmarks.md marks their
+before ``recbole_mind.integration.compat`` restored the mode trained in it (docs/benchmarks.md marks their
 seconds with a dagger). This script measures what that did, on the benchmark protocol's data
 (ml-100k by default): for each model, the same first ``--batches`` training batches from the same
 initial weights, once with anomaly mode off and once on; it records the seconds of each pass
@@ -47,8 +47,8 @@ def measure(model_name: str, dataset: str, batches: int) -> dict[str, Any]:
     """Off and on for one model; each pass starts from a fresh model seeded the same way."""
     from recbole.utils import init_seed
 
-    from recbole_mind.config import build_config
-    from recbole_mind.pipeline import prepare
+    from recbole_mind.settings.config import build_config
+    from recbole_mind.run.pipeline import prepare
 
     config = build_config(model_name, dataset, protocol_files(dataset, quick=False), {"seed": 2020})
     prepared = prepare(config, build_model=False)

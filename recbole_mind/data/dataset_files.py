@@ -102,7 +102,7 @@ def _orders_by_time(config) -> bool:
 
 def _check_load_col(config, folder: str, name: str, columns: dict[str, list[str]]) -> None:
     """Every column ``load_col`` names is in its file: RecBole skips a misspelt one silently."""
-    from recbole_mind.keys import close_keys
+    from recbole_mind.settings.keys import close_keys
 
     for suffix, wanted in (config["load_col"] or {}).items():
         path = os.path.join(folder, f"{name}.{suffix}")

@@ -17,7 +17,7 @@ from recbole_mind.data.coverage import catalogue_warnings
 from recbole_mind.data.download import (
     RECBOLE_DATASET_URLS, DatasetNotFoundError, downloadable_datasets, fetch_missing_dataset,
 )
-from recbole_mind.prerun import silence_third_party_deprecations
+from recbole_mind.settings.prerun import silence_third_party_deprecations
 
 __all__ = ["DatasetNotFoundError", "load_dataset", "local_datasets"]
 

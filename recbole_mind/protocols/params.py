@@ -12,13 +12,13 @@ import torch
 import yaml
 from recbole.data.interaction import Interaction
 
-from recbole_mind.diversity import DIVERSITY_METRICS, read_diversity_params
-from recbole_mind.registration import properties_path
+from recbole_mind.diversity.evaluation import DIVERSITY_METRICS, read_diversity_params
+from recbole_mind.integration.registration import properties_path
 
 PROTOCOL_NAME = "multi_target"
 PROTOCOL_FILE = "protocols/multi_target.yaml"
 METRICS = ("Recall", "NDCG", "HitRate")
-# read with the items' categories (diversity_category_field): recbole_mind.diversity
+# read with the items' categories (diversity_category_field): recbole_mind.diversity.evaluation
 ALLOWED_METRICS = METRICS + DIVERSITY_METRICS
 
 # A scorer maps a batch of held-out users to one score per catalogue item: (B, n_items).

@@ -14,7 +14,7 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_mind.protocols.params import METRICS, Scorer
-from recbole_mind.serving.diversity import ItemCategories, category_coverage, list_diversity, mean_over_users
+from recbole_mind.diversity.greedy import ItemCategories, category_coverage, list_diversity, mean_over_users
 
 
 def time_ordered_sequences(
@@ -201,7 +201,7 @@ def require_candidates(topk: int | Sequence[int], users: HeldOutUsers, n_items: 
                        key: str = "multi_target_topk", part: str = "held-out") -> None:
     """Refuse a list longer than some user's candidates: its tail would be padding or history
     items (ranked at ``-inf``), counted by Diversity and CategoryCoverage as recommendations."""
-    from recbole_mind.pipeline import require_topk_within
+    from recbole_mind.run.pipeline import require_topk_within
 
     available = fewest_candidates(users, n_items, exclude_history)
     what = f"the catalogue has {n_items - 1} items"
@@ -220,7 +220,7 @@ def multi_target_metrics(
     categories: ItemCategories | None = None,
 ) -> OrderedDict[str, float]:
     """Recall, NDCG and HitRate at each N, averaged over users (module docstring); Diversity
-    and CategoryCoverage (``recbole_mind.metrics``' definitions) with the items' ``categories``.
+    and CategoryCoverage (``recbole_mind.integration.metrics``' definitions) with the items' ``categories``.
 
     Args:
         ranked: ``(U, width)`` item ids, best first; ``width >= max(topk)`` unless the

@@ -10,7 +10,7 @@ import torch
 
 from recbole_mind.data.atomic import check_atomic_file
 from recbole_mind.data.output import all_or_nothing
-from recbole_mind.scoring import max_interest_scores
+from recbole_mind.model.scoring import max_interest_scores
 from recbole_mind.serving.index import check_n
 from recbole_mind.serving.users import NO_HISTORY_NOTE, item_vectors, serve_users
 

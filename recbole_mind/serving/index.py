@@ -324,7 +324,7 @@ def retrieve(
     """
     check_n(n, "items to retrieve per user")
     if diversity_lambda != 0:
-        from recbole_mind.serving.diversity import diverse_search_plan  # numpy only, as this file
+        from recbole_mind.diversity.greedy import diverse_search_plan  # numpy only, as this file
 
         k, merge = diverse_search_plan(index, n, categories, diversity_lambda, exclude)
         return search_and_merge(index, rows, users, n, k, merge, exclude, exclusion)

@@ -11,9 +11,9 @@ import zipfile
 
 import pytest
 
-from recbole_mind.checkpoint import load_checkpoint
+from recbole_mind.run.checkpoint import load_checkpoint
 from recbole_mind.data import download
-from recbole_mind.token_maps import saved_token_maps
+from recbole_mind.data.token_maps import saved_token_maps
 
 from conftest import free_port
 
@@ -106,7 +106,7 @@ def refused_url() -> str:
 
 
 def run_cli(monkeypatch, args):
-    from recbole_mind.cli import main
+    from recbole_mind.run.cli import main
 
     monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
     return main(args)
@@ -195,7 +195,7 @@ def test_recbole_own_create_dataset_downloads_without_a_process_group(server, in
     # RecBole's Dataset._download (patched by compat) is what RecBole's own run_recbole reaches
     from recbole.data import create_dataset
 
-    from recbole_mind.config import build_config
+    from recbole_mind.settings.config import build_config
 
     lookup_to(monkeypatch, server.url("/ml-1m.zip"))
     config = build_config("MIND", "ml-1m", config_dict={"data_path": "data", "show_progress": False})
@@ -205,9 +205,9 @@ def test_recbole_own_create_dataset_downloads_without_a_process_group(server, in
 
 DISTRIBUTED_FETCH = """
 import os, sys, torch.distributed as dist, torch.multiprocessing as mp
-from recbole_mind.checkpoint import load_checkpoint
+from recbole_mind.run.checkpoint import load_checkpoint
 from recbole_mind.data import download
-from recbole_mind.token_maps import saved_token_maps
+from recbole_mind.data.token_maps import saved_token_maps
 
 def work(rank, url, folder, port):
     download.dataset_url = lambda name: url
@@ -247,11 +247,11 @@ def test_in_a_process_group_one_process_downloads_and_all_learn_the_outcome(serv
 
 CLI_WITH_LOOKUP = """
 import os, sys
-from recbole_mind.checkpoint import load_checkpoint
+from recbole_mind.run.checkpoint import load_checkpoint
 from recbole_mind.data import download
-from recbole_mind.token_maps import saved_token_maps
+from recbole_mind.data.token_maps import saved_token_maps
 download.dataset_url = lambda name: os.environ["DATASET_URL"]
-from recbole_mind.cli import main
+from recbole_mind.run.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recbole_mind import run_recbole_mind
-from recbole_mind.config import build_config
+from recbole_mind.settings.config import build_config
 from recbole_mind.protocols.multi_target import evaluate_held_out_users, prepare_multi_target
 from recbole_mind.protocols.params import PROTOCOL_FILE, read_multi_target_params
 from recbole_mind.protocols.targets import (
@@ -17,7 +17,7 @@ from recbole_mind.protocols.targets import (
     rank_catalogue,
     split_users,
 )
-from recbole_mind.registration import properties_path
+from recbole_mind.integration.registration import properties_path
 
 from conftest import REPO_ROOT, file_sha256
 
@@ -378,8 +378,8 @@ def test_a_resumed_run_writes_a_new_checkpoint_and_leaves_the_resumed_one_as_it_
 
 
 def test_the_best_checkpoint_reproduces_the_test_result(mind_run):
-    from recbole_mind.checkpoint import load_checkpoint, restore_model
-    from recbole_mind.token_maps import check_token_maps, saved_token_maps
+    from recbole_mind.run.checkpoint import load_checkpoint, restore_model
+    from recbole_mind.data.token_maps import check_token_maps, saved_token_maps
 
     checkpoint = load_checkpoint(mind_run["checkpoint"])
     config = checkpoint["config"]
@@ -421,7 +421,7 @@ def test_general_models_that_score_user_ids_are_refused(tiny_data, in_tmp_dir):
 def test_the_command_line_says_which_protocol_produced_the_numbers(tiny_data, in_tmp_dir, monkeypatch, capsys):
     import sys
 
-    from recbole_mind.cli import main
+    from recbole_mind.run.cli import main
 
     args = ["--dataset=tiny", f"--data_path={tiny_data}", f"--config_files={PROTOCOL_YAML}", "--epochs=1",
             "--MAX_ITEM_LIST_LENGTH=10", "--embedding_size=16", "--state=ERROR", "--show_progress=False"]

@@ -7,7 +7,7 @@ import torch
 from recbole_mind import run_recbole_mind
 from recbole_mind.protocols.params import read_multi_target_params
 from recbole_mind.protocols.targets import HeldOutUsers, multi_target_metrics, rank_catalogue
-from recbole_mind.serving.diversity import ItemCategories
+from recbole_mind.diversity.greedy import ItemCategories
 
 from conftest import SLICE_CONFIG
 

@@ -13,7 +13,7 @@ LOAD_CLASS = {"load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"
 @pytest.fixture(scope="module")
 def genre_checkpoint(tmp_path_factory):
     """(checkpoint, run folder, a user token) of MIND (4 interests), one epoch, genres loaded."""
-    from recbole_mind.quick_start import run_recbole_mind
+    from recbole_mind.run.quick_start import run_recbole_mind
 
     run_dir = tmp_path_factory.mktemp("genre_mind")
     old_cwd = os.getcwd()

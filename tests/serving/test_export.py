@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from recbole_mind.layers import dynamic_interest_num
+from recbole_mind.model.layers import dynamic_interest_num
 from recbole_mind.serving.export import export_vectors, load_vectors, retrieve_for_users
 from recbole_mind.serving.users import latest_histories, user_ids_of
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from recbole_mind.config import build_config
-from recbole_mind.pipeline import prepare
+from recbole_mind.settings.config import build_config
+from recbole_mind.run.pipeline import prepare
 from recbole_mind.serving.explain import explain
 from recbole_mind.serving.export import retrieve_for_users
 from recbole_mind.serving.users import latest_histories

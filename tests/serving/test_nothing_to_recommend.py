@@ -17,7 +17,7 @@ ITEMS = 30
 def tiny_checkpoint(tmp_path_factory):
     """A MIND trained one epoch on generated data where user 'all' has seen every item, 'ghost'
     is in the .user file only and every interaction of 'fell' is removed by the rating filter."""
-    from recbole_mind.quick_start import run_recbole_mind
+    from recbole_mind.run.quick_start import run_recbole_mind
 
     run_dir = tmp_path_factory.mktemp("tiny_run")
     folder = run_dir / "data" / "tiny"

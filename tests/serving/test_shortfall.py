@@ -4,7 +4,7 @@ fewer (or none) gets fewer and a note saying why."""
 import numpy as np
 import pytest
 
-from recbole_mind.serving.diversity import ItemCategories
+from recbole_mind.diversity.greedy import ItemCategories
 from recbole_mind.serving.index import active_interest_rows, build_index, retrieve
 
 ITEMS, DIM, N = 400, 8, 60

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from recbole_mind.checkpoint import as_single_process, load_checkpoint
+from recbole_mind.run.checkpoint import as_single_process, load_checkpoint
 from recbole_mind.serving.explain import explain
 from recbole_mind.serving.export import export_vectors, load_vectors, retrieve_for_users
 
@@ -50,7 +50,7 @@ def test_a_distributed_runs_checkpoint_is_served_exported_and_explained_in_one_p
 
 
 def test_a_distributed_runs_checkpoint_resumes_in_one_process(distributed_checkpoint):
-    from recbole_mind.quick_start import run_recbole_mind
+    from recbole_mind.run.quick_start import run_recbole_mind
 
     path, _ = distributed_checkpoint
     result = run_recbole_mind(

@@ -1,0 +1,3 @@
+"""Where RecBole is patched or extended: the compat shims for RecBole 1.2.1 on today's stack,
+MIND's registration with RecBole, our metrics, distributed evaluation (docs/compatibility.md).
+"""

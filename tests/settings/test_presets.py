@@ -1,0 +1,27 @@
+import os
+
+import yaml
+
+from conftest import PRESET, REPO_ROOT
+
+
+def test_recommended_preset_sets_only_valid_mind_keys(in_tmp_dir):
+    from recbole_mind.model.params import read_mind_params
+    from recbole_mind.settings.config import build_config
+
+    with open(PRESET, encoding="utf-8") as file:
+        preset = yaml.safe_load(file)
+    with open(os.path.join(REPO_ROOT, "properties", "MIND.yaml"), encoding="utf-8") as file:
+        known = set(yaml.safe_load(file))
+    assert set(preset) <= known, set(preset) - known
+    config = build_config("MIND", "ml-100k", config_file_list=[PRESET])
+    params = read_mind_params(config)
+    for key, value in preset.items():
+        assert config[key] == value, key
+    assert params.short_term_window <= config["MAX_ITEM_LIST_LENGTH"]
+
+
+def test_preset_is_installed_with_the_package():
+    from recbole_mind.integration.registration import properties_path
+
+    assert os.path.isfile(properties_path(os.path.join("presets", "MIND-recommended.yaml")))
