@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.9",
     packages=[
         "recbole_mind", "recbole_mind.model", "recbole_mind.settings", "recbole_mind.data",
-        "recbole_mind.diversity", "recbole_mind.integration", "recbole_mind.protocols", "recbole_mind.run",
+        "recbole_mind.diversity", "recbole_mind.integration", "recbole_mind.training", "recbole_mind.protocols", "recbole_mind.run",
         "recbole_mind.serving", "recbole_mind.properties",
     ],
     # The YAML defaults live in the top-level properties/ folder of the repository and are

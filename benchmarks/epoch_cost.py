@@ -38,7 +38,7 @@ DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
 def prepare_row(row: str, dataset: str, protocol: str, seed: int, data_path: str | None = None) -> tuple[Any, Any]:
     """``(trainer, train_data)`` of a benchmark row under ``protocol`` (``data_path``: the folder
     holding ``<dataset>/``, as compare.py's)."""
-    from recbole_mind.run.pipeline import build_trainer, prepare
+    from recbole_mind.training.pipeline import build_trainer, prepare
 
     config = row_config(row, dataset, protocol, seed, data_path)
     prepared = prepare(config)

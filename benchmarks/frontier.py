@@ -80,7 +80,7 @@ def train_and_sweep(task: dict[str, Any]) -> dict[str, Any]:
 
     from recbole_mind.diversity.evaluation import DiversityReranker
     from recbole_mind.protocols.multi_target import build_multi_target_trainer, prepare_multi_target
-    from recbole_mind.protocols.params import read_multi_target_params
+    from recbole_mind.settings.protocol import read_multi_target_params
     from recbole_mind.protocols.targets import multi_target_metrics, rank_catalogue
 
     field = CATEGORY_FIELD[task["dataset"]]

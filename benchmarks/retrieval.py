@@ -69,7 +69,7 @@ def exactness_on_ml100k(checkpoint: str | None, epochs: int, work_dir: str) -> d
     import torch
 
     from recbole_mind import run_recbole_mind
-    from recbole_mind.run.checkpoint import load_data_and_model
+    from recbole_mind.training.checkpoint import load_data_and_model
     from recbole_mind.serving.index import active_interest_rows, build_index, retrieve
     from recbole_mind.serving.users import item_ids_of_rows, item_vectors
 

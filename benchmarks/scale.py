@@ -35,7 +35,7 @@ def train_one_epoch(task: dict[str, Any]) -> dict[str, Any]:
     sys.argv = sys.argv[:1]
     os.chdir(task["work_dir"])
     from recbole_mind.settings.config import build_config
-    from recbole_mind.run.pipeline import build_trainer, prepare
+    from recbole_mind.training.pipeline import build_trainer, prepare
 
     config = build_config("MIND", task["name"], config_dict=task["config_dict"])
     _, train_data, _, _, model = prepare(config)

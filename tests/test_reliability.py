@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from recbole_mind import run_recbole_mind
-from recbole_mind.run.checkpoint import load_checkpoint, load_data_and_model
+from recbole_mind.training.checkpoint import load_checkpoint, load_data_and_model
 from recbole_mind.settings.config import build_config
 
 from conftest import REPO_ROOT, SLICE_CONFIG, free_port

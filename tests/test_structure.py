@@ -63,7 +63,7 @@ def test_importing_a_layer_does_not_load_the_run_path_and_registration_still_hap
     code = (
         "import sys\nimport recbole_mind.model.layers\n"
         "print(sorted(name for name in sys.modules if name in "
-        "('recbole_mind.run.quick_start', 'recbole_mind.run.pipeline', 'recbole_mind.serving.users')))\n"
+        "('recbole_mind.run.quick_start', 'recbole_mind.training.pipeline', 'recbole_mind.serving.users')))\n"
         "from recbole.utils import get_model\nprint(get_model('MIND').__module__)\n"
         "from recbole_mind import run_recbole_mind\nprint(run_recbole_mind.__module__)\n"
     )
@@ -92,3 +92,33 @@ def test_minds_forward_and_loss_paths_stay_lean():
     loss = ("calculate_loss", "_scoring_vectors")
     assert sum(_branches(methods[name]) for name in forward) <= 7
     assert sum(_branches(methods[name]) for name in loss) <= 5
+
+
+# The package's layers, lowest first: a module imports (lazily or not) only from its own
+# subpackage or from a lower layer. The root (``recbole_mind`` itself, ``retrieval``) is the top.
+LAYERS = ("model", "settings", "diversity", "data", "integration", "training", "protocols", "run", "serving")
+MAX_ROOT_MODULES = 6  # besides __init__ and __main__
+
+
+def layer_of(module: str) -> int:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else len(LAYERS)
+
+
+def test_every_subpackage_has_a_layer_and_the_root_stays_small():
+    folders = {name for name in os.listdir(PACKAGE_DIR)
+               if os.path.isfile(os.path.join(PACKAGE_DIR, name, "__init__.py"))}
+    assert folders - {"properties"} == set(LAYERS)
+    root = [name for name in os.listdir(PACKAGE_DIR) if name.endswith(".py") and name not in ("__init__.py", "__main__.py")]
+    assert len(root) <= MAX_ROOT_MODULES, root
+
+
+def test_imports_only_run_down_the_layers():
+    modules = package_modules()
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, path in modules.items()
+        for target in imported_modules(path, modules)
+        if layer_of(target) > layer_of(name)
+    )
+    assert upward == []

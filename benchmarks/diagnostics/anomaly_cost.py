@@ -48,7 +48,7 @@ def measure(model_name: str, dataset: str, batches: int) -> dict[str, Any]:
     from recbole.utils import init_seed
 
     from recbole_mind.settings.config import build_config
-    from recbole_mind.run.pipeline import prepare
+    from recbole_mind.training.pipeline import prepare
 
     config = build_config(model_name, dataset, protocol_files(dataset, quick=False), {"seed": 2020})
     prepared = prepare(config, build_model=False)

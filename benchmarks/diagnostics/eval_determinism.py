@@ -61,7 +61,7 @@ def measure(config_files: list[str], config_dict: dict[str, Any], repeats: int) 
     from recbole.utils import get_trainer
 
     from recbole_mind import run_recbole_mind
-    from recbole_mind.run.checkpoint import load_data_and_model
+    from recbole_mind.training.checkpoint import load_data_and_model
 
     trained = run_recbole_mind("MIND", "ml-100k", config_files, config_dict, saved=True)
     config, model, _, _, valid_data, test_data = load_data_and_model(trained["checkpoint"])

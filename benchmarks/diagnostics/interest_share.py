@@ -50,8 +50,8 @@ def user_histories(dataset) -> dict[int, list[int]]:
 
 def train_best(row: str, dataset_name: str, seed: int, epochs: int, data_path: str | None, checkpoint_dir: str):
     """The row's model at its best validation epoch of at most ``epochs``, with its prepared data."""
-    from recbole_mind.run.checkpoint import load_checkpoint, restore_model
-    from recbole_mind.run.pipeline import build_trainer, prepare
+    from recbole_mind.training.checkpoint import load_checkpoint, restore_model
+    from recbole_mind.training.pipeline import build_trainer, prepare
 
     config = row_config(row, dataset_name, "leave_one_out", seed, data_path,
                                 epochs=epochs, checkpoint_dir=checkpoint_dir)

@@ -15,15 +15,7 @@ import yaml
 
 from recbole_mind.data.atomic import ORDERED_BY_TIME, AtomicFileError, check_atomic_file
 from recbole_mind.data.download import incomplete_folder_message
-
-
-def user_config(config) -> dict:
-    """The keys the user's files, dict and command line set (later wins), not RecBole's defaults
-    nor the values RecBole derives from them (it rewrites ``data_path``, for one)."""
-    merged: dict = {}
-    for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict"):
-        merged.update(getattr(config, source, None) or {})
-    return merged
+from recbole_mind.settings.keys import user_config
 
 
 def _recbole_dataset_default(dataset: str, key: str) -> bool:
@@ -94,7 +86,7 @@ def check_dataset_files(config) -> None:
 def _orders_by_time(config) -> bool:
     from recbole.utils import ModelType
 
-    from recbole_mind.protocols.params import is_multi_target
+    from recbole_mind.settings.protocol import is_multi_target
 
     eval_args = config["eval_args"] or {}
     return config["MODEL_TYPE"] == ModelType.SEQUENTIAL or eval_args.get("order") == "TO" or is_multi_target(config)

@@ -1,8 +1,8 @@
 """Controllable diversity in evaluation, for every model: keys, item categories, re-ranking.
 
 - Keys (``properties/diversity.yaml``): ``diversity_lambda`` (ComiRec's lambda, 0 = rank by score)
-  and ``diversity_category_field`` (the item field holding categories). :func:`read_diversity_params`
-  checks them before any data loads.
+  and ``diversity_category_field`` (the item field holding categories), checked before any data
+  loads by ``settings.diversity.read_diversity_params``.
 - ``categories.item_categories``: a dataset's token or token_seq item field as ``ItemCategories``.
 - :class:`DiversityReranker`: full-sort scores (excluded items at ``-inf``) re-ranked so that the
   top of the list is ComiRec's greedy choice (``serving.diversity.greedy_select``), for RecBole's
@@ -16,82 +16,20 @@ over interests (serving's rule); for any other model, the top ``M`` of its full-
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
-import yaml
 
 from recbole_mind.diversity.categories import item_categories
-from recbole_mind.integration.registration import properties_path
+from recbole_mind.diversity.greedy import DIVERSITY_CANDIDATE_FACTOR, ItemCategories, greedy_select
 from recbole_mind.model.scoring import interest_scores
-from recbole_mind.diversity.greedy import (
-    DIVERSITY_CANDIDATE_FACTOR,
-    ItemCategories,
+from recbole_mind.settings.diversity import (
+    DiversityParams,
     check_diversity_lambda,
-    greedy_select,
+    diversity_metrics_in,
+    read_diversity_params,
 )
-
-DIVERSITY_METRICS = ("Diversity", "CategoryCoverage")
-
-
-@dataclass(frozen=True)
-class DiversityParams:
-    diversity_lambda: float
-    category_field: str | None
-
-    @property
-    def reranks(self) -> bool:
-        return self.diversity_lambda > 0
-
-
-@functools.lru_cache(maxsize=None)
-def diversity_defaults() -> dict[str, Any]:
-    """The keys of ``properties/diversity.yaml``: defaults for keys a config leaves out."""
-    with open(properties_path("diversity.yaml"), encoding="utf-8") as file:
-        return yaml.safe_load(file)
-
-
-def _get(config: Mapping[str, Any], key: str) -> Any:
-    # RecBole's Config answers None for a key no layer sets: the default then.
-    value = config[key] if key in config else None
-    return diversity_defaults()[key] if value is None else value
-
-
-def diversity_metrics_in(metrics: Any) -> list[str]:
-    """The diversity metrics among ``metrics`` (a name or a list of names), as written."""
-    names = [metrics] if isinstance(metrics, str) else list(metrics or [])
-    wanted = {name.lower() for name in DIVERSITY_METRICS}
-    return [name for name in names if isinstance(name, str) and name.lower() in wanted]
-
-
-def read_diversity_params(config: Mapping[str, Any], metrics: Any = ()) -> DiversityParams:
-    """Check ``diversity_lambda`` and ``diversity_category_field`` (and that ``metrics`` asking
-    for Diversity or CategoryCoverage have a category field), before any data loads."""
-    diversity_lambda = check_diversity_lambda(_get(config, "diversity_lambda"))
-    field = _get(config, "diversity_category_field")
-    if field is not None and (not isinstance(field, str) or not field):
-        raise ValueError(
-            f"diversity_category_field must be an item field name (a token or token_seq field, e.g. "
-            f"class on ml-100k, genre on ml-1m) or ~, got {field!r}"
-        )
-    if diversity_lambda > 0 and field is None:
-        raise ValueError(
-            f"diversity_lambda {diversity_lambda} > 0 re-ranks by category difference: set "
-            "diversity_category_field to the item field holding the categories (a token or token_seq "
-            "field, e.g. class on ml-100k, genre on ml-1m, loaded with load_col)"
-        )
-    asked = diversity_metrics_in(metrics)
-    if asked and field is None:
-        raise ValueError(
-            f"metrics {asked} compare the items' categories: set diversity_category_field to the item "
-            "field holding them (a token or token_seq field, e.g. class on ml-100k, genre on ml-1m, "
-            "loaded with load_col)"
-        )
-    return DiversityParams(diversity_lambda, field)
-
 
 # ------------------------------------------------------------------------------ re-ranking
 

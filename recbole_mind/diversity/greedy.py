@@ -21,30 +21,17 @@ more "genre", so they are neither favoured nor penalised against each other.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
+
+from recbole_mind.settings.diversity import check_diversity_lambda
 
 
 # With diversity_lambda > 0 the greedy chooses N items among this many times N candidates (per
 # interest in serving and in MIND's evaluation, from the whole ranking for other models): room to
 # trade score for category difference while every candidate stays among the best-scored.
 DIVERSITY_CANDIDATE_FACTOR = 5
-
-
-def check_diversity_lambda(diversity_lambda: Any) -> float:
-    """``diversity_lambda`` as a float; a ValueError naming it unless a finite number >= 0."""
-    if (
-        isinstance(diversity_lambda, (bool, np.bool_))
-        or not isinstance(diversity_lambda, (int, float, np.integer, np.floating))
-        or not math.isfinite(diversity_lambda)
-        or diversity_lambda < 0
-    ):
-        raise ValueError(
-            f"diversity_lambda must be a finite number >= 0 (0: rank by score alone), got {diversity_lambda!r}"
-        )
-    return float(diversity_lambda)
 
 
 class ItemCategories:

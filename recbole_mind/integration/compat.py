@@ -14,7 +14,7 @@ honestly are pinned in setup.py instead (pandas < 3).
   reads ``np.bool8``. Before those run we restore the four names as aliases of the very
   dtypes numpy 1 gave them.
 - torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole's checkpoints
-  (see ``recbole_mind.run.safe_load``). While RecBole's three checkpoint readers run
+  (see ``recbole_mind.integration.safe_load``). While RecBole's three checkpoint readers run
   (``Trainer.evaluate``, ``Trainer.resume_checkpoint``, ``load_data_and_model``), their
   ``torch.load`` reads through ``safe_load``'s allowlist unpickler, which runs no code from
   the file; outside them ``torch.load`` is torch's own.
@@ -75,7 +75,7 @@ def restore_numpy_aliases() -> None:
 @contextlib.contextmanager
 def safe_torch_load() -> Iterator[None]:
     """``torch.load`` reads through ``safe_load`` (an allowlist unpickler) while in force."""
-    from recbole_mind.run.safe_load import safe_torch_load as load
+    from recbole_mind.integration.safe_load import safe_torch_load as load
 
     original = torch.load
     if original is load:  # nested: already in force

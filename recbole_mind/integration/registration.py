@@ -23,17 +23,10 @@ import importlib.machinery
 import os
 import sys
 import types
-from importlib import resources
 
-from recbole_mind.model.mind import MIND
+from recbole_mind.settings.properties import PLUGIN_MODELS, properties_path
 
-PLUGIN_MODELS: dict[str, type] = {"MIND": MIND}
 MODEL_PACKAGE = "recbole.model.sequential_recommender"
-
-
-def properties_path(name: str) -> str:
-    """Path of a YAML file shipped in ``properties/`` (``MIND.yaml``, ``ml-1m.yaml``, ...)."""
-    return str(resources.files("recbole_mind.properties").joinpath(name))
 
 
 def _register_model_modules() -> None:

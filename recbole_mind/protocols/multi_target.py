@@ -42,7 +42,7 @@ from recbole.trainer import Trainer
 from recbole.utils import ModelType, init_seed, set_color
 from torch import nn
 
-from recbole_mind.protocols.params import PROTOCOL_NAME, MultiTargetParams, Scorer, read_multi_target_params
+from recbole_mind.settings.protocol import PROTOCOL_NAME, MultiTargetParams, Scorer, read_multi_target_params
 from recbole_mind.protocols.targets import (
     HeldOutUsers,
     build_held_out_users,
@@ -52,7 +52,7 @@ from recbole_mind.protocols.targets import (
     split_users,
     time_ordered_sequences,
 )
-from recbole_mind.run.run_log import open_run_log
+from recbole_mind.training.run_log import open_run_log
 
 # below this many validation or test users, metrics are mostly noise: the run warns
 FEW_HELD_OUT_USERS = 10
@@ -103,7 +103,7 @@ def prepare_multi_target(
     behaviour reaches training, nor the popularity counts a model reads from the dataset.
     """
     from recbole_mind.data.datasets import load_dataset
-    from recbole_mind.run.pipeline import require_nonempty
+    from recbole_mind.training.pipeline import require_nonempty
     from recbole_mind.data.token_maps import record_token_maps
 
     logger = getLogger()
@@ -175,7 +175,7 @@ class MultiTargetEvaluation:
         if not isinstance(eval_data, HeldOutUsers):
             return super().evaluate(eval_data, load_best_model, model_file, show_progress)
         if load_best_model:
-            from recbole_mind.run.checkpoint import load_checkpoint, restore_model
+            from recbole_mind.training.checkpoint import load_checkpoint, restore_model
 
             checkpoint_file = model_file or self.saved_model_file
             restore_model(self.model, load_checkpoint(checkpoint_file, map_location=self.device))
@@ -198,7 +198,7 @@ def _with_multi_target_evaluation(trainer_class: type) -> type:
 def build_multi_target_trainer(config: Config, model: nn.Module, params: MultiTargetParams) -> Trainer:
     """``pipeline.build_trainer``'s trainer (RecBole's choice, epoch timing) evaluating
     held-out users, early-stopping on ``multi_target_valid_metric``."""
-    from recbole_mind.run.pipeline import build_trainer
+    from recbole_mind.training.pipeline import build_trainer
 
     trainer = build_trainer(config, model)
     # build_trainer returns an instance of a class it makes for the model; giving that
@@ -241,7 +241,7 @@ def run_multi_target(
     trainer = build_multi_target_trainer(config, prepared.model, params)
     trainer.attach_diversity(prepared.dataset, params.metrics)  # a bad category field fails before training
     if resume_checkpoint is not None:
-        from recbole_mind.run.checkpoint import resume_training
+        from recbole_mind.training.checkpoint import resume_training
 
         resume_training(trainer, resume_checkpoint, config, prepared.dataset, saved)
     best_valid_score, best_valid_result = trainer.fit(
@@ -251,7 +251,7 @@ def run_multi_target(
     if evaluate_test:
         test_result = trainer.evaluate(prepared.test_users, load_best_model=saved)
     else:
-        from recbole_mind.run.pipeline import NOT_EVALUATED
+        from recbole_mind.training.pipeline import NOT_EVALUATED
 
         test_result = NOT_EVALUATED
     test_seconds = time.perf_counter() - test_start

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from recbole.data.interaction import Interaction
 
-from recbole_mind.protocols.params import METRICS, Scorer
+from recbole_mind.settings.protocol import METRICS, Scorer
 from recbole_mind.diversity.greedy import ItemCategories, category_coverage, list_diversity, mean_over_users
 
 
@@ -201,7 +201,7 @@ def require_candidates(topk: int | Sequence[int], users: HeldOutUsers, n_items: 
                        key: str = "multi_target_topk", part: str = "held-out") -> None:
     """Refuse a list longer than some user's candidates: its tail would be padding or history
     items (ranked at ``-inf``), counted by Diversity and CategoryCoverage as recommendations."""
-    from recbole_mind.run.pipeline import require_topk_within
+    from recbole_mind.training.pipeline import require_topk_within
 
     available = fewest_candidates(users, n_items, exclude_history)
     what = f"the catalogue has {n_items - 1} items"

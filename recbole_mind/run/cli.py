@@ -17,11 +17,11 @@ from typing import Any, Sequence
 from recbole_mind.settings.config import config_file_setting
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.settings.keys import check_key_values, check_known_keys, command_line_values
-from recbole_mind.run.pipeline import TrainingInterrupted
+from recbole_mind.training.pipeline import TrainingInterrupted
 from recbole_mind.data.output import check_output_path, refuse_output_onto_input
 from recbole_mind.settings.prerun import check_distributed_flags
 from recbole_mind.run.quick_start import check_port_free, run, run_recbole_mind
-from recbole_mind.integration.registration import properties_path
+from recbole_mind.settings.properties import properties_path
 from recbole_mind.run.tuning import ALGORITHMS, load_search_space, tune
 
 

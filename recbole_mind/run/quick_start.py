@@ -20,14 +20,14 @@ import torch
 
 from recbole.utils import set_color
 
-from recbole_mind.run.checkpoint import check_resumable, resume_training
+from recbole_mind.training.checkpoint import check_resumable, resume_training
 from recbole_mind.settings.config import build_config
 from recbole_mind.data.datasets import fetch_dataset
-from recbole_mind.run.pipeline import NOT_EVALUATED, build_trainer, prepare
+from recbole_mind.training.pipeline import NOT_EVALUATED, build_trainer, prepare
 from recbole_mind.settings.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
-from recbole_mind.protocols.params import is_multi_target
-from recbole_mind.run.run_log import logged_run, open_run_log
+from recbole_mind.settings.protocol import is_multi_target
+from recbole_mind.training.run_log import logged_run, open_run_log
 
 
 @logged_run

@@ -30,7 +30,7 @@ from recbole_mind.settings.keys import RECBOLE_KEY_RULES, check_key_values, chec
 from recbole_mind.settings.literals import literal_value
 from recbole_mind.model.params import MINDParams, read_mind_params
 from recbole_mind.data.output import all_or_nothing, check_output_path, refuse_output_onto_input
-from recbole_mind.integration.registration import properties_path
+from recbole_mind.settings.properties import properties_path
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3}
 ALGORITHMS = ("bayes", "random", "exhaustive")

@@ -24,7 +24,8 @@ from recbole_mind.data.output import all_or_nothing, check_output_path
 from recbole_mind.serving.index import Recommendations, build_index, check_n, retrieve
 from recbole_mind.diversity.categories import item_categories
 from recbole_mind.data.output import refuse_output_onto_input
-from recbole_mind.diversity.greedy import ItemCategories, check_diversity_lambda
+from recbole_mind.diversity.greedy import ItemCategories
+from recbole_mind.settings.diversity import check_diversity_lambda
 from recbole_mind.serving.users import FIRST_ITEM_ID, NO_HISTORY_NOTE, item_vectors, rows_of_item_ids, serve_users
 
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from recbole.data.interaction import Interaction
 
-from recbole_mind.run.checkpoint import data_and_model, load_checkpoint
+from recbole_mind.training.checkpoint import data_and_model, load_checkpoint
 from recbole_mind.model.mind import MIND
-from recbole_mind.run.pipeline import all_interactions
+from recbole_mind.training.pipeline import all_interactions
 from recbole_mind.serving.index import InterestRows, active_interest_rows
 
 FIRST_ITEM_ID = 1  # internal id 0 is RecBole's padding item

@@ -17,13 +17,13 @@ import recbole
 from recbole.config import Config
 from recbole.utils import ModelType, get_model
 
-from recbole_mind.data.dataset_files import user_config
+from recbole_mind.settings.keys import user_config
 from recbole_mind.settings.keys import check_config_file_keys, read_config_file
 from recbole_mind.settings.literals import ConfigYamlLoader, literal_values
 from recbole_mind.settings.prerun import check_run_config
 from recbole_mind.model.mind import MIND
 from recbole_mind.model.params import read_mind_params
-from recbole_mind.integration.registration import PLUGIN_MODELS, properties_path
+from recbole_mind.settings.properties import PLUGIN_MODELS, properties_path
 
 # Where RecBole keeps the defaults YAML of each of its built-in models.
 RECBOLE_MODEL_PROPERTIES = os.path.join(os.path.dirname(recbole.__file__), "properties", "model")

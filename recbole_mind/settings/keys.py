@@ -29,7 +29,7 @@ import yaml
 import recbole
 from recbole_mind.settings.literals import INTERVAL as _INTERVAL, ConfigYamlLoader, literal_values
 from recbole_mind.model.params import MINDParams
-from recbole_mind.integration.registration import properties_path
+from recbole_mind.settings.properties import properties_path
 from recbole_mind.model.removed import REMOVED_LEVERS, check_removed_keys
 
 # Keys RecBole's code reads (or the run sets) that no shipped YAML lists.
@@ -309,3 +309,12 @@ def check_config_file_keys(path: str) -> None:
     content = read_config_file(path)
     check_known_keys(content, path)
     check_key_values(content, path)
+
+
+def user_config(config) -> dict:
+    """The keys the user's files, dict and command line set (later wins), not RecBole's defaults
+    nor the values RecBole derives from them (it rewrites ``data_path``, for one)."""
+    merged: dict = {}
+    for source in ("file_config_dict", "variable_config_dict", "cmd_config_dict"):
+        merged.update(getattr(config, source, None) or {})
+    return merged

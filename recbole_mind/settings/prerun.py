@@ -14,9 +14,9 @@ import tempfile
 import warnings
 from typing import Any, Mapping
 
-from recbole_mind.data.dataset_files import user_config
-from recbole_mind.diversity.evaluation import read_diversity_params
-from recbole_mind.protocols.params import is_multi_target
+from recbole_mind.settings.keys import user_config
+from recbole_mind.settings.diversity import read_diversity_params
+from recbole_mind.settings.protocol import is_multi_target
 from recbole_mind.settings.keys import RECBOLE_KEY_RULES, is_int, check_key_values, check_known_keys, metric_names
 
 

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from recbole_mind.run.checkpoint import load_checkpoint
+from recbole_mind.training.checkpoint import load_checkpoint
 from recbole_mind.data import download
 from recbole_mind.data.token_maps import saved_token_maps
 
@@ -205,7 +205,7 @@ def test_recbole_own_create_dataset_downloads_without_a_process_group(server, in
 
 DISTRIBUTED_FETCH = """
 import os, sys, torch.distributed as dist, torch.multiprocessing as mp
-from recbole_mind.run.checkpoint import load_checkpoint
+from recbole_mind.training.checkpoint import load_checkpoint
 from recbole_mind.data import download
 from recbole_mind.data.token_maps import saved_token_maps
 
@@ -247,7 +247,7 @@ def test_in_a_process_group_one_process_downloads_and_all_learn_the_outcome(serv
 
 CLI_WITH_LOOKUP = """
 import os, sys
-from recbole_mind.run.checkpoint import load_checkpoint
+from recbole_mind.training.checkpoint import load_checkpoint
 from recbole_mind.data import download
 from recbole_mind.data.token_maps import saved_token_maps
 download.dataset_url = lambda name: os.environ["DATASET_URL"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from recbole_mind.run.checkpoint import check_resumable, load_checkpoint, load_data_and_model
+from recbole_mind.training.checkpoint import check_resumable, load_checkpoint, load_data_and_model
 from recbole_mind.settings.config import build_config
 from recbole_mind.data.token_maps import TOKEN_MAPS_ATTRIBUTE, check_token_maps, describe_difference
 
@@ -90,7 +90,7 @@ def test_loading_with_data_in_another_row_order_is_refused(trained_mind, tmp_pat
 
 
 def test_resuming_on_data_in_another_row_order_is_refused(trained_mind, tmp_path):
-    from recbole_mind.run.pipeline import prepare
+    from recbole_mind.training.pipeline import prepare
 
     data_path = ml100k_copy(trained_mind, tmp_path / "data", shuffle=True)
     config = build_config("MIND", "ml-100k", config_dict={**SLICE, "epochs": 2})

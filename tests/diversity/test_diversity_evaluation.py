@@ -9,7 +9,8 @@ from recbole.data.interaction import Interaction
 
 from conftest import SLICE_CONFIG, build_mind, prepared_ml100k
 from recbole_mind.diversity.categories import item_categories
-from recbole_mind.diversity.evaluation import DiversityParams, DiversityReranker, read_diversity_params
+from recbole_mind.diversity.evaluation import DiversityReranker
+from recbole_mind.settings.diversity import DiversityParams, read_diversity_params
 from recbole_mind.diversity.greedy import DIVERSITY_CANDIDATE_FACTOR, greedy_select, list_diversity
 
 LOAD_CLASS = {"load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"], "item": ["item_id", "class"]}}

@@ -5,14 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recbole_mind.diversity.greedy import (
-    DIVERSITY_CANDIDATE_FACTOR,
-    ItemCategories,
-    category_coverage,
-    diverse_merge,
-    greedy_select,
-    list_diversity,
-)
+from recbole_mind.diversity.greedy import DIVERSITY_CANDIDATE_FACTOR, ItemCategories, category_coverage, diverse_merge, greedy_select, list_diversity
 from recbole_mind.serving.index import ExactIndex, active_interest_rows, merge_interest_results, retrieve
 
 # items 0, 1: genre A; 2, 3: genre B; 4: A and B; 5: A, B and C; 6: no genre

@@ -81,7 +81,7 @@ def test_without_the_shim_recbole_sine_import_does_switch_anomaly_mode_on():
 
 
 def test_safe_torch_load_is_in_force_only_inside_and_restores_torch_load(tmp_path):
-    from recbole_mind.run.safe_load import UnsafeCheckpointError
+    from recbole_mind.integration.safe_load import UnsafeCheckpointError
 
     path = tmp_path / "config.pth"
     torch.save({"config": Opaque(3)}, path)

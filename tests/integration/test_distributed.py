@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from recbole_mind.run.checkpoint import load_checkpoint, restore_model
+from recbole_mind.training.checkpoint import load_checkpoint, restore_model
 from recbole_mind.integration.distributed import UnpaddedDistributedSampler
 
 from conftest import REPO_ROOT, SLICE_CONFIG, file_sha256, free_port, overridden_config
@@ -61,7 +61,7 @@ def test_two_processes_resume_into_a_new_file_and_test_as_one_process_does(train
     checkpoint: rank 0 writes a new file, the resumed one is left as it was, and the test
     metrics equal one process's evaluation of the new checkpoint."""
     from recbole_mind.settings.config import build_config
-    from recbole_mind.run.pipeline import build_trainer, prepare
+    from recbole_mind.training.pipeline import build_trainer, prepare
 
     saved = load_checkpoint(trained_mind[0])
     saved["best_valid_score"] = float("-inf")  # the resumed epoch beats it: rank 0 saves it

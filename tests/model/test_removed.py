@@ -74,7 +74,7 @@ def test_the_command_line_setting_a_removed_lever_is_named(capsys, in_tmp_dir):
 
 
 def test_a_checkpoint_with_a_removed_modules_weights_is_named(in_trained_dir, tmp_path):
-    from recbole_mind.run.checkpoint import load_checkpoint
+    from recbole_mind.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(in_trained_dir[0])
     checkpoint["state_dict"]["short_term_order.output"] = torch.zeros(4, 4)
@@ -85,7 +85,7 @@ def test_a_checkpoint_with_a_removed_modules_weights_is_named(in_trained_dir, tm
 
 
 def test_a_checkpoint_holding_the_removed_keys_at_their_defaults_loads_and_resumes_alike(in_trained_dir, tmp_path):
-    from recbole_mind.run.checkpoint import changed_keys, load_checkpoint, load_data_and_model
+    from recbole_mind.training.checkpoint import changed_keys, load_checkpoint, load_data_and_model
 
     checkpoint_file, _, _, trained_model, _ = in_trained_dir
     checkpoint = load_checkpoint(checkpoint_file)

@@ -72,7 +72,7 @@ def test_runs_started_in_the_same_second_write_their_own_checkpoints(ml100k_data
     # RecBole names the file <model>-<time to the second>.pth: two runs would share it
     import recbole.trainer.trainer as recbole_trainer
 
-    from recbole_mind.run.pipeline import build_trainer
+    from recbole_mind.training.pipeline import build_trainer
 
     monkeypatch.setattr(recbole_trainer, "get_local_time", lambda: "Jan-01-2030_00-00-00")
     config = overridden_config(ml100k_data, checkpoint_dir=str(tmp_path))

@@ -9,7 +9,7 @@ import torch
 from recbole_mind import run_recbole_mind
 from recbole_mind.settings.config import build_config
 from recbole_mind.protocols.multi_target import evaluate_held_out_users, prepare_multi_target
-from recbole_mind.protocols.params import PROTOCOL_FILE, read_multi_target_params
+from recbole_mind.settings.protocol import PROTOCOL_FILE, read_multi_target_params
 from recbole_mind.protocols.targets import (
     build_held_out_users,
     history_length,
@@ -17,7 +17,7 @@ from recbole_mind.protocols.targets import (
     rank_catalogue,
     split_users,
 )
-from recbole_mind.integration.registration import properties_path
+from recbole_mind.settings.properties import properties_path
 
 from conftest import REPO_ROOT, file_sha256
 
@@ -378,7 +378,7 @@ def test_a_resumed_run_writes_a_new_checkpoint_and_leaves_the_resumed_one_as_it_
 
 
 def test_the_best_checkpoint_reproduces_the_test_result(mind_run):
-    from recbole_mind.run.checkpoint import load_checkpoint, restore_model
+    from recbole_mind.training.checkpoint import load_checkpoint, restore_model
     from recbole_mind.data.token_maps import check_token_maps, saved_token_maps
 
     checkpoint = load_checkpoint(mind_run["checkpoint"])

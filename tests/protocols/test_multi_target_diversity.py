@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from recbole_mind import run_recbole_mind
-from recbole_mind.protocols.params import read_multi_target_params
+from recbole_mind.settings.protocol import read_multi_target_params
 from recbole_mind.protocols.targets import HeldOutUsers, multi_target_metrics, rank_catalogue
 from recbole_mind.diversity.greedy import ItemCategories
 

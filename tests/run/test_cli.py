@@ -145,7 +145,7 @@ def test_model_and_dataset_in_a_config_file_are_not_overridden_by_the_flags_defa
 
 
 def test_dataset_and_data_path_in_a_config_file_are_used(tmp_path, monkeypatch, capsys):
-    from recbole_mind.run.checkpoint import load_checkpoint
+    from recbole_mind.training.checkpoint import load_checkpoint
     from recbole_mind.settings.config import build_config
 
     bundled = build_config("MIND", "ml-100k")["data_path"]

@@ -7,7 +7,7 @@ import pytest
 from recbole.utils import get_trainer
 
 from recbole_mind import MIND, run_recbole_mind
-from recbole_mind.run.checkpoint import load_data_and_model
+from recbole_mind.training.checkpoint import load_data_and_model
 from recbole_mind.settings.config import build_config, resolve_model
 from recbole_mind.data.datasets import DatasetNotFoundError
 

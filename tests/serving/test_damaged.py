@@ -6,7 +6,7 @@ import zipfile
 import pytest
 import torch
 
-from recbole_mind.run.checkpoint import load_checkpoint
+from recbole_mind.training.checkpoint import load_checkpoint
 from recbole_mind.serving.cli import main
 
 COMMANDS = (["retrieve", "--users", "1"], ["export", "--out", "OUT"], ["explain", "--user", "1"])

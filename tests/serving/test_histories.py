@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recbole_mind.settings.config import build_config
-from recbole_mind.run.pipeline import prepare
+from recbole_mind.training.pipeline import prepare
 from recbole_mind.serving.explain import explain
 from recbole_mind.serving.export import retrieve_for_users
 from recbole_mind.serving.users import latest_histories

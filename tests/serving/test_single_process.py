@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from recbole_mind.run.checkpoint import as_single_process, load_checkpoint
+from recbole_mind.training.checkpoint import as_single_process, load_checkpoint
 from recbole_mind.serving.explain import explain
 from recbole_mind.serving.export import export_vectors, load_vectors, retrieve_for_users
 

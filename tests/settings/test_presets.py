@@ -22,6 +22,6 @@ def test_recommended_preset_sets_only_valid_mind_keys(in_tmp_dir):
 
 
 def test_preset_is_installed_with_the_package():
-    from recbole_mind.integration.registration import properties_path
+    from recbole_mind.settings.properties import properties_path
 
     assert os.path.isfile(properties_path(os.path.join("presets", "MIND-recommended.yaml")))

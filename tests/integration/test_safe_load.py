@@ -1,4 +1,4 @@
-"""No code from a checkpoint ever runs: every reader goes through recbole_mind.run.safe_load."""
+"""No code from a checkpoint ever runs: every reader goes through recbole_mind.integration.safe_load."""
 
 import io
 import os
@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from recbole_mind.run.checkpoint import load_checkpoint
-from recbole_mind.run.safe_load import UnsafeCheckpointError, restricted_pickle, safe_torch_load
+from recbole_mind.training.checkpoint import load_checkpoint
+from recbole_mind.integration.safe_load import UnsafeCheckpointError, restricted_pickle, safe_torch_load
 
 
 class ShellPayload:

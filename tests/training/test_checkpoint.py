@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from recbole_mind import run_recbole_mind
-from recbole_mind.run.checkpoint import check_resumable, load_checkpoint
+from recbole_mind.training.checkpoint import check_resumable, load_checkpoint
 from recbole_mind.settings.config import build_config
 
 from conftest import SLICE_CONFIG, file_sha256
@@ -43,7 +43,7 @@ def test_a_run_resuming_beyond_its_budget_stops_before_training(trained_mind, in
 
 
 def test_a_checkpoint_written_before_newer_keys_loads_with_them_off(in_trained_dir, tmp_path):
-    from recbole_mind.run.checkpoint import load_data_and_model
+    from recbole_mind.training.checkpoint import load_data_and_model
 
     checkpoint_file, _, _, trained_model, _ = in_trained_dir
     checkpoint = load_checkpoint(checkpoint_file)
@@ -75,8 +75,8 @@ def test_resuming_with_another_valid_metric_is_refused(trained_mind):
 
 
 def test_a_resumed_run_trains_with_its_own_learning_rate_and_says_what_changed(trained_mind, in_tmp_dir, caplog):
-    from recbole_mind.run.checkpoint import resume_training
-    from recbole_mind.run.pipeline import build_trainer, prepare
+    from recbole_mind.training.checkpoint import resume_training
+    from recbole_mind.training.pipeline import build_trainer, prepare
 
     config = build_config("MIND", "ml-100k", config_dict={**SLICE, "epochs": 3, "learning_rate": 0.01})
     dataset, _, _, _, model = prepare(config)

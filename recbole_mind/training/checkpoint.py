@@ -2,7 +2,7 @@
 
 RecBole's trainer saves ``{"config": Config, "state_dict": ..., "other_parameter": ...,
 "optimizer": ..., "epoch": ...}`` with pickle protocol 4, which torch's ``weights_only``
-unpickler cannot read. Every checkpoint is read through ``recbole_mind.run.safe_load``, whose
+unpickler cannot read. Every checkpoint is read through ``recbole_mind.integration.safe_load``, whose
 unpickler admits only the globals a checkpoint holds and refuses any other before it runs: a
 checkpoint from anyone can be loaded without running code from it.
 
@@ -23,9 +23,9 @@ import torch
 import yaml
 from recbole.config import Config
 
-from recbole_mind.run.pipeline import prepare
-from recbole_mind.integration.registration import properties_path
-from recbole_mind.run.safe_load import UnsafeCheckpointError, safe_torch_load
+from recbole_mind.training.pipeline import prepare
+from recbole_mind.settings.properties import properties_path
+from recbole_mind.integration.safe_load import UnsafeCheckpointError, safe_torch_load
 from recbole_mind.model.removed import REMOVED_LEVERS, check_removed_weights
 from recbole_mind.data.token_maps import check_token_maps, saved_token_maps
 

@@ -12,8 +12,8 @@ import torch
 import yaml
 from recbole.data.interaction import Interaction
 
-from recbole_mind.diversity.evaluation import DIVERSITY_METRICS, read_diversity_params
-from recbole_mind.integration.registration import properties_path
+from recbole_mind.settings.diversity import DIVERSITY_METRICS, read_diversity_params
+from recbole_mind.settings.properties import properties_path
 
 PROTOCOL_NAME = "multi_target"
 PROTOCOL_FILE = "protocols/multi_target.yaml"

@@ -24,7 +24,7 @@ from torch import nn
 
 from recbole_mind.data.datasets import load_dataset
 from recbole_mind.diversity.evaluation import DiverseFullSort
-from recbole_mind.run.memory import check_memory
+from recbole_mind.training.memory import check_memory
 from recbole_mind.data.token_maps import record_token_maps
 
 # test_result of a validation-only run (a search's trial): RecBole's HyperTuning prints it
@@ -106,7 +106,7 @@ def all_interactions(dataset: Dataset) -> Interactions:
     kept = getattr(dataset, INTERACTIONS_ATTRIBUTE, None)
     if kept is None:
         raise ValueError(
-            f"dataset {dataset.dataset_name!r} was not loaded by recbole_mind.run.pipeline.prepare, so its "
+            f"dataset {dataset.dataset_name!r} was not loaded by recbole_mind.training.pipeline.prepare, so its "
             "full interactions were not kept (RecBole's split keeps only training samples)"
         )
     return kept

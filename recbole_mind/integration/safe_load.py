@@ -182,7 +182,7 @@ def _load(file: IO[bytes], **kwargs: Any) -> Any:
 
 # The pickle module handed to torch.load: our unpickler (torch subclasses it), our load (its
 # older, non-zip format reads a few headers with it).
-restricted_pickle = types.ModuleType("recbole_mind.run.safe_load.restricted_pickle", "pickle with an allowlist")
+restricted_pickle = types.ModuleType("recbole_mind.integration.safe_load.restricted_pickle", "pickle with an allowlist")
 restricted_pickle.Unpickler = RestrictedUnpickler  # type: ignore[attr-defined]
 restricted_pickle.load = _load  # type: ignore[attr-defined]
 restricted_pickle.UnpicklingError = pickle.UnpicklingError  # type: ignore[attr-defined]

@@ -1,9 +1,9 @@
-"""recbole_mind.run.pipeline: the splits prepare builds, and what an empty one says."""
+"""recbole_mind.training.pipeline: the splits prepare builds, and what an empty one says."""
 
 import pytest
 
 from recbole_mind.settings.config import build_config
-from recbole_mind.run.pipeline import EmptySplitError, prepare
+from recbole_mind.training.pipeline import EmptySplitError, prepare
 
 
 def write_users(root, name, interactions_each, users=5, items=12):

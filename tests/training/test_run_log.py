@@ -1,4 +1,4 @@
-"""recbole_mind.run.run_log: each run writes its own log, and an error raised after the log file is opened is
+"""recbole_mind.training.run_log: each run writes its own log, and an error raised after the log file is opened is
 written into it."""
 
 import os

@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 
 from recbole.utils import init_logger
 
-from recbole_mind.run.pipeline import claim_unique_file
+from recbole_mind.training.pipeline import claim_unique_file
 
 Run = TypeVar("Run", bound=Callable[..., Any])
 

@@ -3,7 +3,7 @@
 import pytest
 
 from recbole_mind.settings.config import build_config
-from recbole_mind.run.pipeline import prepare
+from recbole_mind.training.pipeline import prepare
 
 from conftest import SLICE_CONFIG
 
@@ -13,7 +13,7 @@ from conftest import SLICE_CONFIG
     [("embedding_size", 200000, "model and optimizer"), ("MAX_ITEM_LIST_LENGTH", 200000, "histories")],
 )
 def test_a_run_larger_than_the_memory_is_refused_with_its_estimate(in_tmp_dir, monkeypatch, key, value, part):
-    import recbole_mind.run.memory as memory
+    import recbole_mind.training.memory as memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 8 * memory.GIB)
     config = build_config("MIND", "ml-100k", config_dict={**SLICE_CONFIG, key: value})
@@ -29,7 +29,7 @@ def test_a_run_larger_than_the_memory_is_refused_with_its_estimate(in_tmp_dir, m
 
 def test_the_estimate_counts_the_models_parameters_without_building_it(ml100k_data):
     from conftest import build_mind
-    from recbole_mind.run.memory import parameter_count
+    from recbole_mind.training.memory import parameter_count
 
     model = build_mind(ml100k_data)
     assert parameter_count(ml100k_data[0], ml100k_data[2]._dataset) == sum(p.numel() for p in model.parameters())
