@@ -73,6 +73,25 @@ def build_mind(data, **overrides):
     return MIND(config, data[2]._dataset)
 
 
+class Stop(Exception):
+    """Raised in place of loading the data: the test has seen what it needs."""
+
+
+@pytest.fixture
+def config_seen(monkeypatch):
+    """The configs runs built, each run stopped (``Stop``) before any data loads."""
+    import recbole_mind.run.quick_start as quick_start
+
+    seen = []
+
+    def stop(config, *args, **kwargs):
+        seen.append(config)
+        raise Stop
+
+    monkeypatch.setattr(quick_start, "prepare", stop)
+    return seen
+
+
 @pytest.fixture
 def in_tmp_dir(tmp_path, monkeypatch):
     """Run in a scratch folder: RecBole writes log/, saved/ and log_tensorboard/ to the cwd."""

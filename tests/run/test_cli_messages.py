@@ -8,8 +8,7 @@ import pytest
 import recbole_mind.run.quick_start as quick_start
 from recbole_mind.run.cli import main
 
-from conftest import FAST_CONFIG, free_port
-from test_arguments import Stop, config_seen  # noqa: F401 (a fixture)
+from conftest import FAST_CONFIG, Stop, free_port
 
 SLICE_ARGS = ["--MAX_ITEM_LIST_LENGTH=10", "--show_progress=False", "--state=WARNING",
               "--user_inter_num_interval=[20,30]"]

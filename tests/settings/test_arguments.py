@@ -16,29 +16,12 @@ from recbole_mind.settings.config import build_config
 from recbole_mind.settings.keys import command_line_values
 from recbole_mind.settings.literals import literal_value
 
-from conftest import FAST_CONFIG
+from conftest import FAST_CONFIG, Stop
 
 
 def payload(path) -> str:
     """Text that, passed to ``eval()``, creates ``path`` (and evaluates to 0)."""
     return f"__import__('os').system('touch {path}')"
-
-
-class Stop(Exception):
-    """Raised in place of loading the data: the test has seen what it needs."""
-
-
-@pytest.fixture
-def config_seen(monkeypatch):
-    """The config a run built, the run stopped before any data loads."""
-    seen = []
-
-    def stop(config, *args, **kwargs):
-        seen.append(config)
-        raise Stop
-
-    monkeypatch.setattr(quick_start, "prepare", stop)
-    return seen
 
 
 @pytest.mark.parametrize("key", ["epochs", "my_own_key", "load_col", "user_inter_num_interval"])
