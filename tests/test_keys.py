@@ -8,8 +8,7 @@ from recbole_mind.config import build_config
 from recbole_mind.keys import UnknownKeyError, check_key_values, check_known_keys
 from recbole_mind.prerun import check_distributed_flags, check_metrics_consistent
 
-QUIET = {"state": "ERROR"}
-
+from conftest import QUIET
 
 @pytest.mark.parametrize(
     "typo, meant",
