@@ -38,14 +38,6 @@ from benchmarks.report import missing_runs, write_report
 from benchmarks.rows import MODELS, PROTOCOLS, ROOT, dataset_available, protocol_files, section_name
 from benchmarks.run import run_in_fresh_process, run_one
 
-# benchmarks/figures.py renders the README's benchmark block from these as compare.X; they live in
-# the modules named (TODO(issue 39): once figures.py imports them from there, drop this re-export).
-from benchmarks.records import anomaly_note  # noqa: F401
-from benchmarks.report import epoch_cell, section_has_anomaly_runs  # noqa: F401
-from benchmarks.rows import run_section  # noqa: F401
-from benchmarks.summary import format_cell, summarise  # noqa: F401
-from benchmarks.targets import target_lines  # noqa: F401
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

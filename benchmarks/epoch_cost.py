@@ -28,7 +28,7 @@ import statistics
 import sys
 from typing import Any
 
-from benchmarks.records import EPOCH_COST_RECORDS
+from benchmarks.summary import EPOCH_COST_RECORDS
 from benchmarks.rows import MODELS, PROTOCOLS, row_config
 from benchmarks.run import run_environment
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", default="leave_one_out", choices=sorted(PROTOCOLS))
     parser.add_argument("--rounds", type=int, default=3, help="epochs timed per row, the rows taken in turn")
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--out", help="the record to write (default: the protocol's, benchmarks.records.EPOCH_COST_RECORDS)")
+    parser.add_argument("--out", help="the record to write (default: the protocol's, benchmarks.summary.EPOCH_COST_RECORDS)")
     args = parser.parse_args(argv)
     unknown = [row for row in args.rows if row not in MODELS]
     if unknown:

@@ -34,7 +34,6 @@ difference it is attached to (``benchmarks/prose_verdicts.py`` says how it reads
 from __future__ import annotations
 
 import argparse
-import difflib
 import glob
 import json
 import os
@@ -44,7 +43,9 @@ import sys
 from typing import Callable
 
 from benchmarks import blocks, compare, frontier, prose_verdicts, validation_grid
-from benchmarks.diagnostics import interest_share
+from benchmarks.report import epoch_cell, section_has_anomaly_runs
+from benchmarks.rows import MODELS, PROTOCOLS, run_section
+from benchmarks.summary import anomaly_note, format_cell, summarise, target_lines
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -67,28 +68,28 @@ def kept_runs(runs_dir: str = RUNS_DIR) -> list[dict]:
 def benchmark_block(runs: list[dict]) -> str:
     """Per report section: test headline metrics and epoch cost of every row, then the
     targets with their verdicts, all computed by compare.py's own summary."""
-    summary = compare.summarise(runs)
+    summary = summarise(runs)
     lines = []
-    sections = dict.fromkeys(compare.run_section(run) for run in runs)
+    sections = dict.fromkeys(run_section(run) for run in runs)
     for section in sections:
         protocol = next(entry["protocol"] for (name, _), entry in summary.items() if name == section)
-        quality, recall = compare.PROTOCOLS[protocol].headline
+        quality, recall = PROTOCOLS[protocol].headline
         lines += [
             f"**{section}** (test split, mean ± std over seeds; `docs/benchmarks.md` has every metric)",
             "",
             f"| model | seeds | {quality} | {recall} | s / train epoch |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for row in compare.MODELS:
+        for row in MODELS:
             entry = summary.get((section, row))
             if entry:
                 lines.append(
-                    f"| {row} | {entry['seeds']} | {compare.format_cell(*entry[quality])} | "
-                    f"{compare.format_cell(*entry[recall])} | {compare.epoch_cell(entry, digits=1)} |"
+                    f"| {row} | {entry['seeds']} | {format_cell(*entry[quality])} | "
+                    f"{format_cell(*entry[recall])} | {epoch_cell(entry, digits=1)} |"
                 )
-        if compare.section_has_anomaly_runs(summary, section):
-            lines += ["", compare.anomaly_note()]
-        lines += ["", *compare.target_lines(summary, section, protocol), ""]
+        if section_has_anomaly_runs(summary, section):
+            lines += ["", anomaly_note()]
+        lines += ["", *target_lines(summary, section, protocol), ""]
     return "\n".join(lines)
 
 
@@ -107,15 +108,15 @@ HEADLINE_ROWS = {
 def headline_block(runs: list[dict], section: str = HEADLINE_SECTION) -> str:
     """The README's short table: test NDCG@10 and Recall@50 of :data:`HEADLINE_ROWS` under
     leave-one-out, mean ± std over seeds, from compare.py's own summary."""
-    summary = compare.summarise(runs)
+    summary = summarise(runs)
     missing = [row for row in HEADLINE_ROWS if (section, row) not in summary]
     if missing:
         raise KeyError(f"the headline table needs benchmark runs of {', '.join(missing)} on {section}")
     lines = ["| model | seeds | test NDCG@10 | test Recall@50 |", "| --- | --- | --- | --- |"]
     for row, shown in HEADLINE_ROWS.items():
         entry = summary[(section, row)]
-        lines.append(f"| {shown} | {entry['seeds']} | {compare.format_cell(*entry['ndcg@10'])} | "
-                     f"{compare.format_cell(*entry['recall@50'])} |")
+        lines.append(f"| {shown} | {entry['seeds']} | {format_cell(*entry['ndcg@10'])} | "
+                     f"{format_cell(*entry['recall@50'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -123,10 +124,26 @@ def tuning_block(pattern: str, metrics: tuple[str, ...] = validation_grid.SHOWN)
     return validation_grid.table(tuning_logs(pattern), metrics) + "\n"
 
 
+# (header, key) of docs/interest_share.json's records, written by a one-off diagnostic (grid 30)
+INTEREST_SHARE_COLUMNS = [
+    ("recall@N (max rule)", "recall"), ("short-term alone", "recall_short_term_alone"),
+    ("routed alone", "recall_routed_alone"), ("slots won by short-term", "top_won_by_short_term"),
+    ("hits won by short-term", "hits_won_by_short_term"), ("slots in window", "top_in_window"),
+    ("slots in history", "top_in_history"),
+]
+
+
 def interest_share_block(path: str = INTEREST_SHARE) -> str:
-    """benchmarks/interest_share.py's table of its records."""
+    """The table of docs/interest_share.json: a row per record, ``-`` where a row has no such interest."""
     with open(path, encoding="utf-8") as file:
-        return interest_share.markdown_table(json.load(file))
+        records = json.load(file)
+    lines = ["| row | dataset | seed | N | " + " | ".join(header for header, _ in INTEREST_SHARE_COLUMNS) + " |",
+             "|---" * (4 + len(INTEREST_SHARE_COLUMNS)) + "|"]
+    for record in records:
+        cells = [f"{record[key]:.4f}" if key in record else "-" for _, key in INTEREST_SHARE_COLUMNS]
+        lines.append(f"| {record['row']} | {record['dataset']} | {record['seed']} | {record['top_n']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def tuning_logs(pattern: str) -> list[str]:
@@ -296,7 +313,7 @@ def record_quantities(runs_dir: str = RUNS_DIR, tuning_runs: str = TUNING_RUNS, 
         with open(path, encoding="utf-8") as file:
             values += json_scalars(json.load(file))
     runs = kept_runs(runs_dir)
-    values += [entry["epoch_seconds"][0] for entry in compare.summarise(runs).values()]
+    values += [entry["epoch_seconds"][0] for entry in summarise(runs).values()]
     trials = [trial for path in glob.glob(os.path.join(tuning_runs, "*.jsonl"))
               for trial in validation_grid.finished_trials(path).values()]
     for record in [*runs, *trials]:
@@ -363,28 +380,9 @@ def check_prose(paths: list[str] | None = None) -> list[str]:
     return unbacked
 
 
-def regenerate(text: str, generated: dict[str, str]) -> str:
-    """``text`` with the body of every known block replaced by its generated content."""
-    return blocks.replace_blocks(BLOCK, text, generated, "a figures block")
-
-
 def check_files(paths: list[str], write: bool) -> list[str]:
     """Paths whose blocks differ from their records (rewritten when ``write``)."""
-    generated = {name: make() for name, make in GENERATORS.items()}
-    stale = []
-    for path in paths:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-        fresh = regenerate(text, generated)
-        if fresh != text:
-            stale.append(path)
-            if write:
-                with open(path, "w", encoding="utf-8") as file:
-                    file.write(fresh)
-            else:
-                diff = difflib.unified_diff(text.splitlines(), fresh.splitlines(), path, "regenerated", lineterm="")
-                print("\n".join(list(diff)[:60]))
-    return stale
+    return blocks.refresh(paths, BLOCK, {name: make() for name, make in GENERATORS.items()}, write)
 
 
 def main(argv: list[str] | None = None) -> int:

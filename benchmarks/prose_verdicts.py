@@ -9,7 +9,7 @@ paragraph, and splits it into clauses (at ``;`` and at a sentence's end). In eac
   ``paired -.0184 ± .0105``, ``-0.0015 ± 0.0031``. Its seed count n is the ``k/n`` that follows
   it before the next quote (``, 2/3``, ``(0/3 seeds higher)``), else the one ``k/n`` count of
   its clause (``(+.0011 ± .0007) and ... (+.0026 ± .0017), 3/3 seeds higher each``), else the
-  page's stated seed count (:data:`PAGE_SEEDS`: every grid of docs/tuning.md ran 3 seeds); a
+  page's stated seed count (:data:`PAGE_SEEDS`: every grid of the tuning pages ran 3 seeds); a
   quote with no n is not checked. t = d / (s / sqrt(n)) is judged against the t critical value
   with n - 1 degrees of freedom (:func:`benchmarks.stats.critical_value`, ``verdict``).
 - its **verdict word** is an ``ahead`` / ``behind`` / ``level`` after it within its own
@@ -42,7 +42,7 @@ from typing import Callable, Iterable
 
 from benchmarks import stats
 
-PAGE_SEEDS = {"docs/tuning.md": 3}  # the seed count a page states for every comparison it quotes
+PAGE_SEEDS = {"docs/tuning.md": 3, "docs/tuning_archive.md": 3}  # the seed count a page states for every comparison it quotes
 QUOTE = re.compile(r"(?<![\w.])([+-]\d*\.(\d+))\s±\s(\d*\.(\d+))")
 SHARE = re.compile(r"(?<![\w./])(\d+)/(\d+)(?![\w/])")
 WORD = re.compile(r"\b(ahead|behind|level)\b", re.IGNORECASE)

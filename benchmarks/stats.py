@@ -59,6 +59,13 @@ class Comparison:
     df: float = 0.0
 
 
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value, NaN for none)."""
+    if not values:
+        return math.nan, math.nan
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def critical_value(df: float) -> float:
     """The two-sided ``CONFIDENCE`` critical value of Student's t with ``df`` degrees of freedom."""
     return float(student_t.ppf(1 - (1 - CONFIDENCE) / 2, df))
