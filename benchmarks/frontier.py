@@ -16,7 +16,6 @@ frontier (:func:`dominates`, the noise rule), then reports test at the lambda ch
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 from benchmarks import blocks, stats
 from benchmarks.rows import ROOT, row_config
 from benchmarks.summary import format_cell
-from benchmarks.run import run_environment, run_in_fresh_process
+from benchmarks.run import run_environment, run_in_fresh_process, utc_now
 
 RECORDS = os.path.join(ROOT, "docs", "frontier_runs.jsonl")
 REPORT = os.path.join(ROOT, "docs", "frontier.md")
@@ -110,7 +109,7 @@ def train_and_sweep(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "row": task["row"], "dataset": task["dataset"], "seed": task["seed"], "epochs": task["epochs"],
         "n": N, "category_field": field, "points": points,
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished": utc_now(),
         "environment": run_environment(),
     }
 

@@ -27,8 +27,7 @@ TARGET_P99_MS = 10.0
 
 
 def machine_load() -> tuple[float, float, float]:
-    """``os.getloadavg()``: 1-, 5- and 15-minute load averages."""
-    return os.getloadavg()
+    return os.getloadavg()  # 1-, 5- and 15-minute load averages
 
 
 def load_line(label: str, load: Sequence[float], cpus: int | None) -> str:
@@ -57,13 +56,8 @@ def round_schedule(settings: Sequence[T], threads: Sequence[int], round_index: i
 
 
 def median_ratios(seconds: dict[str, list[float]], exact: str) -> dict[str, float]:
-    """Per setting, the median over rounds of its speed-up over the exact index of the same
-    round: ``exact seconds / its seconds`` (the same queries, so = queries/s ratio).
-
-    Args:
-        seconds: setting -> ``(rounds,)`` seconds of the batch search, round by round.
-        exact: the key of the exact index.
-    """
+    """Per setting (``seconds``: its batch-search seconds round by round), the median over rounds
+    of its speed-up over the ``exact`` index of the same round (= the queries/s ratio)."""
     base = seconds[exact]
     ratios = {}
     for name, timed in seconds.items():
@@ -126,16 +120,10 @@ class Latency(NamedTuple):
 
 def user_latencies(index, vectors: np.ndarray, owners: np.ndarray, users: int, merge: Callable,
                    diverse: tuple[int, Callable] | None = None) -> Latency:
-    """Wall time of serving each of the first ``users`` users alone: one ``search`` of their K
-    interest rows for the top-50, then the merge into their top-50; with ``diverse = (k,
-    diverse_merge)``, also one search for ``k`` items per interest, then ``diverse_merge``.
-
-    Args:
-        vectors: ``(R, d)`` interest rows; owners: ``(R,)`` their users (rows grouped by user).
-        merge: ``merge_interest_results(scores, items, owners, users, n)``.
-        diverse: ``diverse_merge(scores, items, owners, users, n)`` with its categories and
-            lambda bound, and the candidates it asks per interest.
-    """
+    """Wall time of serving each of the first ``users`` users alone (``vectors``: ``(R, d)`` interest
+    rows, ``owners``: their users): one ``search`` of their rows for the top-50, then ``merge``
+    (``merge_interest_results``); with ``diverse = (k, diverse_merge)`` (categories and lambda
+    bound), also one search for ``k`` items per interest, then ``diverse_merge``."""
     merged, diversified = [], []
     for user in range(users):
         mine = vectors[owners == user]
@@ -200,18 +188,11 @@ def cell(value: float | None, digits: int) -> str:
 
 
 def results_table(rows: list[dict]) -> list[str]:
-    lines = [
-        "| items | index | threads | build s | memory MB | queries/s | x exact | recall@50 | p50 ms/user | "
-        "p99 ms/user | p99 ms/user with diversity |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['items']:,} | {row['index']} | {row['threads']} | {row['build_seconds']:.1f} | "
-            f"{row['memory_mb']:.0f} | {row['qps']:,.0f} | {row['x_exact']:.1f} | {row['recall']:.4f} | "
-            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {cell(row['p99_div_ms'], 2)} |"
-        )
-    return lines
+    return ["| items | index | threads | build s | memory MB | queries/s | x exact | recall@50 | p50 ms/user | "
+            "p99 ms/user | p99 ms/user with diversity |", "| --- " * 11 + "|"] + [
+        f"| {row['items']:,} | {row['index']} | {row['threads']} | {row['build_seconds']:.1f} | "
+        f"{row['memory_mb']:.0f} | {row['qps']:,.0f} | {row['x_exact']:.1f} | {row['recall']:.4f} | "
+        f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {cell(row['p99_div_ms'], 2)} |" for row in rows]
 
 
 def target_lines(size: int, rows: list[dict], start_load, sweep: bool) -> list[str]:

@@ -1,16 +1,9 @@
 """Generate the tuning pages' verdicts from the per-seed trial records, under the one noise rule.
 
-Each grid section of docs/tuning_archive.md judges its comparisons in a block between markers,
-and the "Removed levers" table of docs/tuning.md is one too (a block may live in either page):
-
-    <!-- verdicts: NAME -->
-    ...generated, do not edit by hand...
-    <!-- /verdicts: NAME -->
-
-Every verdict comes from ``docs/tuning_runs/*.jsonl`` (one line per validation trial, written by
-``benchmarks/validation_grid.py``) through ``benchmarks/stats.py``; a comparison whose points
-share one seed shows its difference at that seed and "no verdict", and a grid without per-seed
-records says so. tests/benchmarks/test_tuning_verdicts.py fails when a committed page differs.
+Each grid of docs/tuning_archive.md judges its comparisons in a ``<!-- verdicts: NAME -->`` block,
+and docs/tuning.md's "Removed levers" table is one too (a block may live in either page). Every
+verdict comes from ``docs/tuning_runs/*.jsonl`` through ``benchmarks/stats.py``; a comparison of
+one shared seed shows its difference and "no verdict"::
 
     python -m benchmarks.tuning_verdicts            # check: exit 1 and show what differs
     python -m benchmarks.tuning_verdicts --write    # rewrite the blocks
