@@ -7,6 +7,7 @@ prose around them to people.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 
@@ -25,3 +26,22 @@ def replace_blocks(pattern: re.Pattern, text: str, bodies: dict[str, str], where
         return match.group(1) + bodies[name] + match.group(4)
 
     return pattern.sub(body, text)
+
+
+def refresh(paths: list[str], pattern: re.Pattern, bodies: dict[str, str], write: bool) -> list[str]:
+    """The paths whose blocks differ from ``bodies``: rewritten when ``write``, else their diff printed."""
+    stale = []
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        fresh = replace_blocks(pattern, text, bodies, path)
+        if fresh == text:
+            continue
+        stale.append(path)
+        if write:
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(fresh)
+        else:
+            diff = difflib.unified_diff(text.splitlines(), fresh.splitlines(), path, "regenerated", lineterm="")
+            print("\n".join(list(diff)[:60]))
+    return stale

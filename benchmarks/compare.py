@@ -1,25 +1,14 @@
 """Benchmark MIND against RecBole's SASRec, GRU4Rec, SINE and Pop under one protocol.
 
-Every model runs through ``run_recbole_mind`` with the same protocol file
-(``benchmarks/protocol.yaml``), the same epoch budget and the same seeds, one training process
-at a time (each run in a fresh subprocess). Writes a markdown report and a PNG plot; each
-finished run is kept as JSON in ``<out_dir>/benchmark_runs/``, so an interrupted benchmark
-resumes where it stopped (``--rerun`` trains everything again):
+Every row (``benchmarks/rows.py``) runs through ``run_recbole_mind`` with the same protocol files,
+epoch budget and seeds, one training process at a time, under both protocols by default
+(RecBole's leave-one-out and the multi-target one). Each finished run is kept as JSON in
+``<out_dir>/benchmark_runs/`` (an interrupted benchmark resumes; ``--rerun`` trains again), and
+the report (``report.py``) is written from them. Run from the repository's root::
 
     python -m benchmarks.compare                       # full run, ml-100k, 3 seeds
     python -m benchmarks.compare --datasets ml-100k ml-1m --data_path DIR
     python -m benchmarks.compare --quick --out_dir /tmp/bench   # smoke test, about a minute
-
-(run from the repository's root: ``benchmarks`` is a package there). The rows and protocols live in
-``benchmarks/rows.py``, run execution in ``run.py``, statistics and the noise rule in ``summary.py``,
-the targets in ``targets.py``, the report in ``report.py`` and its plots in ``plots.py``.
-
-A baseline whose validation grid beat RecBole's defaults (``benchmarks/baselines/<model>.yaml``)
-also gets a ``<model> tuned`` row.
-
-Two protocols (``--protocols``, both by default, one section each in the report): RecBole's
-leave-one-out (``benchmarks/protocol.yaml``) and the multi-interest literature's held-out users
-with several future items (``properties/protocols/multi_target.yaml`` layered on top).
 """
 
 from __future__ import annotations
@@ -37,14 +26,6 @@ from typing import Any
 from benchmarks.report import missing_runs, write_report
 from benchmarks.rows import MODELS, PROTOCOLS, ROOT, dataset_available, protocol_files, section_name
 from benchmarks.run import run_in_fresh_process, run_one
-
-# benchmarks/figures.py renders the README's benchmark block from these as compare.X; they live in
-# the modules named (TODO(issue 39): once figures.py imports them from there, drop this re-export).
-from benchmarks.records import anomaly_note  # noqa: F401
-from benchmarks.report import epoch_cell, section_has_anomaly_runs  # noqa: F401
-from benchmarks.rows import run_section  # noqa: F401
-from benchmarks.summary import format_cell, summarise  # noqa: F401
-from benchmarks.targets import target_lines  # noqa: F401
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,43 +1,32 @@
 """The cost targets' epoch ratios measured in one run: benchmark rows' training epochs timed in turn.
 
-The benchmark's seconds per epoch come from runs made at different times (docs/benchmarks.md lists
-when), and this machine's speed varies between sessions (the same configuration has trained an epoch
-in 8 s one day and 17 s another), so a ratio of two rows' epochs can carry the machine's drift.
-This script times whole training epochs of the rows named (``benchmarks/compare.py``'s row names:
-the same model, YAML files and overrides), taking the rows in turn for ``--rounds`` rounds so that
-drift falls on every row alike, and writes the seconds and each row's median ratio to the
-reference row::
+The benchmark's runs were made on different days and this machine's speed drifts between them,
+so this script times whole training epochs (RecBole's ``_train_epoch``: data loading included,
+evaluation excluded) of the rows named, taking them in turn for ``--rounds`` rounds so that drift
+falls on every row alike; the report takes its cost targets' ratios from these records::
 
     python -m benchmarks.epoch_cost                  # writes docs/epoch_cost.json
     python -m benchmarks.epoch_cost --protocol multi_target   # docs/epoch_cost_multi_target.json
-
-The benchmark report (``compare.py``) takes its cost targets' ratios from these records when they
-time both rows of a target.
-
-An epoch is what the benchmark's seconds per epoch time: RecBole's trainer's ``_train_epoch`` (each
-row's own trainer, optimiser and batch size; data loading included, evaluation excluded).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import statistics
 import sys
 from typing import Any
 
-from benchmarks.records import EPOCH_COST_RECORDS
+from benchmarks.summary import EPOCH_COST_RECORDS
 from benchmarks.rows import MODELS, PROTOCOLS, row_config
-from benchmarks.run import run_environment
+from benchmarks.run import run_environment, utc_now
 
 DEFAULT_ROWS = ["MIND", "MIND preset", "SASRec tuned"]
 
 
 def prepare_row(row: str, dataset: str, protocol: str, seed: int, data_path: str | None = None) -> tuple[Any, Any]:
-    """``(trainer, train_data)`` of a benchmark row under ``protocol`` (``data_path``: the folder
-    holding ``<dataset>/``, as compare.py's)."""
+    """``(trainer, train_data)`` of a benchmark row under ``protocol``."""
     from recbole_mind.training.pipeline import build_trainer, prepare
 
     config = row_config(row, dataset, protocol, seed, data_path)
@@ -60,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", default="leave_one_out", choices=sorted(PROTOCOLS))
     parser.add_argument("--rounds", type=int, default=3, help="epochs timed per row, the rows taken in turn")
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--out", help="the record to write (default: the protocol's, benchmarks.records.EPOCH_COST_RECORDS)")
+    parser.add_argument("--out", help="the record to write (default: the protocol's, benchmarks.summary.EPOCH_COST_RECORDS)")
     args = parser.parse_args(argv)
     unknown = [row for row in args.rows if row not in MODELS]
     if unknown:
@@ -87,19 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[epoch_cost] round {round_index + 1}/{args.rounds} {row}: {elapsed:.1f} s", flush=True)
     ratios = epoch_ratios(seconds, args.reference)
     medians = {row: statistics.median(values) for row, values in seconds.items()}
-    record = {
-        "command": command,
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": run_environment(),
-        "dataset": args.dataset,
-        "protocol": args.protocol,
-        "reference": args.reference,
-        "rows": [
-            {"row": row, "epoch_seconds": seconds[row], "median_seconds": medians[row],
-             "ratio_to_reference": ratios[row]}
-            for row in args.rows
-        ],
-    }
+    record = {"command": command, "finished": utc_now(), "environment": run_environment(), "dataset": args.dataset,
+              "protocol": args.protocol, "reference": args.reference,
+              "rows": [{"row": row, "epoch_seconds": seconds[row], "median_seconds": medians[row],
+                        "ratio_to_reference": ratios[row]} for row in args.rows]}
     with open(out, "w", encoding="utf-8") as file:
         json.dump(record, file, indent=1)
         file.write("\n")

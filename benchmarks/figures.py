@@ -1,40 +1,20 @@
 """Regenerate every benchmark and tuning figure quoted in README.md and docs/ from the records.
 
-The records are committed: ``docs/benchmark_runs/*.json`` (one per benchmark run, written by
-``benchmarks/compare.py``) and ``docs/tuning_runs/*.jsonl`` (one line per validation trial,
-written by ``benchmarks/validation_grid.py``). Generated text sits between markers:
-
-    <!-- figures: NAME -->
-    ...generated, do not edit by hand...
-    <!-- /figures: NAME -->
+Generated blocks (``<!-- figures: NAME -->``, :data:`GENERATORS`) come from the committed runs
+(``docs/benchmark_runs/*.json``) and trials (``docs/tuning_runs/*.jsonl``); ``--write`` rewrites
+them and ``docs/benchmarks.md`` (``python -m benchmarks.compare --report_only``). The check also
+reads the prose of every page: a metric (``.0577``) must be a value of a record or of a table,
+seconds and ratios (``8.8 s``, ``0.086x``) one of :func:`record_quantities` or of a table, both
+from the page itself or a page it names, and a verdict word must agree with the noise rule
+(``benchmarks/prose_verdicts.py``)::
 
     python -m benchmarks.figures            # check: exit 1 and show what differs
     python -m benchmarks.figures --write    # rewrite the blocks and docs/benchmarks.md
-
-``--write`` also rewrites ``docs/benchmarks.md`` and its plots from the kept runs (the same as
-``python -m benchmarks.compare --report_only``); tests/test_benchmarks.py runs the check, so a
-README or doc that disagrees with its records fails CI.
-
-Every page is checked: README.md and every ``docs/**/*.md`` (:func:`pages`). Figures quoted in
-prose, outside tables, code and generated blocks, are checked too:
-
-- a metric such as ``.0577`` or ``-.0099`` must be a value of a committed record (a run's test
-  or validation metrics, a trial's validation metrics) or of a table, to 3 or 4 decimals;
-- seconds, milliseconds and ratios such as ``8.8 s``, ``0.81 ms`` or ``0.086x`` must be, at the
-  precision quoted, a number of a table, a scalar of a JSON record in docs/ (``epoch_cost*.json``,
-  ``anomaly_mode.json``, ...), a benchmark row's mean seconds per training epoch, or a run's or
-  trial's median epoch or total seconds (:func:`record_quantities`).
-
-The tables that may back a page's prose are its own and those of the pages it names (a link or
-a path ending in ``.md``). A stale number left in a sentence after its record changed fails, and
-so does a verdict word (ahead, behind, level) that the noise rule contradicts for the paired
-difference it is attached to (``benchmarks/prose_verdicts.py`` says how it reads a sentence).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import glob
 import json
 import os
@@ -44,10 +24,10 @@ import sys
 from typing import Callable
 
 from benchmarks import blocks, compare, frontier, prose_verdicts, validation_grid
-from benchmarks.diagnostics import interest_share
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from benchmarks import tuning_verdicts as tv
+from benchmarks.report import epoch_cell, section_has_anomaly_runs
+from benchmarks.rows import MODELS, PROTOCOLS, ROOT, run_section
+from benchmarks.summary import anomaly_note, format_cell, read_json, summarise, target_lines
 
 RUNS_DIR = os.path.join(ROOT, "docs", "benchmark_runs")
 TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")
@@ -57,38 +37,34 @@ BLOCK = blocks.block_pattern("figures")
 
 
 def kept_runs(runs_dir: str = RUNS_DIR) -> list[dict]:
-    runs = []
-    for path in sorted(glob.glob(os.path.join(runs_dir, "*.json"))):
-        with open(path, encoding="utf-8") as file:
-            runs.append(json.load(file))
-    return runs
+    return [read_json(path) for path in sorted(glob.glob(os.path.join(runs_dir, "*.json")))]
 
 
 def benchmark_block(runs: list[dict]) -> str:
     """Per report section: test headline metrics and epoch cost of every row, then the
     targets with their verdicts, all computed by compare.py's own summary."""
-    summary = compare.summarise(runs)
+    summary = summarise(runs)
     lines = []
-    sections = dict.fromkeys(compare.run_section(run) for run in runs)
+    sections = dict.fromkeys(run_section(run) for run in runs)
     for section in sections:
         protocol = next(entry["protocol"] for (name, _), entry in summary.items() if name == section)
-        quality, recall = compare.PROTOCOLS[protocol].headline
+        quality, recall = PROTOCOLS[protocol].headline
         lines += [
             f"**{section}** (test split, mean ± std over seeds; `docs/benchmarks.md` has every metric)",
             "",
             f"| model | seeds | {quality} | {recall} | s / train epoch |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for row in compare.MODELS:
+        for row in MODELS:
             entry = summary.get((section, row))
             if entry:
                 lines.append(
-                    f"| {row} | {entry['seeds']} | {compare.format_cell(*entry[quality])} | "
-                    f"{compare.format_cell(*entry[recall])} | {compare.epoch_cell(entry, digits=1)} |"
+                    f"| {row} | {entry['seeds']} | {format_cell(*entry[quality])} | "
+                    f"{format_cell(*entry[recall])} | {epoch_cell(entry, digits=1)} |"
                 )
-        if compare.section_has_anomaly_runs(summary, section):
-            lines += ["", compare.anomaly_note()]
-        lines += ["", *compare.target_lines(summary, section, protocol), ""]
+        if section_has_anomaly_runs(summary, section):
+            lines += ["", anomaly_note()]
+        lines += ["", *target_lines(summary, section, protocol), ""]
     return "\n".join(lines)
 
 
@@ -107,15 +83,15 @@ HEADLINE_ROWS = {
 def headline_block(runs: list[dict], section: str = HEADLINE_SECTION) -> str:
     """The README's short table: test NDCG@10 and Recall@50 of :data:`HEADLINE_ROWS` under
     leave-one-out, mean ± std over seeds, from compare.py's own summary."""
-    summary = compare.summarise(runs)
+    summary = summarise(runs)
     missing = [row for row in HEADLINE_ROWS if (section, row) not in summary]
     if missing:
         raise KeyError(f"the headline table needs benchmark runs of {', '.join(missing)} on {section}")
     lines = ["| model | seeds | test NDCG@10 | test Recall@50 |", "| --- | --- | --- | --- |"]
     for row, shown in HEADLINE_ROWS.items():
         entry = summary[(section, row)]
-        lines.append(f"| {shown} | {entry['seeds']} | {compare.format_cell(*entry['ndcg@10'])} | "
-                     f"{compare.format_cell(*entry['recall@50'])} |")
+        lines.append(f"| {shown} | {entry['seeds']} | {format_cell(*entry['ndcg@10'])} | "
+                     f"{format_cell(*entry['recall@50'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -123,73 +99,53 @@ def tuning_block(pattern: str, metrics: tuple[str, ...] = validation_grid.SHOWN)
     return validation_grid.table(tuning_logs(pattern), metrics) + "\n"
 
 
+# (header, key) of docs/interest_share.json's records, written by a one-off diagnostic (grid 30)
+INTEREST_SHARE_COLUMNS = [
+    ("recall@N (max rule)", "recall"), ("short-term alone", "recall_short_term_alone"),
+    ("routed alone", "recall_routed_alone"), ("slots won by short-term", "top_won_by_short_term"),
+    ("hits won by short-term", "hits_won_by_short_term"), ("slots in window", "top_in_window"),
+    ("slots in history", "top_in_history"),
+]
+
+
 def interest_share_block(path: str = INTEREST_SHARE) -> str:
-    """benchmarks/interest_share.py's table of its records."""
-    with open(path, encoding="utf-8") as file:
-        return interest_share.markdown_table(json.load(file))
+    """The table of docs/interest_share.json: a row per record, ``-`` where a row has no such interest."""
+    records = read_json(path)
+    lines = ["| row | dataset | seed | N | " + " | ".join(header for header, _ in INTEREST_SHARE_COLUMNS) + " |",
+             "|---" * (4 + len(INTEREST_SHARE_COLUMNS)) + "|"]
+    for record in records:
+        cells = [f"{record[key]:.4f}" if key in record else "-" for _, key in INTEREST_SHARE_COLUMNS]
+        lines.append(f"| {record['row']} | {record['dataset']} | {record['seed']} | {record['top_n']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def tuning_logs(pattern: str) -> list[str]:
     return sorted(glob.glob(os.path.join(TUNING_RUNS, pattern)))
 
 
-# grid 14's questions: does a lever beat the preset, do several interests beat one? Grid 16's:
-# does the preset beat the paper's defaults? Grids 17 and 20: REMI's regulariser, later targets.
-# Since grid 26 the preset is "L20 K4 short5 max stw".
+# The levers' paired table (tuning_verdicts' labels: P13 the preset of grids 10-25, P26 of 26-29,
+# P30 of 30-34, P35 since; K1/K1W its single interest without/with the short-term weights).
+P13, P26, P30, P35, K1, K1W = tv.P13, tv.P26, tv.P30, tv.P35, tv.K1, tv.K1W
 LEVER_PAIRS = [
-    ("L20 K4 short5 max stw", "L20 K4 short5 max"),
-    ("L20 K4 short5 max stw", "L20 K1 short5 stw"),
-    ("L20 K4 short5 max", "L5 K2 (defaults)"),
-    ("L20 K4 short5 max rgrad rr100", "L20 K4 short5 max"),  # grid 17
-    ("L20 K4 short5 max rgrad rr10", "L20 K4 short5 max"),
-    ("L20 K4 short5 max ft10", "L20 K4 short5 max"),  # grid 20
-    ("L20 K4 short5 max ft10", "L20 K1 short5 ft10"),
-    ("L20 K4 short5 max ssm400", "L20 K4 short5 max"),  # grid 21
-    ("L20 K4 short5 max ssm400 e60", "L20 K4 short5 max"),  # grid 22: the same seconds, not epochs
-    ("L20 K4 short5 max e60", "L20 K4 short5 max"),
-    ("L20 K4 short5 max ssm400 e60", "L20 K4 short5 max e60"),
-    ("L20 K4 short5 max ihn10.0", "L20 K4 short5 max"),  # grid 24: REMI's hard negatives
-    ("L20 K4 short5 max", "L20 K1 short5"),  # grid 25: several interests on long synthetic histories
-    ("L5 K2 (defaults)", "L20 K1 short5"),
-    ("L20 K4 short5 max stw", "L5 K2 (defaults)"),  # grid 26: the short-term weights re-tune the preset
-    ("L20 K1 short5 stw", "L20 K1 short5"),
-    ("L50 K4 short5 max stw", "L20 K4 short5 max stw"),  # grid 27: the routed interests over 50 behaviours
-    ("L20 K4 short5 max sta", "L20 K4 short5 max stw"),  # grid 29: the short-term interest attends
-    ("L20 K4 short5 max sta", "L20 K1 short5 stw"),
-    ("L20 K4 short5 max sta", "L20 K1 short5 sta"),
-    ("L20 K1 short5 sta", "L20 K1 short5 stw"),
-    ("L20 K4 short5 max stw stl1", "L20 K4 short5 max stw"),  # grid 30: the short-term interest's own loss
-    ("L20 K4 short5 max stw stl1", "L20 K1 short5 stw"),
-    ("L20 K4 short5 max stw stl0.5", "L20 K4 short5 max stw stl1"),  # grid 31: half the weight
-    ("L20 K4 short5 max stw stl0.5", "L20 K4 short5 max stw"),
-    ("L20 K4 short5 max stw stl1 som", "L20 K4 short5 max stw stl1"),  # grid 32: the order MLP
-    ("L20 K4 short5 max stw stl2", "L20 K4 short5 max stw stl1"),  # grid 33: twice the weight
-    ("L20 K4 short5 max stw stl2", "L20 K1 short5 stw"),
-    # grid 35: cosine scores; "rerun" is the preset again on grid 35's machine
-    ("L20 K4 short5 max stw stl1 cos.2", "L20 K4 short5 max stw stl1 rerun"),
-    ("L20 K4 short5 max stw stl1 cos.2", "L20 K4 short5 max stw stl1"),
-    ("L20 K4 short5 max stw stl1 rerun", "L20 K4 short5 max stw stl1"),
-    ("L20 K4 short5 max stw stl1 cos.2", "L20 K1 short5 stw"),
-    ("L20 K4 short5 max stw stl1 cos.2", "L20 K1 short5 stw cos.2"),  # grid 36: the ablation with cosine scores
-    ("L20 K1 short5 stw cos.2", "L20 K1 short5 stw"),
+    (P26, P13), (P26, K1W), (P13, tv.DEFAULTS),  # grids 14 and 16
+    (P13 + " rgrad rr100", P13), (P13 + " rgrad rr10", P13),  # grid 17
+    (P13 + " ft10", P13), (P13 + " ft10", K1 + " ft10"), (P13 + " ssm400", P13),  # grids 20 and 21
+    (P13 + " ssm400 e60", P13), (P13 + " e60", P13), (P13 + " ssm400 e60", P13 + " e60"),  # grid 22
+    (P13 + " ihn10.0", P13), (P13, K1), (tv.DEFAULTS, K1),  # grids 24 and 25
+    (P26, tv.DEFAULTS), (K1W, K1), ("L50 K4 short5 max stw", P26),  # grids 26 and 27
+    (P13 + " sta", P26), (P13 + " sta", K1W), (P13 + " sta", K1 + " sta"), (K1 + " sta", K1W),  # grid 29
+    (P30, P26), (P30, K1W), (P26 + " stl0.5", P30), (P26 + " stl0.5", P26),  # grids 30 and 31
+    (P30 + " som", P30), (P26 + " stl2", P30), (P26 + " stl2", K1W),  # grids 32 and 33
+    (P35, P30 + " rerun"), (P35, P30), (P30 + " rerun", P30), (P35, K1W),  # grid 35, "rerun": its machine
+    (P35, K1W + " cos.2"), (K1W + " cos.2", K1W),  # grid 36
 ]
-
-# grids 15, 19 and 20: the same questions under the multi-target protocol (validation users' later items)
-MULTI_TARGET_METRICS = ("recall@20", "recall@50", "ndcg@50")
-MULTI_TARGET_PAIRS = [
-    ("MT L20 K4 short5 max stw", "MT L20 K4 short5 max"),
-    ("MT L20 K4 short5 max stw", "MT L20 K1 short5 stw"),
-    ("MT L20 K4 short5 max", "MT L20 K1 short5"),
-    ("MT L20 K4 short5 max", "MT L5 K2 (defaults)"),
-    # grid 19: a 50-item window for the routed interests (K = 1 pools the 5 latest at any window)
-    ("MT L50 K4 short5 max", "MT L20 K4 short5 max"),
-    ("MT L50 K4 short5 max", "MT L20 K1 short5"),
-    ("MT L50 K8 short5 max", "MT L50 K4 short5 max"),
-    # grid 20: later items as extra training targets
-    ("MT L20 K4 short5 max ft10", "MT L20 K4 short5 max"),
-    ("MT L20 K1 short5 ft10", "MT L20 K1 short5"),
-    ("MT L20 K4 short5 max ft10", "MT L20 K1 short5 ft10"),
-]
+# grids 15, 19 and 20 under the multi-target protocol (validation users' later items)
+MULTI_TARGET_PAIRS = [(tv.mt(a), tv.mt(b)) for a, b in [
+    (P26, P13), (P26, K1W), (P13, K1), (P13, tv.DEFAULTS),
+    ("L50 K4 short5 max", P13), ("L50 K4 short5 max", K1), ("L50 K8 short5 max", "L50 K4 short5 max"),
+    (P13 + " ft10", P13), (K1 + " ft10", K1), (P13 + " ft10", K1 + " ft10"),
+]]
 
 # block name -> what generates it
 GENERATORS: dict[str, Callable[[], str]] = {
@@ -201,9 +157,9 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "tuning-levers-paired": lambda: validation_grid.paired_table(tuning_logs("levers_*.jsonl"), LEVER_PAIRS) + "\n",
     "tuning-baselines": lambda: tuning_block("baseline_*.jsonl"),
     "interest-share": interest_share_block,
-    "tuning-multi-target": lambda: tuning_block("multi_target_levers_*.jsonl", MULTI_TARGET_METRICS),
+    "tuning-multi-target": lambda: tuning_block("multi_target_levers_*.jsonl", tv.MT_METRICS),
     "tuning-multi-target-paired": lambda: validation_grid.paired_table(
-        tuning_logs("multi_target_levers_*.jsonl"), MULTI_TARGET_PAIRS, MULTI_TARGET_METRICS) + "\n",
+        tuning_logs("multi_target_levers_*.jsonl"), MULTI_TARGET_PAIRS, tv.MT_METRICS) + "\n",
 }
 
 
@@ -254,14 +210,15 @@ def decimal_forms(text: str) -> set[str]:
 
 def record_figures(runs_dir: str = RUNS_DIR, tuning_runs: str = TUNING_RUNS) -> set[str]:
     """:func:`decimal_forms` of every metric a committed benchmark run or tuning trial holds."""
-    values = []
-    for run in kept_runs(runs_dir):
-        for key in ("test_result", "best_valid_result"):
-            values += list((run.get(key) or {}).values())
-    for path in glob.glob(os.path.join(tuning_runs, "*.jsonl")):
-        values += [value for record in validation_grid.finished_trials(path).values()
-                   for value in record["valid"].values()]
+    values = [value for run in kept_runs(runs_dir) for key in ("test_result", "best_valid_result")
+              for value in (run.get(key) or {}).values()]
+    values += [value for trial in all_trials(tuning_runs) for value in trial["valid"].values()]
     return decimal_forms(" ".join(repr(float(value)) for value in values))
+
+
+def all_trials(tuning_runs: str = TUNING_RUNS) -> list[dict]:
+    return [trial for path in glob.glob(os.path.join(tuning_runs, "*.jsonl"))
+            for trial in validation_grid.finished_trials(path).values()]
 
 
 def quantity_forms(values: list[float]) -> set[str]:
@@ -293,13 +250,10 @@ def record_quantities(runs_dir: str = RUNS_DIR, tuning_runs: str = TUNING_RUNS, 
     # today's records and the superseded ones tuning.md's history quotes (docs/records_history/)
     for path in sorted(glob.glob(os.path.join(records_dir, "*.json")) +
                        glob.glob(os.path.join(records_dir, "records_history", "*.json"))):
-        with open(path, encoding="utf-8") as file:
-            values += json_scalars(json.load(file))
+        values += json_scalars(read_json(path))
     runs = kept_runs(runs_dir)
-    values += [entry["epoch_seconds"][0] for entry in compare.summarise(runs).values()]
-    trials = [trial for path in glob.glob(os.path.join(tuning_runs, "*.jsonl"))
-              for trial in validation_grid.finished_trials(path).values()]
-    for record in [*runs, *trials]:
+    values += [entry["epoch_seconds"][0] for entry in summarise(runs).values()]
+    for record in [*runs, *all_trials(tuning_runs)]:
         if record.get("train_epoch_seconds"):
             values.append(statistics.median(record["train_epoch_seconds"]))
         values += [float(record[key]) for key in ("wall_seconds", "total_seconds") if record.get(key)]
@@ -338,8 +292,7 @@ def unbacked_figures(path: str, source_paths: list[str], records: set[str],
     ``quantities``) and no table of ``path`` or of ``source_paths`` holds, as ``"line N: figure"``."""
     backed, backed_quantities = set(records), set(quantities)
     for source in [path, *source_paths]:
-        with open(source, encoding="utf-8") as file:
-            text = file.read()
+        text = open(source, encoding="utf-8").read()
         backed |= decimal_forms("\n".join(table_lines(text)))
         backed_quantities |= quantity_forms(table_numbers(text))
     missing = []
@@ -363,28 +316,9 @@ def check_prose(paths: list[str] | None = None) -> list[str]:
     return unbacked
 
 
-def regenerate(text: str, generated: dict[str, str]) -> str:
-    """``text`` with the body of every known block replaced by its generated content."""
-    return blocks.replace_blocks(BLOCK, text, generated, "a figures block")
-
-
 def check_files(paths: list[str], write: bool) -> list[str]:
     """Paths whose blocks differ from their records (rewritten when ``write``)."""
-    generated = {name: make() for name, make in GENERATORS.items()}
-    stale = []
-    for path in paths:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-        fresh = regenerate(text, generated)
-        if fresh != text:
-            stale.append(path)
-            if write:
-                with open(path, "w", encoding="utf-8") as file:
-                    file.write(fresh)
-            else:
-                diff = difflib.unified_diff(text.splitlines(), fresh.splitlines(), path, "regenerated", lineterm="")
-                print("\n".join(list(diff)[:60]))
-    return stale
+    return blocks.refresh(paths, BLOCK, {name: make() for name, make in GENERATORS.items()}, write)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,29 +1,21 @@
 """Recall-diversity frontier under the multi-target protocol (issue 40, item 3).
 
-Each row (``benchmarks/rows.py``'s names) trains once per seed under the multi-target protocol,
-with the dataset's genres loaded, and keeps its best-validation weights. Its ranked lists are
-then re-ranked by ComiRec's greedy (``recbole_mind.diversity.evaluation.DiversityReranker``, the same
-code for every model: MIND's candidates are each interest's top items, a single-vector
-model's its top items) at every ``diversity_lambda`` of the grid, on the validation users
-(for choosing) and the test users (for the report). Per point: Recall@N, NDCG@N, Diversity@N,
-CategoryCoverage@N and, for MIND with several interests, the share of the N slots each interest
-supplies (the interest with the item's best score).
-
-::
+Each row (``benchmarks/rows.py``'s names) trains once per seed under the multi-target protocol
+with the dataset's genres loaded; its best-validation ranked lists are re-ranked by ComiRec's
+greedy (``DiversityReranker``, the same for every model) at every ``diversity_lambda``, on the
+validation users (for choosing) and the test users (for the report): Recall@N, NDCG@N,
+Diversity@N, CategoryCoverage@N and, for MIND with several interests, the share of the N slots
+each interest supplies. ``run`` appends a record per (row, seed) to ``docs/frontier_runs.jsonl``
+(skipping those it holds); ``report`` judges on validation whether a row lies above another's
+frontier (:func:`dominates`, the noise rule), then reports test at the lambda chosen::
 
     python -m benchmarks.frontier run --rows "MIND preset" "MIND preset K=1" --seeds 2020 2021 2022
     python -m benchmarks.frontier report          # docs/frontier.md and docs/frontier_ml-100k.png
-
-``run`` appends one JSON record per (row, seed) to ``docs/frontier_runs.jsonl`` and skips the
-pairs that file already holds. ``report`` judges, on validation, whether a row's frontier lies
-above another's (:func:`dominates`, under ``benchmarks.stats``' noise rule), then reports the
-same comparison on test at the lambda chosen on validation.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -32,9 +24,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmarks import stats
+from benchmarks import blocks, stats
 from benchmarks.rows import ROOT, row_config
-from benchmarks.run import run_environment, run_in_fresh_process
+from benchmarks.summary import format_cell
+from benchmarks.run import run_environment, run_in_fresh_process, utc_now
 
 RECORDS = os.path.join(ROOT, "docs", "frontier_runs.jsonl")
 REPORT = os.path.join(ROOT, "docs", "frontier.md")
@@ -45,9 +38,6 @@ ROWS = ("MIND preset", "MIND preset K=1", "GRU4Rec tuned", "SASRec tuned")
 CATEGORY_FIELD = {"ml-100k": "class", "ml-1m": "genre"}
 METRICS = ("recall", "ndcg", "diversity", "categorycoverage")
 SPLITS = ("valid", "test")
-
-
-# ----------------------------------------------------------------------------- training
 
 
 def slot_shares(model, users, ranked: np.ndarray, batch_size: int) -> list[float] | None:
@@ -119,7 +109,7 @@ def train_and_sweep(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "row": task["row"], "dataset": task["dataset"], "seed": task["seed"], "epochs": task["epochs"],
         "n": N, "category_field": field, "points": points,
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished": utc_now(),
         "environment": run_environment(),
     }
 
@@ -144,9 +134,6 @@ def run(rows: Sequence[str], seeds: Sequence[int], dataset: str, lambdas: Sequen
             record = run_in_fresh_process(train_and_sweep, task)
             with open(path, "a", encoding="utf-8") as file:
                 file.write(json.dumps(record) + "\n")
-
-
-# ------------------------------------------------------------------------------ verdicts
 
 
 def point_values(records: list[dict[str, Any]], row: str, split: str, metric: str) -> dict[float, dict[int, float]]:
@@ -214,22 +201,14 @@ def choose_lambda(records: list[dict[str, Any]], row: str, other: str) -> float 
     return max(winners, key=lambda lam: np.mean(list(recall[lam].values())), default=None)
 
 
-# -------------------------------------------------------------------------------- report
-
-
-def mean_std(values: dict[int, float]) -> str:
-    numbers = list(values.values())
-    spread = np.std(numbers, ddof=1) if len(numbers) > 1 else 0.0
-    return f"{np.mean(numbers):.4f} ± {spread:.4f}"
-
-
 def frontier_table(records: list[dict[str, Any]], rows: Sequence[str], split: str) -> str:
     lines = [f"| row | lambda | seeds | Recall@{N} | NDCG@{N} | Diversity@{N} | CategoryCoverage@{N} | slots per interest |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         recall = point_values(records, row, split, "recall")
         for diversity_lambda in sorted(recall):
-            cells = [mean_std(point_values(records, row, split, metric)[diversity_lambda]) for metric in METRICS]
+            cells = [format_cell(*stats.mean_std(list(point_values(records, row, split, metric)[diversity_lambda].values())))
+                     for metric in METRICS]
             shares = [point[split + "_interest_share"] for record in records if record["row"] == row
                       for point in record["points"] if point["lambda"] == diversity_lambda]
             share = " / ".join(f"{value:.2f}" for value in np.mean(shares, axis=0)) if shares and shares[0] else ""
@@ -315,14 +294,8 @@ def report_block(path: str = RECORDS) -> str:
     ])
 
 
-BLOCK_START, BLOCK_END = "<!-- figures: frontier -->\n", "<!-- /figures: frontier -->"
-
-
 def report(path: str = RECORDS, out: str = REPORT) -> str:
-    """Write the plot and the generated block of ``out`` (the page is created if missing; the
-    prose around the block is left alone)."""
-    from benchmarks import blocks
-
+    """Write the plot and the generated block of ``out`` (the page is created if missing)."""
     records = read_records(path)
     if not records:
         raise SystemExit(f"no records in {path}: run `python -m benchmarks.frontier run` first")
@@ -333,7 +306,7 @@ def report(path: str = RECORDS, out: str = REPORT) -> str:
         with open(out, encoding="utf-8") as file:
             text = blocks.replace_blocks(blocks.block_pattern("figures"), file.read(), {"frontier": body}, out)
     else:
-        text = f"# Recall-diversity frontier (multi-target protocol)\n\n{BLOCK_START}{body}{BLOCK_END}\n"
+        text = f"# Recall-diversity frontier (multi-target protocol)\n\n<!-- figures: frontier -->\n{body}<!-- /figures: frontier -->\n"
     with open(out, "w", encoding="utf-8") as file:
         file.write(text)
     return text

@@ -1,36 +1,15 @@
 """Check the verdict words of prose against the noise rule (``benchmarks/stats.py``).
 
-The generated blocks carry the verdicts; the prose around them quotes paired differences and
-names a verdict, and nothing regenerates that. :func:`check_page` reads a page's prose (outside
-tables, code and generated blocks: :func:`benchmarks.figures.prose_lines`), paragraph by
-paragraph, and splits it into clauses (at ``;`` and at a sentence's end). In each clause:
-
-- a **quote** is a signed paired difference with its per-seed std: ``+.0073 ± .0069``,
-  ``paired -.0184 ± .0105``, ``-0.0015 ± 0.0031``. Its seed count n is the ``k/n`` that follows
-  it before the next quote (``, 2/3``, ``(0/3 seeds higher)``), else the one ``k/n`` count of
-  its clause (``(+.0011 ± .0007) and ... (+.0026 ± .0017), 3/3 seeds higher each``), else the
-  page's stated seed count (:data:`PAGE_SEEDS`: every grid of docs/tuning.md ran 3 seeds); a
-  quote with no n is not checked. t = d / (s / sqrt(n)) is judged against the t critical value
-  with n - 1 degrees of freedom (:func:`benchmarks.stats.critical_value`, ``verdict``).
-- its **verdict word** is an ``ahead`` / ``behind`` / ``level`` after it within its own
-  parentheses (``Recall@50 (-.0170 ± .0122, level)``), else the nearest before it in the
-  clause, else the first after it (``paired -.0184 ± .0105, 0/3 seeds higher: behind``). A
-  negated word (``not ahead``, ``nor behind``) is not checked.
-- the word must agree with the rule on level against not level: ``level`` needs a level t,
-  ``ahead`` or ``behind`` one beyond the critical value. The direction is not checked: prose
-  may name the rows in either order ("the single interest is ahead (-.0297 ...)").
-- a quote whose displayed rounding could flip the verdict (d and s each anywhere within half a
-  unit of their last shown digit) is unverifiable and skipped, never failed.
-
-A phrase stating the old rule, "two standard errors" (any count), fails unless its sentence
-says it is the old one (before, former, earlier, previous, old, looser).
-
-What it cannot catch: a verdict word with no ``± std`` quote in its clause ("Recall@50 ahead
-(+.0141, 3/3 seeds higher)"), a quote with no seed count on a page that states none, a word
-attached to the wrong quote by the nearest-word reading (a ``;`` inside parentheses ends a
-clause too, so a quote there may take the next clause's word), the direction of ahead/behind,
-and words such as "beats", "leads", "loses" or "higher on every seed"; verdicts of unpaired
-(Welch) comparisons, which prose quotes as means, not as ``d ± s``.
+:func:`check_page` reads a page's prose (:func:`benchmarks.figures.prose_lines`) paragraph by
+paragraph, split into clauses at ``;`` and a sentence's end. A **quote** is a signed paired
+difference with its per-seed std (``+.0073 ± .0069``); its seed count n is the ``k/n`` after it,
+else its clause's one ``k/n``, else the page's (:data:`PAGE_SEEDS`). Its **verdict word**
+(``ahead``/``behind``/``level``, not negated) is the one inside its own parentheses, else the
+nearest before it in the clause, else the first after. The word must agree with the t rule on
+level against not level (the direction is not checked); a quote whose rounding could flip the
+verdict is skipped. A phrase stating the old rule ("two standard errors") fails unless its
+sentence says it is the old one. Not caught: verdicts without a ``± std`` quote, words such as
+"beats", and unpaired (Welch) comparisons.
 """
 
 from __future__ import annotations
@@ -42,7 +21,7 @@ from typing import Callable, Iterable
 
 from benchmarks import stats
 
-PAGE_SEEDS = {"docs/tuning.md": 3}  # the seed count a page states for every comparison it quotes
+PAGE_SEEDS = {"docs/tuning.md": 3, "docs/tuning_archive.md": 3}  # the seed count a page states for every comparison it quotes
 QUOTE = re.compile(r"(?<![\w.])([+-]\d*\.(\d+))\s±\s(\d*\.(\d+))")
 SHARE = re.compile(r"(?<![\w./])(\d+)/(\d+)(?![\w/])")
 WORD = re.compile(r"\b(ahead|behind|level)\b", re.IGNORECASE)

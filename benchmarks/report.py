@@ -1,17 +1,100 @@
-"""The markdown report of the benchmark's runs: tables, notes, provenance, targets and plots."""
+"""The markdown report of the benchmark's runs: tables, notes, provenance, targets, and its plots
+(headline metrics per row, validation quality against training time)."""
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import platform
+import statistics
 from typing import Any
 
-from benchmarks.plots import write_curve_plot, write_plot
-from benchmarks.records import ANOMALY_MARK, anomaly_note, anomaly_ratios
 from benchmarks.rows import MODELS, PROTOCOLS, run_section, section_name
-from benchmarks.summary import format_cell, summarise
-from benchmarks.targets import target_lines
+from benchmarks.summary import ANOMALY_MARK, anomaly_note, anomaly_ratios, format_cell, summarise, target_lines
+
+
+def pyplot():
+    """matplotlib's pyplot drawing to files, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def write_plot(summary: dict, path: str) -> bool:
+    """Headline metrics and seconds per epoch of every row, a bar chart per dataset and protocol."""
+    plt = pyplot()
+    if plt is None:
+        print("[compare] matplotlib is not installed: no plot (pip install matplotlib)")
+        return False
+    datasets = sorted({dataset for dataset, _ in summary})
+    figure, axes = plt.subplots(len(datasets), 3, figsize=(15, 3.6 * len(datasets)), squeeze=False)
+    for row_index, dataset in enumerate(datasets):
+        rows = [row for row in MODELS if (dataset, row) in summary]
+        quality, recall = PROTOCOLS[summary[(dataset, rows[0])]["protocol"]].headline
+        panels = [(quality, f"test {quality}"), (recall, f"test {recall}"), ("epoch_seconds", "s / train epoch")]
+        for col_index, (key, title) in enumerate(panels):
+            axis = axes[row_index][col_index]
+            means = [summary[(dataset, row)][key][0] for row in rows]
+            stds = [summary[(dataset, row)][key][1] for row in rows]
+            colors = ["tab:red" if row.startswith("MIND") else "tab:gray" for row in rows]
+            axis.bar(rows, means, yerr=stds, capsize=4, color=colors)
+            axis.set_title(f"{dataset}: {title}")
+            axis.tick_params(axis="x", rotation=30)
+            if key == "epoch_seconds":
+                axis.set_yscale("log")
+    save(plt, figure, path)
+    return True
+
+
+def save(plt, figure, path: str) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
+    """Time to quality: the validation metric against cumulative training seconds, one line per
+    model (mean over its seeds, epoch by epoch), one panel per dataset and protocol. Returns the rows drawn;
+    runs recorded before curves were kept (no ``valid_curve``) are left out."""
+    plt = pyplot()
+    if plt is None:
+        return []
+    curves: dict[tuple[str, str], list[list[list[float]]]] = {}
+    valid_metrics: dict[str, str] = {}
+    for run in runs:
+        if run.get("valid_curve"):
+            curves.setdefault((run_section(run), run["row"]), []).append(run["valid_curve"])
+            valid_metrics[run_section(run)] = PROTOCOLS[run.get("protocol", "leave_one_out")].valid_metric
+    if not curves:
+        return []
+    datasets = sorted({dataset for dataset, _ in curves})
+    # one colour per row in every panel, so a reader can follow a model from panel to panel
+    palette = [*plt.get_cmap("tab10").colors, "black"]  # 11 rows, 11 distinct colours
+    colours = {row: palette[index % len(palette)] for index, row in enumerate(MODELS)}
+    figure, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4.5), squeeze=False)
+    for index, dataset in enumerate(datasets):
+        axis = axes[0][index]
+        for row in MODELS:
+            per_seed = curves.get((dataset, row))
+            if not per_seed:
+                continue
+            epochs = min(len(curve) for curve in per_seed)  # early stopping may end seeds apart
+            seconds = [statistics.mean(curve[e][0] for curve in per_seed) for e in range(epochs)]
+            scores = [statistics.mean(curve[e][1] for curve in per_seed) for e in range(epochs)]
+            axis.plot(seconds, scores, marker="o", markersize=3, label=row, color=colours[row])
+        axis.set_xscale("log")
+        axis.set_xlabel("cumulative training seconds (log scale)")
+        axis.set_ylabel(f"validation {valid_metrics[dataset]}")
+        axis.set_title(f"{dataset}: time to quality (mean over seeds)")
+        axis.legend(fontsize=8)
+    save(plt, figure, path)
+    return sorted({row for _, row in curves})
 
 
 def epoch_cell(entry: dict[str, Any], digits: int) -> str:
@@ -43,12 +126,8 @@ def provenance_lines(runs: list[dict[str, Any]]) -> list[str]:
     for key, group in groups.items():
         known = sorted(run["finished"][:10] for run in group if run.get("finished"))
         when = f", finished {known[0]} to {known[-1]}" if known else ""
-        rows: dict[str, int] = {}
-        for run in group:
-            rows[run["row"]] = rows.get(run["row"], 0) + 1
-        held = ", ".join(f"{row} x{count}" for row, count in rows.items())
-        plural = "s" if len(group) != 1 else ""
-        lines.append(f"- {len(group)} run{plural}{when} ({held}): {key}")
+        held = ", ".join(f"{row} x{count}" for row, count in collections.Counter(run["row"] for run in group).items())
+        lines.append(f"- {len(group)} run{'s' if len(group) != 1 else ''}{when} ({held}): {key}")
     return lines
 
 
@@ -60,9 +139,8 @@ def missing_runs(tasks: list[dict], runs: list[dict]) -> tuple[str, ...]:
         section, seed = section_name(task["dataset"], task["protocol"]), task["config_dict"]["seed"]
         if (section, task["row"], seed) not in finished:
             missing.setdefault(f"{task['row']} ({section})", []).append(seed)
-    return tuple(
-        f"{label}: seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" for label, seeds in missing.items()
-    )
+    return tuple(f"{label}: seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+                 for label, seeds in missing.items())
 
 
 def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, command: str, planned: int,
@@ -79,14 +157,9 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
     lines = [
         "# Benchmark: MIND vs SASRec, GRU4Rec, SINE and Pop",
         "",
-        "Generated by `benchmarks/compare.py`"
-        + (
+        "Generated by `benchmarks/compare.py`" + (
             " in --quick mode: a smoke test, not a measurement (ml-100k users with 20 to 30 ratings, "
-            "`MAX_ITEM_LIST_LENGTH: 20`, 1 epoch; `benchmarks/quick.yaml`)"
-            if args.quick
-            else ""
-        )
-        + ".",
+            "`MAX_ITEM_LIST_LENGTH: 20`, 1 epoch; `benchmarks/quick.yaml`)" if args.quick else "") + ".",
         "",
         "Shared by every model and both protocols (`benchmarks/protocol.yaml`): "
         "`MAX_ITEM_LIST_LENGTH: 50` for the baselines and the row's own window for MIND "
@@ -103,7 +176,7 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         "mask them (the multi-target protocol excludes history items for every model). The baseline rows "
         "named after their model run RecBole's default hyper-parameters; a row `<model> tuned` runs "
         "that baseline's best validated batch size and learning rate (`benchmarks/baselines/`, "
-        "docs/tuning.md, grid 18) and replaces the default row in the targets once it has run as "
+        "docs/tuning_archive.md, grid 18) and replaces the default row in the targets once it has run as "
         "many seeds. MIND's defaults were tuned on validation (docs/tuning.md). Finished runs are kept and reused, so rows may come from different "
         "invocations of this script on the same machine (delete a row's JSON files to run it again).",
         "",
@@ -122,35 +195,24 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
         "",
     ]
     if len(runs) < planned:
-        lines += [
-            f"**Incomplete: {len(runs)} of {planned} planned runs have finished**; rows show the seeds "
-            "done so far, and ratios compare rows with different numbers of seeds."
-            + (f" Not run yet: {'; '.join(unstarted)}." if unstarted else ""),
-            "",
-        ]
+        lines += [f"**Incomplete: {len(runs)} of {planned} planned runs have finished**; rows show the seeds "
+                  "done so far, and ratios compare rows with different numbers of seeds."
+                  + (f" Not run yet: {'; '.join(unstarted)}." if unstarted else ""), ""]
     sections = {}  # report order: leave-one-out first, then the multi-target protocol
     for run in sorted(runs, key=lambda run: (list(PROTOCOLS).index(run.get("protocol", "leave_one_out")), run["dataset"])):
         sections.setdefault(run_section(run), run.get("protocol", "leave_one_out"))
     for dataset, protocol in sections.items():
         reported = PROTOCOLS[protocol].reported
         lines += [
-            f"## {dataset}",
-            "",
-            f"Protocol: {PROTOCOLS[protocol].description}",
-            "",
+            f"## {dataset}", "", f"Protocol: {PROTOCOLS[protocol].description}", "",
             "| model | seeds | " + " | ".join(reported) + " | epochs run | s / train epoch | eval users/s | parameters |",
             "| --- | --- | " + " | ".join("---" for _ in reported) + " | --- | --- | --- | --- |",
         ]
-        for row in MODELS:
-            entry = summary.get((dataset, row))
-            if not entry:
-                continue
+        for row, entry in ((row, summary[(dataset, row)]) for row in MODELS if (dataset, row) in summary):
             cells = [format_cell(*entry[metric]) for metric in reported]
-            lines.append(
-                f"| {row} | {entry['seeds']} | " + " | ".join(cells)
-                + f" | {entry['epochs'][0]:.1f} | {epoch_cell(entry, digits=2)}"
-                + f" | {entry['eval_users_per_second'][0]:.0f} | {entry['model_parameters']:,} |"
-            )
+            lines.append(f"| {row} | {entry['seeds']} | " + " | ".join(cells) + f" | {entry['epochs'][0]:.1f} | "
+                         f"{epoch_cell(entry, digits=2)} | {entry['eval_users_per_second'][0]:.0f} | "
+                         f"{entry['model_parameters']:,} |")
         section_runs = [run for run in runs if run_section(run) == dataset]
         if section_has_anomaly_runs(summary, dataset):
             lines += ["", anomaly_note()]
@@ -165,29 +227,21 @@ def write_report(runs: list[dict], args: argparse.Namespace, out_dir: str, comma
     if curve_rows:
         missing = sorted({run_section(run) + ": " + run["row"] for run in runs if not run.get("valid_curve")})
         lines += [
-            "## Time to quality",
-            "",
+            "## Time to quality", "",
             "The validation metric after each epoch (NDCG@10 under leave-one-out, Recall@50 under "
             "the multi-target protocol) against the cumulative training seconds of the same runs "
             "(mean over seeds; evaluation time excluded). Rows whose table seconds carry "
-            f"{ANOMALY_MARK} trained in anomaly mode: their lines run {anomaly_ratios()} too far right.",
-            "",
-            "![time to quality](time_to_quality.png)",
-            "",
+            f"{ANOMALY_MARK} trained in anomaly mode: their lines run {anomaly_ratios()} too far right.", "",
+            "![time to quality](time_to_quality.png)", "",
         ]
         if missing:
-            lines += [
-                f"Not drawn: {', '.join(missing)}: their kept runs predate per-epoch validation "
-                "records (`valid_curve`); rerun them (`--rerun`, or delete their JSON files) to draw them.",
-                "",
-            ]
+            lines += [f"Not drawn: {', '.join(missing)}: their kept runs predate per-epoch validation records "
+                      "(`valid_curve`); rerun them (`--rerun`, or delete their JSON files) to draw them.", ""]
     lines += [
         f"Command: `{command.replace(' --report_only', '')}` (the report is rewritten from the runs "
-        "kept in benchmark_runs/ by the same command with `--report_only`)",
-        "",
+        "kept in benchmark_runs/ by the same command with `--report_only`)", "",
         f"Versions: recbole-mind {__version__}, recbole {recbole.__version__}, torch {torch.__version__}, "
-        f"Python {platform.python_version()}; {os.cpu_count()} CPUs ({platform.machine()}).",
-        "",
+        f"Python {platform.python_version()}; {os.cpu_count()} CPUs ({platform.machine()}).", "",
     ]
     report = os.path.join(out_dir, "benchmarks.md")
     with open(report, "w", encoding="utf-8") as file:

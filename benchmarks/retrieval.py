@@ -4,28 +4,14 @@
     python -m benchmarks.retrieval --sweep --skip_ml100k --sizes 1000000   # which IVF/HNSW settings meet the target
     python -m benchmarks.retrieval --sizes 10000 --users 200 --rounds 2 --skip_ml100k --out /tmp/r.md  # smoke
 
-Run it on an idle machine: the load is printed at the start and at every round and written
-into the report, and a 1-minute load above 0.5 at start makes the target verdict not valid.
-
-Part 1 trains MIND with its defaults on ml-100k (or takes --checkpoint) and checks that exact
-retrieval (faiss IndexFlatIP, one query per active interest, lists merged by max score) returns
-the same top-50 items as RecBole's full-sort scoring (``full_sort_predict``, max over interests)
-for every test user.
-
-Part 2 builds indexes over synthetic catalogues shaped like trained embeddings (items around
-cluster centres; each user's K interests near K different centres): the exact index, and the
-``ivf`` and ``hnsw`` defaults of ``recbole_mind/serving/index.py`` (``--sweep``: a small grid
-around them). It times them in interleaved rounds, every index once per round in an order
-rotated from round to round, with 1 and with 2 faiss threads, and reports medians: queries/s
-(all interest queries in one call), the speed-up over the exact index (per round, against that
-round's exact timing, then the median), per-user latency p50/p99 (one user's K interest rows in
-one call, then the merge; and serving's ``diversity_lambda > 0`` path: a search of
-``DIVERSITY_CANDIDATE_FACTOR`` x 50 items per interest, then ``diverse_merge``'s greedy over
-synthetic categories), build time, serialized size, and
-recall@50 of the merged per-user top-50 against the exact merged top-50.
-
-Both parts go through ``recbole_mind/serving/index.py``, as serving does; part 2 loads that file
-by its path, as a service holding exported vectors would, so it runs without torch or RecBole.
+Part 1 checks that exact retrieval (one faiss query per active interest, merged by max score)
+returns the top-50 of RecBole's ``full_sort_predict`` for every ml-100k test user. Part 2 times,
+on synthetic catalogues shaped like trained embeddings, the exact index and serving's ``ivf`` and
+``hnsw`` defaults (``--sweep``: a grid around them) in interleaved rounds with 1 and 2 faiss
+threads: queries/s, speed-up over exact, per-user p50/p99 (also with ``diversity_lambda > 0``),
+build time, size and recall@50 against exact. Both go through ``recbole_mind/serving/index.py``,
+which part 2 loads by its path (no torch). Run it on an idle machine: a 1-minute load above 0.5
+at start makes the target verdict not valid.
 """
 
 from __future__ import annotations
@@ -38,7 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from benchmarks import retrieval_report, retrieval_timing as timing
+from benchmarks import retrieval_timing as timing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -292,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as file:
-        file.write(retrieval_report.report(args, argv, exactness, sizes, start_load))
+        file.write(timing.report(args, argv, exactness, sizes, start_load))
     print(f"[retrieval] wrote {out}")
     return 0
 

@@ -1,16 +1,14 @@
-"""Helpers of ``benchmarks/retrieval.py``: machine load, interleaved rounds, per-round ratios,
-per-user latency, the optional diversity step and the target verdict.
-
-Timings on a shared 2-core machine drift with whatever else runs; timing every index once per
-round, in an order rotated from round to round, and taking medians of per-round ratios keeps a
-slow patch of time from landing on one index only. The load is recorded so that a reader (and
-:func:`verdict`) can tell whether the figures describe an idle machine.
+"""Timing and report of ``benchmarks/retrieval.py``: machine load, interleaved rounds rotated from
+round to round (a slow patch of time lands on every index alike), medians of per-round ratios,
+per-user latency, the target's verdict, and the markdown page.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import statistics
+import sys
 import time
 from typing import Callable, NamedTuple, Sequence, TypeVar
 
@@ -29,8 +27,7 @@ TARGET_P99_MS = 10.0
 
 
 def machine_load() -> tuple[float, float, float]:
-    """``os.getloadavg()``: 1-, 5- and 15-minute load averages."""
-    return os.getloadavg()
+    return os.getloadavg()  # 1-, 5- and 15-minute load averages
 
 
 def load_line(label: str, load: Sequence[float], cpus: int | None) -> str:
@@ -59,13 +56,8 @@ def round_schedule(settings: Sequence[T], threads: Sequence[int], round_index: i
 
 
 def median_ratios(seconds: dict[str, list[float]], exact: str) -> dict[str, float]:
-    """Per setting, the median over rounds of its speed-up over the exact index of the same
-    round: ``exact seconds / its seconds`` (the same queries, so = queries/s ratio).
-
-    Args:
-        seconds: setting -> ``(rounds,)`` seconds of the batch search, round by round.
-        exact: the key of the exact index.
-    """
+    """Per setting (``seconds``: its batch-search seconds round by round), the median over rounds
+    of its speed-up over the ``exact`` index of the same round (= the queries/s ratio)."""
     base = seconds[exact]
     ratios = {}
     for name, timed in seconds.items():
@@ -128,16 +120,10 @@ class Latency(NamedTuple):
 
 def user_latencies(index, vectors: np.ndarray, owners: np.ndarray, users: int, merge: Callable,
                    diverse: tuple[int, Callable] | None = None) -> Latency:
-    """Wall time of serving each of the first ``users`` users alone: one ``search`` of their K
-    interest rows for the top-50, then the merge into their top-50; with ``diverse = (k,
-    diverse_merge)``, also one search for ``k`` items per interest, then ``diverse_merge``.
-
-    Args:
-        vectors: ``(R, d)`` interest rows; owners: ``(R,)`` their users (rows grouped by user).
-        merge: ``merge_interest_results(scores, items, owners, users, n)``.
-        diverse: ``diverse_merge(scores, items, owners, users, n)`` with its categories and
-            lambda bound, and the candidates it asks per interest.
-    """
+    """Wall time of serving each of the first ``users`` users alone (``vectors``: ``(R, d)`` interest
+    rows, ``owners``: their users): one ``search`` of their rows for the top-50, then ``merge``
+    (``merge_interest_results``); with ``diverse = (k, diverse_merge)`` (categories and lambda
+    bound), also one search for ``k`` items per interest, then ``diverse_merge``."""
     merged, diversified = [], []
     for user in range(users):
         mine = vectors[owners == user]
@@ -182,3 +168,136 @@ def verdict(measured: Measured, start_load: Sequence[float]) -> str:
     if idle(start_load):
         return word
     return f"not valid (machine not idle: 1-min load {start_load[0]:.2f} > {IDLE_LOAD} at start; as measured: {word})"
+
+
+def measured(rows: list[dict], label: str) -> Measured:
+    """The target's inputs for ``label`` from one size's rows (NaN for a missing thread count,
+    which fails the target)."""
+    by_threads = {row["threads"]: row for row in rows if row["index"] == label}
+    nan = float("nan")
+    return Measured(
+        recall=next(iter(by_threads.values()))["recall"],
+        speedup_1=by_threads[1]["x_exact"] if 1 in by_threads else nan,
+        speedup_2=by_threads[2]["x_exact"] if 2 in by_threads else nan,
+        p99_ms_1=by_threads[1]["p99_ms"] if 1 in by_threads else nan,
+    )
+
+
+def cell(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def results_table(rows: list[dict]) -> list[str]:
+    return ["| items | index | threads | build s | memory MB | queries/s | x exact | recall@50 | p50 ms/user | "
+            "p99 ms/user | p99 ms/user with diversity |", "| --- " * 11 + "|"] + [
+        f"| {row['items']:,} | {row['index']} | {row['threads']} | {row['build_seconds']:.1f} | "
+        f"{row['memory_mb']:.0f} | {row['qps']:,.0f} | {row['x_exact']:.1f} | {row['recall']:.4f} | "
+        f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {cell(row['p99_div_ms'], 2)} |" for row in rows]
+
+
+def target_lines(size: int, rows: list[dict], start_load, sweep: bool) -> list[str]:
+    """The target table of one size (the defaults; with ``sweep`` every approximate setting),
+    each verdict computed from the measured numbers by :func:`verdict`."""
+    labels = list(dict.fromkeys(row["index"] for row in rows if row["kind"] != "flat"
+                                and (sweep or "(default)" in row["index"])))
+    lines = [
+        "| items | index | recall@50 | x exact, 1 thread | x exact, 2 threads | p99 ms/user, 1 thread | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| target | | >= {TARGET_RECALL} | >= {TARGET_SPEEDUP:.0f} | >= {TARGET_SPEEDUP:.0f} "
+        f"| <= {TARGET_P99_MS:.0f} | |",
+    ]
+    meeting = []
+    for label in labels:
+        m = measured(rows, label)
+        word = verdict(m, start_load)
+        lines.append(f"| {size:,} | {label} | {m.recall:.4f} | {m.speedup_1:.1f} | {m.speedup_2:.1f} | "
+                     f"{m.p99_ms_1:.2f} | {word} |")
+        if target_met(m):
+            meeting.append(label)
+    if sweep:
+        valid = "" if idle(start_load) else " (not valid: the machine was not idle)"
+        lines += ["", f"Settings meeting the target with 1 AND with 2 threads at {size:,} items{valid}: "
+                      + (", ".join(meeting) if meeting else "none")]
+    return lines
+
+
+def load_lines(start_load, per_round: list[tuple], cpus: int | None) -> list[str]:
+    """The load section: at start, per-round min/max of the 1-minute load, and the warning
+    when the machine was not idle at start."""
+    ones = [load[0] for load in per_round]
+    lines = [f"Load (os.getloadavg, 1/5/15 min) at start: {start_load[0]:.2f} / {start_load[1]:.2f} / "
+             f"{start_load[2]:.2f} on {cpus} CPUs; 1-min load at the start of each round: min {min(ones):.2f}, "
+             f"max {max(ones):.2f} over {len(ones)} rounds (these include the benchmark's own 1-2 busy threads; "
+             "only the load at start says whether other work ran)."]
+    if not idle(start_load):
+        lines += ["", f"**WARNING: machine not idle** (1-min load {start_load[0]:.2f} > {IDLE_LOAD} at start): "
+                      "figures not valid for the target."]
+    return lines
+
+
+def method_lines(args) -> list[str]:
+    return [
+        f"{args.users:,} users x {args.interest_num} interests = {args.users * args.interest_num:,} queries, "
+        f"d = {args.dim}, items around {args.clusters:,} cluster centres (noise std .7), every user's interests "
+        f"near {args.interest_num} different centres. Every index is timed once per round, in an order rotated "
+        f"from round to round, with each faiss thread count ({', '.join(map(str, args.threads))}); figures are "
+        f"medians over {args.rounds} rounds. Queries/s: all interest queries in one `search` call. x exact: per "
+        "round, the exact index's time over this index's (same round, same threads), then the median. Latency "
+        f"per user: one user's {args.interest_num} interest rows searched in one call, then merged into their "
+        f"top-50 (`merge_interest_results`), for {min(args.users, args.latency_users)} users per round "
+        f"({min(args.users, args.exact_latency_users)} for the exact index), p50/p99 over all rounds; with diversity: serving's "
+        f"`diversity_lambda` {args.diversity_lambda:g} path instead, a search of 5 x 50 items per interest then "
+        "`diverse_merge`'s greedy over 18 random categories (n/a with `--diversity_lambda 0`). Recall@50: "
+        "share of the exact merged top-50 found, averaged over users. Build: once per index, with faiss's "
+        "default threads; memory: `faiss.serialize_index` size.",
+    ]
+
+
+def versions_line() -> str:
+    import faiss
+
+    torch = f", torch {sys.modules['torch'].__version__}" if "torch" in sys.modules else " (part 2 ran without torch)"
+    return (f"Versions: faiss {faiss.__version__}, numpy {np.__version__}{torch}, Python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPUs.")
+
+
+def exactness_lines(exactness: dict) -> list[str]:
+    users = exactness["users"]
+    return [
+        "## Exact retrieval vs RecBole's full-sort scoring (ml-100k)", "",
+        f"MIND with its defaults (`properties/MIND.yaml`), checkpoint `{os.path.basename(exactness['checkpoint'])}`; "
+        "for every test user, faiss `IndexFlatIP` queried with each active interest, lists merged by max score, "
+        "vs `torch.topk` of `full_sort_predict` (max over interests).", "",
+        "| test users | same top-50 items | same top-50 order |", "| --- | --- | --- |",
+        f"| {users} | {exactness['same_set']} ({exactness['same_set'] / users:.2%}) "
+        f"| {exactness['same_order']} ({exactness['same_order'] / users:.2%}) |", "",
+    ]
+
+
+def report(args, argv: list[str], exactness: dict | None, sizes: dict[int, dict], start_load) -> str:
+    """The markdown page: run facts and load, part 1, the results table, the target."""
+    command = " ".join(["python -m benchmarks.retrieval", *argv])
+    per_round = [load for result in sizes.values() for load in result["loads"]]
+    lines = [
+        "# Retrieval: exact and approximate faiss search over MIND's interests", "",
+        "## Run", "",
+        f"Command: `{command}`", "",
+        f"Date: {datetime.datetime.now().isoformat(timespec='minutes')}. {versions_line()}", "",
+        f"Faiss threads: {', '.join(map(str, args.threads))}, timed separately (a row per thread count); "
+        f"{args.rounds} interleaved rounds.", "",
+        *load_lines(start_load, per_round, os.cpu_count()), "",
+    ]
+    if exactness:
+        lines += exactness_lines(exactness)
+    lines += ["## Approximate indexes at scale (synthetic)", "", *method_lines(args), ""]
+    for result in sizes.values():
+        lines += results_table(result["rows"]) + [""]
+    lines += [
+        "## Target", "",
+        f"recall@50 >= {TARGET_RECALL} of the exact merged top-50 at >= {TARGET_SPEEDUP:.0f}x the "
+        "exact index's queries/s with 1 thread AND with 2 threads, and p99 per user (search + merge, 1 thread) "
+        f"<= {TARGET_P99_MS:.0f} ms. Verdicts are computed by the script from the numbers above.", "",
+    ]
+    for size, result in sizes.items():
+        lines += target_lines(size, result["rows"], start_load, args.sweep) + [""]
+    return "\n".join(lines)

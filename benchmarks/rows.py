@@ -2,7 +2,7 @@
 
 A row is a named model configuration (``MODELS``); a protocol (``PROTOCOLS``) layers its files on
 ``protocol.yaml``. ``row_config`` gives the RecBole ``Config`` of a row for the scripts that train
-or time one row themselves (epoch_cost, diagnostics).
+or time one row themselves (epoch_cost, frontier).
 """
 
 from __future__ import annotations

@@ -24,34 +24,26 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
 
     environment = run_environment()
     start = time.perf_counter()
-    result = run_recbole_mind(
-        task["model"],
-        task["dataset"],
-        config_file_list=task["config_files"],
-        config_dict=task["config_dict"],
-    )
+    result = run_recbole_mind(task["model"], task["dataset"], config_file_list=task["config_files"],
+                              config_dict=task["config_dict"])
     import torch
 
     # RecBole 1.2.1's sine.py switches anomaly mode on when imported (recbole_mind.integration.compat undoes
     # it): recorded because it slows training, not results, and differently per model.
     environment["anomaly_mode"] = torch.is_anomaly_enabled()
     return {
-        "row": task["row"],
-        "dataset": task["dataset"],
-        "protocol": task["protocol"],
-        "seed": task["config_dict"]["seed"],
+        "row": task["row"], "dataset": task["dataset"], "protocol": task["protocol"], "seed": task["config_dict"]["seed"],
         "test_result": {key: float(value) for key, value in result["test_result"].items()},
-        "best_valid_result": {
-            key: float(value) for key, value in (result["best_valid_result"] or {}).items()
-        },
+        "best_valid_result": {key: float(value) for key, value in (result["best_valid_result"] or {}).items()},
         "train_epoch_seconds": result["train_epoch_seconds"],
         "eval_users_per_second": result["test_users"] / result["test_seconds"],
-        "model_parameters": result["model_parameters"],
-        "wall_seconds": time.perf_counter() - start,
-        "valid_curve": result.get("valid_curve"),
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": environment,
+        "model_parameters": result["model_parameters"], "wall_seconds": time.perf_counter() - start,
+        "valid_curve": result.get("valid_curve"), "finished": utc_now(), "environment": environment,
     }
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def run_in_fresh_process(function: Callable[[Any], Any], argument: Any) -> Any:

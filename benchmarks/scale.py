@@ -1,9 +1,7 @@
 """Training cost of MIND with full softmax (CE) vs sampled softmax (SSM) as the catalogue grows.
 
-For each catalogue size, writes a synthetic multi-interest dataset with the same number of
-interactions (``recbole_mind.data.synthetic``), then trains one epoch of MIND with each loss,
-each in a fresh process, one at a time, and records the training seconds and the process's
-peak resident memory. Writes a markdown table:
+Per catalogue size, a synthetic dataset of the same interactions; one epoch per loss, each in a
+fresh process, recording its seconds and peak resident memory into a markdown table::
 
     python -m benchmarks.scale                                  # 10k, 100k, 1M items
     python -m benchmarks.scale --items 1000 5000 --interactions 2000 --out /tmp/scale.md

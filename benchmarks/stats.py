@@ -1,28 +1,14 @@
 """The one noise rule behind every verdict of the benchmark and the tuning grids.
 
-Two rows ``a`` and ``b`` (a configuration or model each) hold one value of a metric per seed.
-
-**Paired** when they share at least two seeds (a seed fixes the data split, and under the
-multi-target protocol the held-out users, for both rows): over the n shared seeds, take the
-per-seed differences ``a - b``; their mean is the difference, its standard error the
-differences' sample standard deviation divided by sqrt(n), and t = mean / standard error, with
-n - 1 degrees of freedom (a paired t-test). Seeds only one row ran are left out.
-
-**Unpaired** otherwise, when each row has at least two seeds: the difference of the two means,
-its standard error sqrt(var_a / n_a + var_b / n_b) and the degrees of freedom of Welch's t-test
-(Welch-Satterthwaite; sample variances).
-
-``a`` is **ahead** of ``b`` when t exceeds the two-sided 95% critical value of Student's t with
-those degrees of freedom (``scipy.stats.t.ppf(0.975, df)``: 12.71 at 2 seeds, 4.30 at 3, 3.18 at
-4, 2.78 at 5, 2.26 at 10), **behind** when t is below minus that value, and **level** otherwise.
-Swapping ``a`` and ``b`` swaps ahead and behind. A row with a single seed has no spread to judge
-by, so no verdict is given (``ValueError``); neither is one for NaN or infinite values. When
-every per-seed difference is the same, the spread is 0 and the sign decides (t is infinite).
-
-Why a t-test at 95%: with 3 to 5 seeds, two standard errors (the rule before this one) is only
-an 82% band at 3 seeds, so about one difference in five with no real effect was called ahead or
-behind. The t critical value keeps that rate at 5% whatever the number of seeds. A "level" is an
-absence of evidence, not evidence of equality: few seeds make small real differences level.
+Two rows ``a`` and ``b`` hold one value of a metric per seed. **Paired** when they share at least
+two seeds: a t-test on the per-seed differences ``a - b`` (n - 1 degrees of freedom); seeds
+only one row ran are left out. **Unpaired** otherwise, when each row has two seeds: Welch's
+t-test. ``a`` is **ahead** when t exceeds the two-sided 95% critical value of Student's t (12.71
+at 2 seeds, 4.30 at 3, 2.78 at 5), **behind** below minus it, **level** otherwise; a single seed,
+NaN or infinite values get no verdict (``ValueError``), and identical differences are judged by
+their sign. A t-test keeps the rate of false "ahead"/"behind" at 5% whatever the seeds (two
+standard errors, the rule before, let one in five through at 3 seeds); "level" is an absence of
+evidence, not evidence of equality.
 """
 
 from __future__ import annotations
@@ -59,6 +45,13 @@ class Comparison:
     df: float = 0.0
 
 
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value, NaN for none)."""
+    if not values:
+        return math.nan, math.nan
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def critical_value(df: float) -> float:
     """The two-sided ``CONFIDENCE`` critical value of Student's t with ``df`` degrees of freedom."""
     return float(student_t.ppf(1 - (1 - CONFIDENCE) / 2, df))
@@ -87,15 +80,14 @@ def _checked(values: Mapping[int, float], name: str) -> dict[int, float]:
     return dict(values)
 
 
-def paired(differences: Sequence[float], k: float | None = None) -> Comparison:
-    """The paired t rule on per-seed differences ``a - b`` (at least two); ``k`` replaces the
-    critical value (for a stated other rule only)."""
+def paired(differences: Sequence[float]) -> Comparison:
+    """The paired t rule on per-seed differences ``a - b`` (at least two)."""
     n = len(differences)
     mean, spread = statistics.mean(differences), statistics.stdev(differences)
     standard_error = spread / math.sqrt(n)
     higher = sum(difference > 0 for difference in differences)
     t, df = t_statistic(mean, standard_error), n - 1
-    critical = critical_value(df) if k is None else k
+    critical = critical_value(df)
     return Comparison(mean, standard_error, n, True, verdict(t, critical), spread, higher, t, critical, df)
 
 
@@ -107,12 +99,12 @@ def welch_df(a: Sequence[float], b: Sequence[float]) -> float:
     return (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
 
 
-def unpaired(a: Sequence[float], b: Sequence[float], k: float | None = None) -> Comparison:
+def unpaired(a: Sequence[float], b: Sequence[float]) -> Comparison:
     """The unpaired (Welch's t) rule on two rows' values (at least two each)."""
     difference = statistics.mean(a) - statistics.mean(b)
     standard_error = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
     t, df = t_statistic(difference, standard_error), welch_df(a, b)
-    critical = critical_value(df) if k is None else k
+    critical = critical_value(df)
     return Comparison(difference, standard_error, min(len(a), len(b)), False, verdict(t, critical),
                       t=t, critical=critical, df=df)
 
@@ -123,19 +115,18 @@ def has_verdict(a: Mapping[int, object], b: Mapping[int, object]) -> bool:
     return len(set(a) & set(b)) >= MIN_SEEDS or min(len(a), len(b)) >= MIN_SEEDS
 
 
-def compare_seeds(a: Mapping[int, float], b: Mapping[int, float], k: float | None = None) -> Comparison:
+def compare_seeds(a: Mapping[int, float], b: Mapping[int, float]) -> Comparison:
     """``a - b`` of two rows given as ``{seed: value}``: paired on their shared seeds when they
     share at least two, unpaired otherwise. ``ValueError`` when a value is not finite or the
-    rows have too few seeds for a verdict (:func:`has_verdict`). ``k`` replaces the t critical
-    value (None: the rule's)."""
+    rows have too few seeds for a verdict (:func:`has_verdict`)."""
     a, b = _checked(a, "a"), _checked(b, "b")
     shared = sorted(set(a) & set(b))
     if len(shared) >= MIN_SEEDS:
-        return paired([a[seed] - b[seed] for seed in shared], k)
+        return paired([a[seed] - b[seed] for seed in shared])
     if not has_verdict(a, b):
         raise ValueError(f"rows of {len(a)} and {len(b)} seeds ({len(shared)} shared): the noise rule needs "
                          f"{MIN_SEEDS} shared seeds, or {MIN_SEEDS} seeds in each row (run more seeds for a verdict)")
-    return unpaired(list(a.values()), list(b.values()), k)
+    return unpaired(list(a.values()), list(b.values()))
 
 
 def describe(comparison: Comparison) -> str:

@@ -1,16 +1,9 @@
-"""Generate docs/tuning.md's verdicts from the per-seed trial records, under the one noise rule.
+"""Generate the tuning pages' verdicts from the per-seed trial records, under the one noise rule.
 
-Each grid section of docs/tuning.md judges its comparisons in a block between markers, and the
-"Removed levers" table at the top of the file is one too:
-
-    <!-- verdicts: NAME -->
-    ...generated, do not edit by hand...
-    <!-- /verdicts: NAME -->
-
-Every verdict comes from ``docs/tuning_runs/*.jsonl`` (one line per validation trial, written by
-``benchmarks/validation_grid.py``) through ``benchmarks/stats.py``; a comparison whose points
-share one seed shows its difference at that seed and "no verdict", and a grid without per-seed
-records says so. tests/benchmarks/test_tuning_verdicts.py fails when the committed file differs.
+Each grid of docs/tuning_archive.md judges its comparisons in a ``<!-- verdicts: NAME -->`` block,
+and docs/tuning.md's "Removed levers" table is one too (a block may live in either page). Every
+verdict comes from ``docs/tuning_runs/*.jsonl`` through ``benchmarks/stats.py``; a comparison of
+one shared seed shows its difference and "no verdict"::
 
     python -m benchmarks.tuning_verdicts            # check: exit 1 and show what differs
     python -m benchmarks.tuning_verdicts --write    # rewrite the blocks
@@ -19,19 +12,16 @@ records says so. tests/benchmarks/test_tuning_verdicts.py fails when the committ
 from __future__ import annotations
 
 import argparse
-import difflib
 import glob
 import os
 import sys
 from dataclasses import dataclass
 from typing import Union
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
 from benchmarks import blocks, stats, validation_grid
+from benchmarks.rows import ROOT
 
-TUNING = os.path.join(ROOT, "docs", "tuning.md")
+PAGES = [os.path.join(ROOT, "docs", "tuning.md"), os.path.join(ROOT, "docs", "tuning_archive.md")]
 TUNING_RUNS = os.path.join(ROOT, "docs", "tuning_runs")
 BLOCK = blocks.block_pattern("verdicts")
 REMOVED_AT = "5224e6d"  # the last commit holding the removed levers' code (issue 39)
@@ -118,7 +108,7 @@ GRIDS: dict[str, Block] = {
 @dataclass(frozen=True)
 class RemovedLever:
     key: str
-    grids: str  # the sections of docs/tuning.md that measured it
+    grids: str  # the sections of docs/tuning_archive.md that measured it
     added: str  # the commit that added it
     deciding: tuple[Part, ...]  # with the lever - without it
     grid_files: str  # under docs/tuning_runs/, run from REMOVED_AT
@@ -213,37 +203,32 @@ def generated(tuning_runs: str = TUNING_RUNS) -> dict[str, str]:
 
 def regenerate(text: str, bodies: dict[str, str]) -> str:
     """``text`` with every verdicts block's body replaced by its generated one."""
-    return blocks.replace_blocks(BLOCK, text, bodies, "docs/tuning.md")
+    return blocks.replace_blocks(BLOCK, text, bodies, "a tuning page")
 
 
 def missing_blocks(text: str, bodies: dict[str, str]) -> list[str]:
-    """Generated blocks that ``text`` has no markers for."""
+    """Generated blocks that ``text`` (the pages, joined) has no markers for."""
     present = {match.group("name") for match in BLOCK.finditer(text)}
     return [name for name in bodies if name not in present]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the blocks of docs/tuning.md")
+    parser.add_argument("--write", action="store_true", help="rewrite the blocks of the tuning pages")
     args = parser.parse_args(argv)
-    with open(TUNING, encoding="utf-8") as file:
-        text = file.read()
     bodies = generated()
-    fresh = regenerate(text, bodies)
-    for name in missing_blocks(text, bodies):
-        print(f"[verdicts] docs/tuning.md has no block {name!r}: add <!-- verdicts: {name} --> and its end marker")
-    if fresh == text:
-        print("[verdicts] every block of docs/tuning.md matches its records")
-        return 1 if missing_blocks(text, bodies) else 0
-    if args.write:
-        with open(TUNING, "w", encoding="utf-8") as file:
-            file.write(fresh)
-        print("[verdicts] rewrote docs/tuning.md")
-        return 1 if missing_blocks(text, bodies) else 0
-    diff = difflib.unified_diff(text.splitlines(), fresh.splitlines(), "docs/tuning.md", "regenerated", lineterm="")
-    print("\n".join(list(diff)[:60]))
-    print("[verdicts] docs/tuning.md is out of date with its records: python -m benchmarks.tuning_verdicts --write")
-    return 1
+    missing = missing_blocks("".join(open(page, encoding="utf-8").read() for page in PAGES), bodies)
+    for name in missing:
+        print(f"[verdicts] no tuning page has a block {name!r}: add <!-- verdicts: {name} --> and its end marker")
+    stale = blocks.refresh(PAGES, BLOCK, bodies, args.write)
+    names = ", ".join(os.path.relpath(page, ROOT) for page in stale)
+    if not stale:
+        print("[verdicts] every block of the tuning pages matches its records")
+    elif args.write:
+        print(f"[verdicts] rewrote {names}")
+    else:
+        print(f"[verdicts] {names} out of date with the records: python -m benchmarks.tuning_verdicts --write")
+    return 1 if missing or (stale and not args.write) else 0
 
 
 if __name__ == "__main__":

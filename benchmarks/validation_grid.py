@@ -1,22 +1,15 @@
 """Validation-only grids: every point x seed of a model trained under the benchmark's protocol.
 
-Each trial trains on the training split and is scored on the validation split only: the test
-split is never evaluated (no test numbers exist to peek at). Every finished trial is appended
-as one JSON line (params, seed, best validation metrics, seconds) to ``--log``, so a grid
-resumes where it stopped and docs/tuning.md's tables are regenerated from the committed logs:
+Each trial scores the validation split only (the test split is never evaluated) and is appended
+as one JSON line to ``--log``, so a grid resumes where it stopped and the tuning pages' tables
+regenerate from the committed logs; ``--paired`` judges A against B by the noise rule::
 
     python -m benchmarks.validation_grid run GRID.yaml --log docs/tuning_runs/NAME.jsonl
-    python -m benchmarks.validation_grid table docs/tuning_runs/NAME.jsonl
     python -m benchmarks.validation_grid table docs/tuning_runs/NAME.jsonl --paired "POINT A" "POINT B"
 
-``--paired`` judges A against B by the one noise rule of ``benchmarks/stats.py`` (ahead / level /
-behind, paired per seed).
-
-A grid file holds ``model`` (optional, MIND by default; any RecBole model: the baselines get the
-same levers as MIND), ``dataset`` (and optionally ``data_path``), ``fixed`` keys for every
-point, ``points``: a list of ``{label: {key: value}}``, ``seeds`` and optionally
-``config_files``: YAML files (relative to the repository) layered after the benchmark's
-protocol, e.g. ``[properties/protocols/multi_target.yaml]`` to validate on held-out users.
+A grid file holds ``model`` (MIND by default; any RecBole model), ``dataset`` (and optionally
+``data_path``), ``fixed`` keys, ``points`` (a list of ``{label: {key: value}}``), ``seeds`` and
+optionally ``config_files`` layered after the protocol (e.g. the multi-target protocol's).
 """
 
 from __future__ import annotations
@@ -32,9 +25,7 @@ from typing import Any
 import yaml
 
 from benchmarks import stats
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROTOCOL = os.path.join(HERE, "protocol.yaml")
+from benchmarks.rows import PROTOCOL, ROOT
 
 
 # metrics printed per trial and tabled by default: leave-one-out's and multi_target's
@@ -48,13 +39,9 @@ def trial_key(label: str, seed: int, dataset: str) -> str:
 def finished_trials(log_path: str) -> dict[str, dict[str, Any]]:
     if not os.path.isfile(log_path):
         return {}
-    trials = {}
     with open(log_path, encoding="utf-8") as file:
-        for line in file:
-            if line.strip():
-                record = json.loads(line)
-                trials[trial_key(record["label"], record["seed"], record["dataset"])] = record
-    return trials
+        records = [json.loads(line) for line in file if line.strip()]
+    return {trial_key(record["label"], record["seed"], record["dataset"]): record for record in records}
 
 
 def run_trial(
@@ -67,9 +54,8 @@ def run_trial(
     from recbole_mind.run.quick_start import run_recbole_mind
 
     start = time.perf_counter()
-    result = run_recbole_mind(
-        model_name, dataset, [PROTOCOL, *config_files], config_dict, saved=False, evaluate_test=False
-    )
+    result = run_recbole_mind(model_name, dataset, [PROTOCOL, *config_files], config_dict, saved=False,
+                              evaluate_test=False)
     return {
         "valid": {key: float(value) for key, value in result["best_valid_result"].items()},
         "epochs_run": len(result["train_epoch_seconds"]),
@@ -88,7 +74,7 @@ def run_grid(grid_path: str, log_path: str) -> None:
     if grid.get("data_path"):
         fixed["data_path"] = grid["data_path"]
     # relative to the repository, so a grid runs from any folder
-    config_files = [os.path.join(os.path.dirname(HERE), path) for path in grid.get("config_files") or []]
+    config_files = [os.path.join(ROOT, path) for path in grid.get("config_files") or []]
     done = finished_trials(log_path)
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     for point in grid["points"]:
@@ -111,13 +97,6 @@ def run_grid(grid_path: str, log_path: str) -> None:
             print(f"    valid {scores} ({result['epochs_run']} epochs, {result['total_seconds']:.0f} s)", flush=True)
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
 def trials_by_point(log_paths: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The finished trials of the logs grouped by ``(dataset, label)``, in log order."""
     points: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -134,11 +113,8 @@ def table(log_paths: list[str], metrics: tuple[str, ...] = SHOWN) -> str:
     header = "| dataset | configuration | seeds | " + " | ".join(f"valid {m}" for m in metrics) + " | s/epoch |"
     lines = [header, "|" + " --- |" * (4 + len(metrics))]
     for (dataset, label), records in rows.items():
-        cells = []
-        for metric in metrics:
-            values = [r["valid"][metric] for r in records if metric in r["valid"]]
-            mean, std = mean_std(values) if values else (math.nan, math.nan)
-            cells.append(f"{mean:.4f} ± {std:.4f}" if values else "–")
+        values = [[r["valid"][metric] for r in records if metric in r["valid"]] for metric in metrics]
+        cells = ["{:.4f} ± {:.4f}".format(*stats.mean_std(v)) if v else "–" for v in values]
         epoch = sorted(s for r in records for s in r["train_epoch_seconds"])
         median = epoch[len(epoch) // 2] if epoch else math.nan
         lines.append(f"| {dataset} | {label} | {len(records)} | " + " | ".join(cells) + f" | {median:.1f} |")

@@ -34,6 +34,42 @@ FAST_CONFIG = {
 # 5k ratings), one epoch.
 SLICE_CONFIG = {**FAST_CONFIG, "user_inter_num_interval": "[20,30]", "epochs": 1}
 
+# Quiet logs that still show RecBole's warnings (tests read them with caplog), no progress bars.
+QUIET = {"state": "WARNING", "show_progress": False}
+
+# One epoch of MIND over short histories: a config dict, or on the command line cli_flags(TINY).
+TINY = {**FAST_CONFIG, "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1}
+
+
+def cli_flags(config: dict, **overrides) -> list[str]:
+    """``--key=value`` flags of ``config`` with keys overridden, as run_recbole_mind.py reads them."""
+    return [f"--{key}={value}" for key, value in {**config, **overrides}.items()]
+
+
+def run_cli(args, cwd=None, monkeypatch=None):
+    """``run_recbole_mind.py ARGS``. With ``monkeypatch``: ``cli.main`` in this process, with
+    sys.argv set as the shell would (RecBole's Config reads --key=value from it), returning the
+    exit code. Without: the script in a fresh process run in ``cwd``, returning the
+    CompletedProcess (output captured as text)."""
+    if monkeypatch is not None:
+        from recbole_mind.run.cli import main
+
+        monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
+        return main(args)
+    import subprocess
+
+    script = os.path.join(REPO_ROOT, "run_recbole_mind.py")
+    return subprocess.run([sys.executable, script, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def tiny_config(model="MIND", data_path="data", dataset="tiny", config_files=(), defaults=None, **overrides):
+    """RecBole's Config of ``model`` on a small dataset written by the test (``data_path``/
+    ``dataset``/), :data:`QUIET`, then ``defaults`` (a test module's own keys), then ``overrides``."""
+    from recbole_mind.settings.config import build_config
+
+    config_dict = {"data_path": data_path, **QUIET, **(defaults or {}), **overrides}
+    return build_config(model, dataset, list(config_files), config_dict)
+
 
 def file_sha256(path) -> str:
     """The SHA-256 of a file's bytes: a file a run only reads must keep it."""

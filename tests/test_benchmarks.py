@@ -359,11 +359,10 @@ def test_paired_difference_compares_rows_seed_by_seed():
 
 
 def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
-    from benchmarks.records import ANOMALY_MARK, trained_in_anomaly_mode
+    from benchmarks.summary import ANOMALY_MARK, trained_in_anomaly_mode
     from benchmarks.report import epoch_cell
     from benchmarks.rows import PROTOCOLS, section_name
-    from benchmarks.summary import summarise
-    from benchmarks.targets import target_lines
+    from benchmarks.summary import summarise, target_lines
 
     def run(row, seed, seconds, environment=None):
         record = {"row": row, "dataset": "ml-100k", "seed": seed, "train_epoch_seconds": [seconds],
@@ -391,8 +390,8 @@ def test_seconds_of_runs_in_anomaly_mode_are_marked_and_get_no_cost_verdict():
 
 
 
-def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
-    from benchmarks.records import anomaly_note, anomaly_ratios
+def test_anomaly_note_quotes_its_record(tmp_path):
+    from benchmarks.summary import anomaly_note, anomaly_ratios
 
     def row(model, off, on, identical=True):
         return {"model": model, "dataset": "ml-100k", "batches": 8, "batch_size": 2048, "seconds_off": off,
@@ -409,11 +408,6 @@ def test_anomaly_note_quotes_its_record_and_says_when_there_is_none(tmp_path):
     record.write_text(json.dumps({"finished": "2026-11-29T22:30:00+00:00", "environment": {},
                                   "models": [row("SASRec", 40.0, 48.0, identical=False)]}))
     assert anomaly_ratios(str(record)) == "1.2x (SASRec)" and "losses differed" in anomaly_note(str(record))
-    assert "not measured" in anomaly_note(str(tmp_path / "missing.json"))
-    for text in ("not json", '{"models": []}', '{"models": [{"ratio": "fast"}]}'):
-        record.write_text(text)
-        with pytest.raises(ValueError, match="is not a record of benchmarks/diagnostics/anomaly_cost.py"):
-            anomaly_note(str(record))
 
 
 def test_provenance_names_the_code_and_rows_of_each_group_of_runs(tmp_path):
@@ -441,8 +435,7 @@ def test_provenance_names_the_code_and_rows_of_each_group_of_runs(tmp_path):
 
 def test_a_tuned_baseline_replaces_its_default_row_in_the_targets_once_it_has_as_many_seeds():
     from benchmarks.rows import PROTOCOLS, section_name
-    from benchmarks.summary import summarise
-    from benchmarks.targets import target_lines
+    from benchmarks.summary import summarise, target_lines
 
     def run(row, seed, recall):
         metrics = dict.fromkeys(PROTOCOLS["multi_target"].reported, 0.3) | {"recall@50": recall}
@@ -600,10 +593,9 @@ def test_epoch_cost_times_each_row_in_turn(tmp_path):
 
 
 def test_cost_targets_take_the_one_run_epoch_ratio_when_a_record_times_both_rows(tmp_path):
-    from benchmarks.records import epoch_cost_ratio
+    from benchmarks.summary import epoch_cost_ratio
     from benchmarks.rows import REPORTED
-    from benchmarks.summary import summarise
-    from benchmarks.targets import target_lines
+    from benchmarks.summary import summarise, target_lines
 
     def run(row, seed, seconds):
         return {"row": row, "dataset": "ml-100k", "seed": seed, "train_epoch_seconds": [seconds],

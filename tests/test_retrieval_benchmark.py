@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from benchmarks import retrieval, retrieval_report
+from benchmarks import retrieval
 from benchmarks import retrieval_timing as timing
 from conftest import benchmark_command, benchmark_env
 
@@ -58,10 +58,10 @@ def test_target_verdict_is_not_valid_on_a_busy_machine_whatever_the_numbers():
 def test_load_line_and_load_section():
     assert timing.load_line("at start", (0.25, 0.5, 1.0), 2) == \
         "[retrieval] load at start: 0.25 0.50 1.00 (1/5/15 min), 2 CPUs"
-    quiet = "\n".join(retrieval_report.load_lines(IDLE, [(0.3, 0, 0), (0.2, 0, 0), (0.6, 0, 0)], 2))
+    quiet = "\n".join(timing.load_lines(IDLE, [(0.3, 0, 0), (0.2, 0, 0), (0.6, 0, 0)], 2))
     assert "at start: 0.10 / 0.20 / 0.30 on 2 CPUs" in quiet and "min 0.20, max 0.60 over 3 rounds" in quiet
     assert "WARNING" not in quiet
-    busy = "\n".join(retrieval_report.load_lines(BUSY, [(1.0, 0, 0)], 2))
+    busy = "\n".join(timing.load_lines(BUSY, [(1.0, 0, 0)], 2))
     assert "**WARNING: machine not idle** (1-min load 1.40 > 0.5 at start)" in busy
 
 
@@ -71,13 +71,13 @@ def test_target_table_judges_each_default_and_the_sweep_lists_who_meets_it():
                  "p99_ms": p99 if t == 1 else 99.0} for t, x in ((1, x1), (2, x2))]
     table = (rows("exact", "flat", 1.0, 1.0, 1.0, 50.0) + rows("IVF9 nprobe=2 (default)", "ivf", 1.0, 35.0, 31.0, 2.0)
              + rows("HNSW M=8 efSearch=16", "hnsw", 0.999, 40.0, 29.0, 1.0))
-    defaults = "\n".join(retrieval_report.target_lines(1000, table, IDLE, sweep=False))
+    defaults = "\n".join(timing.target_lines(1000, table, IDLE, sweep=False))
     assert "| 1,000 | IVF9 nprobe=2 (default) | 1.0000 | 35.0 | 31.0 | 2.00 | met |" in defaults
     assert "HNSW M=8" not in defaults and "| exact |" not in defaults
-    swept = "\n".join(retrieval_report.target_lines(1000, table, IDLE, sweep=True))
+    swept = "\n".join(timing.target_lines(1000, table, IDLE, sweep=True))
     assert "| HNSW M=8 efSearch=16 | 0.9990 | 40.0 | 29.0 | 1.00 | NOT met |" in swept
     assert "at 1,000 items: IVF9 nprobe=2 (default)" in swept
-    busy = "\n".join(retrieval_report.target_lines(1000, table, BUSY, sweep=True))
+    busy = "\n".join(timing.target_lines(1000, table, BUSY, sweep=True))
     assert "(not valid: the machine was not idle)" in busy and "| met |" not in busy
 
 

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO_ROOT
 
 PACKAGE_DIR = os.path.join(REPO_ROOT, "recbole_mind")
@@ -31,7 +33,7 @@ def imported_modules(path: str, modules: dict[str, str]) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            # `from recbole_mind import compat` imports the submodule compat
+            # `from recbole_mind.integration import compat` imports the submodule compat
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return {name for name in found if name in modules}
 
@@ -57,6 +59,27 @@ def test_no_import_cycle_inside_the_package():
 def test_no_module_is_longer_than_350_lines():
     lengths = {name: sum(1 for _ in open(path, encoding="utf-8")) for name, path in package_modules().items()}
     assert {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+
+
+BENCHMARKS_DIR = os.path.join(REPO_ROOT, "benchmarks")
+MAX_BENCHMARK_LINES = 2_500  # benchmarks/ in all (issue 46, item 5)
+
+
+def benchmark_lengths() -> dict[str, int]:
+    """Lines of every Python file under benchmarks/, by path (what ``wc -l`` counts)."""
+    paths = [os.path.join(folder, file) for folder, _, files in os.walk(BENCHMARKS_DIR)
+             for file in files if file.endswith(".py")]
+    return {os.path.relpath(path, REPO_ROOT): sum(1 for _ in open(path, encoding="utf-8")) for path in paths}
+
+
+def test_no_benchmark_module_is_longer_than_350_lines():
+    assert {path: n for path, n in benchmark_lengths().items() if n > MAX_MODULE_LINES} == {}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 46, item 5: benchmarks/ still holds about 3,100 lines, over the 2,500 "
+                                       "cap; drop this marker once it fits (strict: the test then fails until it is)")
+def test_benchmarks_hold_at_most_2500_lines_in_all():
+    assert sum(benchmark_lengths().values()) <= MAX_BENCHMARK_LINES
 
 
 def test_importing_a_layer_does_not_load_the_run_path_and_registration_still_happens():

@@ -1,25 +1,35 @@
-"""docs/tuning.md's verdicts are generated from the trial records (benchmarks/tuning_verdicts.py)."""
+"""The tuning pages' verdicts are generated from the trial records (benchmarks/tuning_verdicts.py)."""
 
 import json
-import os
 
 import pytest
-
-from conftest import REPO_ROOT
 
 from benchmarks import tuning_verdicts
 from benchmarks.tuning_verdicts import Part, RemovedLever
 
 
 def committed_tuning() -> str:
-    with open(tuning_verdicts.TUNING, encoding="utf-8") as file:
-        return file.read()
+    """docs/tuning.md and docs/tuning_archive.md, joined: a block may live in either."""
+    return "".join(open(page, encoding="utf-8").read() for page in tuning_verdicts.PAGES)
 
 
-def test_committed_tuning_md_holds_every_verdict_block_as_its_records_give_it():
+def test_committed_tuning_pages_hold_every_verdict_block_as_its_records_give_it():
     text, bodies = committed_tuning(), tuning_verdicts.generated()
     assert tuning_verdicts.missing_blocks(text, bodies) == []
     assert tuning_verdicts.regenerate(text, bodies) == text, "run: python -m benchmarks.tuning_verdicts --write"
+    assert "<!-- verdicts: removed-levers -->" in open(tuning_verdicts.PAGES[0], encoding="utf-8").read()
+
+
+def test_the_check_fails_on_a_stale_block_and_write_puts_it_back(tmp_path, monkeypatch, capsys):
+    committed = committed_tuning()
+    start = committed.index("<!-- verdicts: grid-26 -->")
+    page = tmp_path / "tuning.md"
+    page.write_text(committed[:start] + committed[start:].replace("seeds higher): behind", "seeds higher): level", 1),
+                    encoding="utf-8")
+    monkeypatch.setattr(tuning_verdicts, "PAGES", [str(page)])
+    assert tuning_verdicts.main([]) == 1 and "out of date" in capsys.readouterr().out
+    assert tuning_verdicts.main(["--write"]) == 0 and page.read_text(encoding="utf-8") == committed
+    assert tuning_verdicts.main([]) == 0
 
 
 def test_a_hand_edited_verdict_is_put_back():

@@ -4,6 +4,8 @@ from recbole_mind.data.atomic import AtomicFileError, check_atomic_file
 from recbole_mind.settings.config import build_config
 from recbole_mind.data.datasets import load_dataset
 
+from conftest import tiny_config
+
 HEADER = "user_id:token\titem_id:token\ttimestamp:float\n"
 
 
@@ -118,23 +120,19 @@ def test_a_byte_invalid_in_the_encoding_is_placed_and_the_fix_named(tmp_path):
     assert check_atomic_file(str(path), encoding="latin-1") == ["user_id", "item_id", "timestamp"]
 
 
-def tiny_config(name, model="MIND", **overrides):
-    return build_config(model, name, config_dict={"data_path": "data", "state": "ERROR", **overrides})
-
-
 def test_repeated_rows_stop_the_run_and_rm_dup_inter_lets_recbole_drop_them(in_tmp_dir):
     rows = "".join(f"{user}\t{item}\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 4))
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + rows + rows})
     with pytest.raises(AtomicFileError, match=r"9 row\(s\) identical to an earlier row .*set rm_dup_inter: first"):
-        load_dataset(tiny_config("tiny"))
-    assert load_dataset(tiny_config("tiny", rm_dup_inter="first")).inter_num == 9
+        load_dataset(tiny_config())
+    assert load_dataset(tiny_config(rm_dup_inter="first")).inter_num == 9
 
 
 def test_missing_time_is_not_a_problem_when_time_is_not_loaded(in_tmp_dir):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + ROWS + "3\t4\t\n"})
     with pytest.raises(AtomicFileError, match="without a timestamp"):
-        load_dataset(tiny_config("tiny"))
-    config = tiny_config("tiny", "BPR", load_col={"inter": ["user_id", "item_id"]},
+        load_dataset(tiny_config())
+    config = tiny_config("BPR", load_col={"inter": ["user_id", "item_id"]},
                          eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
     assert load_dataset(config).inter_num == 3
 
@@ -142,9 +140,9 @@ def test_missing_time_is_not_a_problem_when_time_is_not_loaded(in_tmp_dir):
 def test_without_load_col_every_column_of_the_files_is_loaded(in_tmp_dir):
     rows = "".join(f"u{user}\ti{item}\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 4))
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + rows, "item": "item_id:token\tcluster:token\ni1\tc1\n"})
-    dataset = load_dataset(tiny_config("tiny"))
+    dataset = load_dataset(tiny_config())
     assert "timestamp" in dataset.inter_feat and "cluster" in dataset.item_feat
-    explicit = load_dataset(tiny_config("tiny", "BPR", load_col={"inter": ["user_id", "item_id"]}))
+    explicit = load_dataset(tiny_config("BPR", load_col={"inter": ["user_id", "item_id"]}))
     assert "timestamp" not in explicit.inter_feat  # a load_col the user gave is kept
 
 
@@ -162,7 +160,7 @@ def test_without_load_col_every_column_of_the_files_is_loaded(in_tmp_dir):
 def test_columns_the_run_needs_must_be_in_the_files(in_tmp_dir, overrides, files, message):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + ROWS, **files})
     with pytest.raises(AtomicFileError) as error:
-        load_dataset(tiny_config("tiny", **overrides))
+        load_dataset(tiny_config(**overrides))
     assert message in str(error.value)
 
 
@@ -174,8 +172,8 @@ def test_a_time_field_typed_token_is_refused_when_the_run_orders_by_time(in_tmp_
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER.replace("timestamp:float", "timestamp:token") + TIMED_ROWS})
     with pytest.raises(AtomicFileError, match=r"tiny.inter, line 1: time column 'timestamp' is declared "
                        r"timestamp:token, but this run orders .* declare timestamp:float"):
-        load_dataset(tiny_config("tiny"))
-    unordered = tiny_config("tiny", "BPR", eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
+        load_dataset(tiny_config())
+    unordered = tiny_config("BPR", eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
     assert load_dataset(unordered).inter_num == 12  # a token time is only a feature there
 
 
@@ -183,7 +181,7 @@ def test_a_time_field_typed_token_is_refused_when_the_run_orders_by_time(in_tmp_
 def test_a_time_that_is_not_finite_is_refused_with_its_line(in_tmp_dir, time):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS + f"3\t9\t{time}\n"})
     with pytest.raises(AtomicFileError) as error:
-        load_dataset(tiny_config("tiny"))
+        load_dataset(tiny_config())
     message = str(error.value)
     assert "tiny.inter (13 rows)" in message and "(line 14)" in message, message
     assert f"1 row(s) with a timestamp that is not a finite number (e.g. {time!r}" in message
@@ -193,7 +191,7 @@ def test_load_col_without_the_time_field_is_refused_when_the_run_orders_by_time(
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS})
     with pytest.raises(AtomicFileError, match=r"load_col loads \['user_id', 'item_id'\] from data/tiny/tiny.inter "
                        r"without the time field 'timestamp' .* add 'timestamp' to load_col's inter list"):
-        load_dataset(tiny_config("tiny", load_col={"inter": ["user_id", "item_id"]}))
+        load_dataset(tiny_config(load_col={"inter": ["user_id", "item_id"]}))
 
 
 @pytest.mark.parametrize(
@@ -211,13 +209,13 @@ def test_load_col_without_the_time_field_is_refused_when_the_run_orders_by_time(
 def test_ids_must_be_tokens_and_header_columns_unique(in_tmp_dir, suffix, content, message):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS, suffix: content})
     with pytest.raises(AtomicFileError) as error:
-        load_dataset(tiny_config("tiny"))
+        load_dataset(tiny_config())
     assert message in str(error.value)
 
 
 def test_the_multi_target_protocol_orders_by_time_for_any_model(in_tmp_dir):
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER.replace("timestamp:float", "timestamp:token") + TIMED_ROWS})
-    config = tiny_config("tiny", "Pop", multi_target=True, eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
+    config = tiny_config("Pop", multi_target=True, eval_args={"order": "RO", "split": {"RS": [0.8, 0.1, 0.1]}})
     with pytest.raises(AtomicFileError, match="time column 'timestamp' is declared timestamp:token"):
         load_dataset(config)
 
@@ -242,7 +240,7 @@ def test_tokens_with_stray_whitespace_are_refused_with_file_line_and_column(in_t
     files = {"inter": HEADER + TIMED_ROWS, suffix: content}
     write_dataset(in_tmp_dir, "tiny", files)
     with pytest.raises(AtomicFileError) as error:
-        load_dataset(tiny_config("tiny", seq_separator=","))
+        load_dataset(tiny_config(seq_separator=","))
     message = str(error.value)
     assert f"tiny.{suffix}" in message and f"(line {line})" in message, message
     assert f"starts or ends with whitespace ({column}, e.g. {value}" in message, message
@@ -252,7 +250,7 @@ def test_clean_tokens_and_token_seqs_split_at_spaces_pass(in_tmp_dir):
     # seq_separator " " (RecBole's default): the empty pieces of "  a  b " are dropped, as RecBole does
     item = "item_id:token\tclass:token_seq\ttitle:token\n1\t  Action  Drama \tA film\n2\tComedy\tB\n"
     write_dataset(in_tmp_dir, "tiny", {"inter": HEADER + TIMED_ROWS, "item": item})
-    dataset = load_dataset(tiny_config("tiny"))
+    dataset = load_dataset(tiny_config())
     assert set(dataset.field2id_token["class"]) == {"[PAD]", "Action", "Drama", "Comedy"}
 
 
@@ -272,16 +270,16 @@ def test_rows_repeating_user_item_and_time_with_another_rating_are_refused(in_tm
     # line 14 repeats line 3 (user 1, item 2, time 12) with another rating; time 12.0 is 12
     write_dataset(in_tmp_dir, "tiny", {"inter": header + rows + "1\t2\t5\t12.0\n3\t4\t1\t34\n"})
     with pytest.raises(AtomicFileError) as error:
-        load_dataset(tiny_config("tiny"))
+        load_dataset(tiny_config())
     message = str(error.value)
     assert "tiny.inter (14 rows)" in message and "2 row(s) repeating the user_id, item_id, timestamp" in message
     assert "(line 14, 15)" in message and "rm_dup_inter: first" in message, message
     assert "first: line 14 repeats line 3 except for rating '3' vs '5', timestamp '12' vs '12.0'" in message
-    assert load_dataset(tiny_config("tiny", rm_dup_inter="first")).inter_num == 12
+    assert load_dataset(tiny_config(rm_dup_inter="first")).inter_num == 12
 
 
 def test_the_same_user_and_item_at_another_time_passes(in_tmp_dir):
     header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
     rows = "".join(f"{user}\t{item}\t3\t{user * 10 + item}\n" for user in range(1, 4) for item in range(1, 5))
     write_dataset(in_tmp_dir, "tiny", {"inter": header + rows + "1\t2\t5\t99\n"})  # a re-watch, later
-    assert load_dataset(tiny_config("tiny")).inter_num == 13
+    assert load_dataset(tiny_config()).inter_num == 13

@@ -15,7 +15,7 @@ from recbole_mind.training.checkpoint import load_checkpoint
 from recbole_mind.data import download
 from recbole_mind.data.token_maps import saved_token_maps
 
-from conftest import free_port
+from conftest import TINY, cli_flags, free_port, run_cli
 
 USERS, ITEMS = 40, 30
 
@@ -105,20 +105,12 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{free_port()}/ml-1m.zip"  # nothing listens there
 
 
-def run_cli(monkeypatch, args):
-    from recbole_mind.run.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["run_recbole_mind.py", *args])
-    return main(args)
-
-
-TINY = ["--epochs=1", "--state=INFO", "--show_progress=False", "--MAX_ITEM_LIST_LENGTH=5",
-        "--metrics=['Recall','NDCG']", "--topk=[10]", "--valid_metric=NDCG@10"]
+FLAGS = cli_flags(TINY, MAX_ITEM_LIST_LENGTH=5, state="INFO")
 
 
 def test_first_run_downloads_and_trains_and_the_second_reuses_the_files(server, in_tmp_dir, monkeypatch, capsys):
     lookup_to(monkeypatch, server.url("/ml-1m.zip"))
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", *TINY]) == 0
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", *FLAGS], monkeypatch=monkeypatch) == 0
     assert "test result: recall@10:" in capsys.readouterr().out
     assert server.requests == {"/ml-1m.zip": 1}
     folder = in_tmp_dir / "data" / "ml-1m"
@@ -129,7 +121,7 @@ def test_first_run_downloads_and_trains_and_the_second_reuses_the_files(server, 
     maps = saved_token_maps(checkpoint)
     assert (len(maps["user"]["tokens"]), len(maps["item"]["tokens"])) == (USERS + 1, ITEMS + 1)
 
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", *TINY]) == 0
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", *FLAGS], monkeypatch=monkeypatch) == 0
     assert "test result: recall@10:" in capsys.readouterr().out
     assert server.requests == {"/ml-1m.zip": 1}  # the second run made no request
 
@@ -143,7 +135,7 @@ def test_first_run_downloads_and_trains_and_the_second_reuses_the_files(server, 
 ])
 def test_a_failed_download_says_why_and_leaves_nothing(server, in_tmp_dir, monkeypatch, capsys, path, reason):
     lookup_to(monkeypatch, server.url(path) if path else refused_url())
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", *TINY]) == 2
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", *FLAGS], monkeypatch=monkeypatch) == 2
     message = capsys.readouterr().err
     assert message.startswith("error: Dataset 'ml-1m' could not be downloaded from 127.0.0.1:")
     assert reason in message
@@ -157,7 +149,7 @@ def test_a_half_filled_folder_is_named_with_what_to_delete(in_tmp_dir, monkeypat
     folder = in_tmp_dir / "data" / "ml-1m"
     folder.mkdir(parents=True)
     (folder / "ml-1m.zip").write_bytes(ARCHIVE[:100])  # RecBole's own download, interrupted
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", *TINY]) == 2
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", *FLAGS], monkeypatch=monkeypatch) == 2
     message = capsys.readouterr().err
     assert f"{folder} holds: ml-1m.zip" in message
     assert f"delete the folder (rm -r {folder})" in message
@@ -168,7 +160,7 @@ def test_a_large_archive_without_a_terminal_asks_for_the_key_instead_of_reading_
 ):
     lookup_to(monkeypatch, server.url("/huge.zip"))
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal: RecBole's input() raised EOFError
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", *TINY]) == 2
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", *FLAGS], monkeypatch=monkeypatch) == 2
     message = capsys.readouterr().err
     assert "its archive is 2.00 GB" in message and "--download_confirm=True" in message
     assert "EOFError" not in message and not (in_tmp_dir / "data").exists()
@@ -182,12 +174,12 @@ class _Terminal(io.StringIO):
 def test_a_large_archive_at_a_terminal_is_asked_about(server, in_tmp_dir, monkeypatch, capsys):
     lookup_to(monkeypatch, server.url("/huge.zip"))
     monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", *TINY]) == 2
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", *FLAGS], monkeypatch=monkeypatch) == 2
     captured = capsys.readouterr()
     assert "is 2.00 GB to download into" in captured.out
     assert "download of 2.00 GB declined" in captured.err
     # accepted by the key: the download goes ahead (and this server then sends nothing)
-    assert run_cli(monkeypatch, ["--dataset=ml-1m", "--data_path=data", "--download_confirm=True", *TINY]) == 2
+    assert run_cli(["--dataset=ml-1m", "--data_path=data", "--download_confirm=True", *FLAGS], monkeypatch=monkeypatch) == 2
     assert "received 0 of the 2147483648 bytes" in capsys.readouterr().err
 
 
@@ -260,7 +252,7 @@ def test_two_processes_download_once_and_both_train(server, tmp_path):
     port = free_port()
     done = subprocess.run(
         [sys.executable, "-c", CLI_WITH_LOOKUP, "--dataset=ml-1m", "--data_path=data", "--nproc=2",
-         f"--port={port}", *TINY],
+         f"--port={port}", *FLAGS],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
         env={**os.environ, "DATASET_URL": server.url("/ml-1m.zip")},
     )

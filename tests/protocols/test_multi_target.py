@@ -19,11 +19,10 @@ from recbole_mind.protocols.targets import (
 )
 from recbole_mind.settings.properties import properties_path
 
-from conftest import REPO_ROOT, file_sha256
+from conftest import QUIET, REPO_ROOT, file_sha256, tiny_config
 
 # The file users pass on the command line, from a checkout.
 PROTOCOL_YAML = os.path.join(REPO_ROOT, "properties", "protocols", "multi_target.yaml")
-QUIET = {"show_progress": False, "state": "WARNING"}
 
 
 def log2_discount(rank: int) -> float:
@@ -271,26 +270,26 @@ def tiny_data(tmp_path_factory):
     return str(data_path)
 
 
-def tiny_config(data_path, model="MIND", **overrides):
-    config_dict = {
-        "data_path": data_path, "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1, "train_batch_size": 256,
-        "eval_batch_size": 16, "multi_target_topk": [5, 20], "multi_target_valid_metric": "Recall@20",
-        "load_col": {"inter": ["user_id", "item_id", "timestamp"]}, **QUIET, **overrides,
-    }
-    return build_config(model, "tiny", [PROTOCOL_YAML], config_dict)
+# the tiny dataset's keys under the protocol: tiny_config(data_path=..., **MULTI_TARGET_TINY, ...)
+MULTI_TARGET_TINY = {"config_files": [PROTOCOL_YAML], "defaults": {
+    "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1, "train_batch_size": 256, "eval_batch_size": 16,
+    "multi_target_topk": [5, 20], "multi_target_valid_metric": "Recall@20",
+    "load_col": {"inter": ["user_id", "item_id", "timestamp"]}}}
 
 
 def test_a_top_n_beyond_some_users_candidates_is_refused_before_training(tiny_data, tmp_path, monkeypatch):
     # 120 items; a held-out user's history holds 24 distinct items (80% of 30): 96 candidates remain
     monkeypatch.chdir(tmp_path)
-    config = tiny_config(tiny_data, multi_target_topk=[20, 97], multi_target_valid_metric="Recall@20")
+    config = tiny_config(data_path=tiny_data, **MULTI_TARGET_TINY,
+                         multi_target_topk=[20, 97], multi_target_valid_metric="Recall@20")
     with pytest.raises(ValueError, match=r"multi_target_topk \[20, 97\] asks for 97 items but the catalogue has "
                        r"120 items and a valid user's history excludes up to 24 of them, so only 96 candidates"):
         prepare_multi_target(config, read_multi_target_params(config), build_model=False)
-    config = tiny_config(tiny_data, multi_target_topk=[20, 96], multi_target_valid_metric="Recall@20")
+    config = tiny_config(data_path=tiny_data, **MULTI_TARGET_TINY,
+                         multi_target_topk=[20, 96], multi_target_valid_metric="Recall@20")
     prepare_multi_target(config, read_multi_target_params(config), build_model=False)
-    config = tiny_config(tiny_data, multi_target_topk=[121], multi_target_valid_metric="Recall@121",
-                         exclude_history=False)
+    config = tiny_config(data_path=tiny_data, **MULTI_TARGET_TINY,
+                         multi_target_topk=[121], multi_target_valid_metric="Recall@121", exclude_history=False)
     with pytest.raises(ValueError, match=r"asks for 121 items but the catalogue has 120 items: use multi_target_topk <= 120$"):
         prepare_multi_target(config, read_multi_target_params(config), build_model=False)
 
@@ -309,7 +308,7 @@ def test_user_split_is_seeded_disjoint_and_complete():
 
 def test_no_held_out_user_reaches_training(tiny_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = tiny_config(tiny_data)
+    config = tiny_config(data_path=tiny_data, **MULTI_TARGET_TINY)
     params = read_multi_target_params(config)
     prepared = prepare_multi_target(config, params, build_model=False)
     assert prepared.user_counts == {"train": 32, "valid": 4, "test": 4}
@@ -437,7 +436,7 @@ def test_few_held_out_users_are_warned_about(tiny_data, tmp_path, monkeypatch, c
 
     def few_user_warnings(user_split):
         caplog.clear()
-        config = tiny_config(tiny_data, user_split=user_split)
+        config = tiny_config(data_path=tiny_data, **MULTI_TARGET_TINY, user_split=user_split)
         prepare_multi_target(config, read_multi_target_params(config), build_model=False)
         return [record.getMessage() for record in caplog.records if "users are evaluated" in record.getMessage()]
 

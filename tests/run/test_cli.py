@@ -7,15 +7,7 @@ import pytest
 
 from recbole_mind.run.cli import main
 
-from conftest import REPO_ROOT
-
-SCRIPT = os.path.join(REPO_ROOT, "run_recbole_mind.py")
-
-
-def run_cli(args, cwd):
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
+from conftest import REPO_ROOT, run_cli
 
 
 def test_cli_trains_one_epoch_and_prints_test_result(tmp_path):

@@ -9,10 +9,7 @@ from recbole_mind.settings.config import build_config
 from recbole_mind.run.quick_start import run_recbole_mind
 from recbole_mind.run.tuning import load_search_space, tune
 
-from conftest import FAST_CONFIG, REPO_ROOT
-
-# a real but tiny run: ml-100k users with 20 to 30 ratings, short histories, one epoch
-TINY = {**FAST_CONFIG, "user_inter_num_interval": "[20,30]", "MAX_ITEM_LIST_LENGTH": 10, "epochs": 1}
+from conftest import REPO_ROOT, TINY
 
 
 def write(tmp_path, text, name="space.yaml"):
@@ -59,7 +56,7 @@ def test_two_trials_end_to_end_write_a_loadable_best_config(in_tmp_dir):
 
     def objective(config_dict, config_file_list):
         seen.append(dict(config_dict))
-        result = run_recbole_mind("MIND", "ml-100k", config_file_list, {**TINY, **config_dict})
+        result = run_recbole_mind("MIND", "ml-100k", config_file_list, {**TINY, "user_inter_num_interval": "[20,30]", **config_dict})
         return {**result, "model": "MIND"}
 
     outcome = tune(objective, space, "best.yaml", algo="random", max_evals=2)

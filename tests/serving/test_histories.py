@@ -13,8 +13,7 @@ from recbole_mind.serving.explain import explain
 from recbole_mind.serving.export import retrieve_for_users
 from recbole_mind.serving.users import latest_histories
 
-QUIET = {"state": "ERROR", "show_progress": False}
-
+from conftest import QUIET
 
 def test_serving_histories_equal_every_ml100k_users_interactions_in_time_order(ml100k_data):
     config, dataset = ml100k_data[0], ml100k_data[1]
