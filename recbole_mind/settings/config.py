@@ -144,8 +144,9 @@ def build_config(
     (``literals.literal_value``), never evaluated.
     """
     model_class = resolve_model(model)
-    presets = [] if preset is None else [preset_file(preset)]  # an unknown name is refused with the list
+    presets = []
     if preset is not None:
+        presets = [preset_file(preset)]  # an unknown name is refused with the list
         check_preset_model(preset, model_class)
     for path in config_file_list or []:
         check_config_file(path)
