@@ -132,7 +132,7 @@ def check_run_command(argv: list[str], work_dir) -> None:
         if os.path.isfile(space):
             load_search_space(space)
     os.chdir(work_dir)  # build_config checks the folders a run would write
-    build_config(model, dataset, files, command_line=command_line)
+    build_config(model, dataset, files, command_line=command_line, preset=args.preset)
 
 
 def check_module_command(module: str, argv: list[str], monkeypatch) -> None:

@@ -13,7 +13,7 @@ README = os.path.join(REPO_ROOT, "README.md")
 PAGES = [README, *sorted(glob.glob(os.path.join(REPO_ROOT, "docs", "**", "*.md"), recursive=True))]
 INSTALL_AND_RUN = 'pip install torch==2.13.0 && pip install -e ".[test]" && python run_recbole_mind.py --dataset=ml-100k'
 TEST_COMMAND = 'python -m pytest -q -m "not slow" --durations=15'
-PRESET_COMMAND = "python run_recbole_mind.py --config_files=properties/presets/MIND-recommended.yaml"
+PRESET_COMMAND = "python run_recbole_mind.py --preset=recommended"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # issue 39 removed these levers; a config may still set them to their old default, so they stay
 # readable in MIND.yaml until that removal lands, but the key table no longer offers them

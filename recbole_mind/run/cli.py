@@ -1,6 +1,6 @@
 """Command line mirroring RecBole's ``run_recbole.py``.
 
-``--model``, ``--dataset``, ``--config_files`` and the run's flags are ours; every other
+``--model``, ``--dataset``, ``--config_files``, ``--preset`` and the run's flags are ours; every other
 ``--key=value`` is a RecBole/MIND config override, read here as a literal (``literals.literal_value``,
 never ``eval``) and handed to the run with the priority of RecBole's command line; RecBole's
 ``Config`` does not read ``sys.argv`` itself (``config.build_config``).
@@ -14,12 +14,13 @@ import os
 import sys
 from typing import Any, Sequence
 
-from recbole_mind.settings.config import config_file_setting
+from recbole_mind.settings.config import config_file_setting, resolve_model
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.settings.keys import check_key_values, check_known_keys, command_line_values
 from recbole_mind.training.pipeline import TrainingInterrupted
 from recbole_mind.data.output import check_output_path, refuse_output_onto_input
 from recbole_mind.settings.prerun import check_distributed_flags
+from recbole_mind.settings.presets import check_preset_model, preset_file, preset_names, presets_help
 from recbole_mind.run.quick_start import check_port_free, run, run_recbole_mind
 from recbole_mind.settings.properties import properties_path
 from recbole_mind.run.tuning import ALGORITHMS, load_search_space, tune
@@ -48,7 +49,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8. A list is "
             "written without spaces, names quoted: --user_profile_fields=\"['age','gender']\"."
         ),
-        epilog=mind_keys_help(),
+        epilog=presets_help() + "\n\n" + mind_keys_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # an abbreviated flag would be taken silently (--tune_max_eval=3 as --tune_max_evals);
         # without abbreviations it is checked as a key, with "did you mean"
@@ -60,6 +61,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         help="dataset name (default: a config file's dataset, else ml-100k)")
     parser.add_argument(
         "--config_files", default=None, help="space-separated YAML files, later files win"
+    )
+    parser.add_argument(
+        "--preset", metavar="NAME", default=None,
+        help=f"a packaged set of MIND's keys ({', '.join(preset_names())}; listed below), above "
+             "MIND's defaults and under --config_files and --key=value",
     )
     parser.add_argument("--resume", metavar="CHECKPOINT", default=None,
                         help="continue training from a checkpoint of the same model and dataset")
@@ -158,8 +164,9 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, comman
 
     def objective(config_dict, config_file_list):
         # validation only: a search never scores the test split, nor keeps a checkpoint per trial
+        # the preset sits under the fixed files and the searched keys
         result = run_recbole_mind(args.model, args.dataset, config_file_list, config_dict, saved=False,
-                                  evaluate_test=False, command_line=command_line)
+                                  evaluate_test=False, command_line=command_line, preset=args.preset)
         return {**result, "model": args.model}
 
     outcome = tune(objective, args.tune, output, config_files, args.tune_algo, args.tune_max_evals)
@@ -167,7 +174,8 @@ def _run_tuning(args: argparse.Namespace, config_files: list[str] | None, comman
     for trial in sorted(outcome["trials"], key=lambda t: t["best_valid_score"], reverse=True):
         print(f"  {trial['best_valid_score']:.4f}: {trial['params']}")
     print(f"best valid score: {outcome['best_valid_score']:.4f} after {len(outcome['trials'])} trials")
-    print(f"best config: {outcome['best_params']} -> {output}")
+    with_preset = f" (run it with --preset={args.preset} --config_files={output})" if args.preset else ""
+    print(f"best config: {outcome['best_params']} -> {output}{with_preset}")
     return 0
 
 
@@ -206,6 +214,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         # a flag given wins; else the YAML files' model and dataset, not the flags' defaults
         args.model = args.model or config_file_setting("model", config_files) or "MIND"
         args.dataset = args.dataset or config_file_setting("dataset", config_files) or "ml-100k"
+        if args.preset is not None:  # before a search's first trial, or the processes' start
+            preset_file(args.preset)
+            check_preset_model(args.preset, resolve_model(args.model))
         check_distributed_flags(args.nproc, args.world_size, args.ip, args.port, args.group_offset)
         if args.resume is not None and not os.path.isfile(args.resume):
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
@@ -217,6 +228,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             model=args.model, dataset=args.dataset, config_file_list=config_files,
             resume_checkpoint=args.resume, nproc=args.nproc, world_size=args.world_size,
             ip=args.ip, port=args.port, group_offset=args.group_offset, command_line=command_line,
+            preset=args.preset,
         )
     except (ValueError, DatasetNotFoundError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

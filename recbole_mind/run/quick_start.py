@@ -41,6 +41,7 @@ def run_recbole_mind(
     queue=None,
     evaluate_test: bool = True,
     command_line: dict[str, Any] | None = None,
+    preset: str | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate ``model`` on ``dataset``, as RecBole's ``run_recbole`` does.
 
@@ -59,6 +60,9 @@ def run_recbole_mind(
             never scored, and ``test_result`` says so instead of holding numbers.
         command_line: the ``--key=value`` keys ``cli.main`` parsed, above ``config_dict``. The
             process's ``sys.argv`` is never read (``config.build_config``).
+        preset: the name of a packaged preset of MIND's keys (``"recommended"``:
+            ``properties/presets/MIND-recommended.yaml``), above MIND's defaults and below
+            ``config_file_list``, ``config_dict`` and ``command_line``.
 
     Returns:
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``
@@ -70,7 +74,7 @@ def run_recbole_mind(
         ``model_parameters`` (trainable parameters) and ``valid_curve`` (``[cumulative training
         seconds, validation score]`` after each validation).
     """
-    config = build_config(model, dataset, config_file_list, config_dict, command_line)
+    config = build_config(model, dataset, config_file_list, config_dict, command_line, preset=preset)
     if is_multi_target(config):  # held-out users, several targets each (issue 15)
         return run_multi_target(config, saved, resume_checkpoint, evaluate_test)
     open_run_log(config)
@@ -154,6 +158,7 @@ def run(
     port: str = "5678",
     group_offset: int = 0,
     command_line: dict[str, Any] | None = None,
+    preset: str | None = None,
 ) -> dict[str, Any] | None:
     """:func:`run_recbole_mind` in one process, or in ``nproc`` processes with PyTorch DDP.
 
@@ -161,7 +166,7 @@ def run(
     processes in all (default ``nproc``) at ``ip:port``; this machine's processes take the
     ranks ``group_offset`` .. ``group_offset + nproc - 1``. On CPUs the processes talk over
     gloo (``recbole_mind.integration.compat``), on GPUs over NCCL. Returns the first process's result.
-    ``command_line`` is :func:`run_recbole_mind`'s, passed on to every process.
+    ``command_line`` and ``preset`` are :func:`run_recbole_mind`'s, passed on to every process.
 
     Raises:
         ValueError: flags that disagree (``prerun.check_distributed_flags``), or ``ip:port``
@@ -171,7 +176,7 @@ def run(
     check_distributed_flags(nproc, world_size, ip, port, group_offset, prefix="")
     if nproc == 1 and world_size == -1:
         return run_recbole_mind(model, dataset, config_file_list, config_dict, saved, resume_checkpoint,
-                                command_line=command_line)
+                                command_line=command_line, preset=preset)
     if group_offset == 0:
         check_port_free(ip, port, prefix="")
     import torch.multiprocessing as mp
@@ -181,7 +186,7 @@ def run(
     # processes starting together race on them (FileExistsError), so they exist before the
     # processes start. Building the config here also reports a bad key, and a checkpoint that
     # cannot resume this run, once, before spawning.
-    config = build_config(model, dataset, config_file_list, config_dict, command_line)
+    config = build_config(model, dataset, config_file_list, config_dict, command_line, preset=preset)
     if is_multi_target(config):
         raise ValueError(
             "multi_target: True runs in one process (its held-out users are evaluated by one "
@@ -200,6 +205,7 @@ def run(
         "model": model, "dataset": dataset, "config_file_list": config_file_list,
         "config_dict": {**(config_dict or {}), **distributed}, "saved": saved,
         "resume_checkpoint": resume_checkpoint, "queue": queue, "command_line": command_line,
+        "preset": preset,
     }
     mp.spawn(_run_process, args=(arguments,), nprocs=nproc, join=True)
     return None if queue.empty() else queue.get()

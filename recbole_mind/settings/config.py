@@ -23,6 +23,7 @@ from recbole_mind.settings.literals import ConfigYamlLoader, literal_values
 from recbole_mind.settings.prerun import check_run_config
 from recbole_mind.model.mind import MIND
 from recbole_mind.model.params import read_mind_params
+from recbole_mind.settings.presets import check_preset_model, preset_file
 from recbole_mind.settings.properties import PLUGIN_MODELS, properties_path
 
 # Where RecBole keeps the defaults YAML of each of its built-in models.
@@ -80,6 +81,7 @@ def check_config_file(path: str) -> None:
         raise ValueError(
             f"Config file {path} must hold 'key: value' lines, got a {type(content).__name__}"
         )
+    refuse_preset_key(content, path)
     check_config_file_keys(path)
 
 
@@ -110,19 +112,31 @@ def config_file_setting(key: str, config_file_list: list[str] | None) -> str | N
     return None if value is None else str(value)
 
 
+def refuse_preset_key(values: dict[str, Any] | None, source: str) -> None:
+    """``preset`` is an argument, not a config key: set as one it would be ignored."""
+    if values and "preset" in values:
+        name = values["preset"]
+        raise ValueError(
+            f"{source}: preset is not a config key: give it as --preset={name} on the command line "
+            f"or preset={name!r} in Python (run_recbole_mind, run, build_config)"
+        )
+
+
 def build_config(
     model: str | type = "MIND",
     dataset: str = "ml-100k",
     config_file_list: list[str] | None = None,
     config_dict: dict[str, Any] | None = None,
     command_line: dict[str, Any] | None = None,
+    preset: str | None = None,
 ) -> Config:
     """RecBole ``Config`` with our defaults underneath the user's files, dict and command line.
 
     Priority, lowest first: RecBole's defaults with ``properties/MIND.yaml`` for MIND (see
     ``registration``), ``properties/sequential_ce.yaml`` (RecBole's sequential models trained
-    with CE), ``properties/<dataset>.yaml``, ``config_file_list``, ``config_dict``,
-    ``command_line``.
+    with CE), ``properties/<dataset>.yaml``, the preset ``preset`` names
+    (``properties/presets/MIND-<preset>.yaml``, MIND only), ``config_file_list``,
+    ``config_dict``, ``command_line``.
 
     ``command_line`` is the ``--key=value`` keys the command line (``cli.main``) has parsed;
     the process's ``sys.argv`` is never read, so a script calling this with flags of its own
@@ -130,12 +144,19 @@ def build_config(
     (``literals.literal_value``), never evaluated.
     """
     model_class = resolve_model(model)
+    presets = []
+    if preset is not None:
+        presets = [preset_file(preset)]  # an unknown name is refused with the list
+        check_preset_model(preset, model_class)
     for path in config_file_list or []:
         check_config_file(path)
+    refuse_preset_key(config_dict, "config_dict")
+    refuse_preset_key(command_line, "the command line")
     names = [f"{dataset}.yaml"]
     if model_class.type == ModelType.SEQUENTIAL and recbole_default(model_class, "loss_type") == "CE":
         names.insert(0, "sequential_ce.yaml")
     defaults = [properties_path(name) for name in names if os.path.isfile(properties_path(name))]
+    defaults += presets
     config = _config_from_arguments(
         model_class, dataset, defaults + list(config_file_list or []), config_dict, command_line or {}
     )

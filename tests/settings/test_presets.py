@@ -25,3 +25,22 @@ def test_preset_is_installed_with_the_package():
     from recbole_mind.settings.properties import properties_path
 
     assert os.path.isfile(properties_path(os.path.join("presets", "MIND-recommended.yaml")))
+
+
+def test_the_presets_are_named_by_their_packaged_files():
+    from recbole_mind.settings.presets import preset_description, preset_file, preset_names
+    from recbole_mind.settings.properties import properties_path
+
+    assert "recommended" in preset_names()
+    assert os.path.samefile(preset_file("recommended"), PRESET)  # the checkout's file, installed as package data
+    assert os.path.dirname(preset_file("recommended")) == properties_path("presets")  # not the current folder
+    with open(PRESET, encoding="utf-8") as file:
+        assert preset_description("recommended") == file.readline().lstrip("#").strip()
+
+
+def test_build_config_with_the_preset_by_name_equals_the_preset_file(in_tmp_dir):
+    from recbole_mind.settings.config import build_config
+
+    by_name = build_config("MIND", "ml-100k", preset="recommended")
+    by_file = build_config("MIND", "ml-100k", config_file_list=[PRESET])
+    assert by_name.final_config_dict == by_file.final_config_dict
