@@ -47,7 +47,7 @@ def measure(model_name: str, dataset: str, batches: int) -> dict[str, Any]:
     """Off and on for one model; each pass starts from a fresh model seeded the same way."""
     from recbole.utils import init_seed
 
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
     from recbole_mind.training.pipeline import prepare
 
     config = build_config(model_name, dataset, protocol_files(dataset, quick=False), {"seed": 2020})
