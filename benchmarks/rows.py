@@ -111,7 +111,7 @@ def row_config(row: str, dataset: str, protocol: str, seed: int, data_path: str 
     """RecBole's ``Config`` of a benchmark row under ``protocol``, for the scripts that train or
     time one row in their own process (``data_path``: the folder holding ``<dataset>/``; ``keys``
     override the row's own)."""
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     model_name, row_files, overrides = MODELS[row]
     config_dict = {**overrides, "seed": seed, **keys}

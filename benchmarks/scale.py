@@ -32,7 +32,7 @@ def train_one_epoch(task: dict[str, Any]) -> dict[str, Any]:
     """Executed in a fresh spawned process: RSS then belongs to this run alone."""
     sys.argv = sys.argv[:1]
     os.chdir(task["work_dir"])
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
     from recbole_mind.training.pipeline import build_trainer, prepare
 
     config = build_config("MIND", task["name"], config_dict=task["config_dict"])

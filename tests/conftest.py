@@ -137,7 +137,7 @@ def in_tmp_dir(tmp_path, monkeypatch):
 
 def prepared_ml100k(work_dir, config_dict):
     """(config, dataset, train, valid, test) for MIND on ml-100k, built in ``work_dir``."""
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
     from recbole_mind.training.pipeline import prepare
 
     old_cwd = os.getcwd()

@@ -307,7 +307,7 @@ def test_recboles_sine_pools_padding_as_the_benchmark_report_says(ml100k_data):
     import torch
     from recbole.model.sequential_recommender.sine import SINE
 
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     config = build_config("SINE", "ml-100k", config_dict={"MAX_ITEM_LIST_LENGTH": 20, "state": "ERROR"})
     torch.manual_seed(0)

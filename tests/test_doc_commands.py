@@ -111,7 +111,7 @@ def test_a_documented_command_passes_our_checks(module, args, written, tmp_path,
 def check_run_command(argv: list[str], work_dir) -> None:
     """``cli.main``'s checks on ``argv``, then the config it would build, without a run."""
     from recbole_mind.run.cli import _check_tuning_flags, build_parser, check_config_arguments
-    from recbole_mind.settings.config import build_config, config_file_setting
+    from recbole_mind.training.config import build_config, config_file_setting
     from recbole_mind.settings.prerun import check_distributed_flags
     from recbole_mind.run.tuning import load_search_space
 

@@ -5,7 +5,6 @@ import glob
 import os
 import re
 
-import yaml
 
 from conftest import REPO_ROOT
 
@@ -82,8 +81,17 @@ def key_table(page: str, heading: str) -> dict[str, str]:
     return rows
 
 
-def test_configuration_page_lists_every_key_of_mind_yaml_with_its_default():
-    defaults = yaml.safe_load(read(os.path.join(REPO_ROOT, "properties", "MIND.yaml")))
+def table_defaults(owner: str, **extra) -> dict:
+    """The settings table's defaults of one owner (tests/settings/test_table.py holds the YAML files to them)."""
+    from recbole_mind.settings.table import owned_by
+
+    return {**{name: setting.default for name, setting in owned_by(owner).items()}, **extra}
+
+
+def test_configuration_page_lists_every_key_of_the_settings_table_with_its_default():
+    from recbole_mind.settings.table import MIND_RECBOLE_DEFAULTS
+
+    defaults = table_defaults("MIND", **MIND_RECBOLE_DEFAULTS)
     table = key_table(os.path.join(REPO_ROOT, "docs", "configuration.md"), "## MIND's keys")
     shown = {key: "~" if value is None else str(value) for key, value in defaults.items()}
     assert set(table) == set(shown) - REMOVED_LEVERS
@@ -91,7 +99,7 @@ def test_configuration_page_lists_every_key_of_mind_yaml_with_its_default():
 
 
 def test_configuration_and_diversity_pages_list_the_diversity_keys_with_their_defaults():
-    defaults = yaml.safe_load(read(os.path.join(REPO_ROOT, "properties", "diversity.yaml")))
+    defaults = table_defaults("diversity")
     shown = {key: "~" if value is None else str(value) for key, value in defaults.items()}
     assert key_table(os.path.join(REPO_ROOT, "docs", "configuration.md"), "## Diversity keys") == shown
     assert key_table(os.path.join(REPO_ROOT, "docs", "diversity.md"), "## Evaluation") == shown

@@ -9,7 +9,7 @@ import pytest
 
 from recbole_mind import run_recbole_mind
 from recbole_mind.training.checkpoint import load_checkpoint, load_data_and_model
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 
 from conftest import REPO_ROOT, SLICE_CONFIG, free_port
 

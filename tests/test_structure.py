@@ -119,7 +119,7 @@ def test_minds_forward_and_loss_paths_stay_lean():
 
 # The package's layers, lowest first: a module imports (lazily or not) only from its own
 # subpackage or from a lower layer. The root (``recbole_mind`` itself, ``retrieval``) is the top.
-LAYERS = ("model", "settings", "diversity", "data", "integration", "training", "protocols", "run", "serving")
+LAYERS = ("settings", "model", "diversity", "data", "integration", "training", "protocols", "run", "serving")
 MAX_ROOT_MODULES = 6  # besides __init__ and __main__
 
 

@@ -87,7 +87,7 @@ def _header_fields(path: str, header: str, separator: str) -> list[tuple[str, st
     return columns
 
 
-def _is_number(cell: str) -> bool:
+def _is_numeric_cell(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:
@@ -222,14 +222,14 @@ def check_atomic_file(
         if time_at is not None and not cells[time_at].strip():
             problem("missing time", f"without a {time_field} (RecBole would fill in the mean time, "
                     "scrambling the order)", "fill it in or drop those rows").add(line_number)
-        elif time_ordered and time_at is not None and _is_number(cells[time_at]) \
+        elif time_ordered and time_at is not None and _is_numeric_cell(cells[time_at]) \
                 and not math.isfinite(float(cells[time_at])):
             problem("infinite time", f"with a {time_field} that is not a finite number (e.g. "
                     f"{cells[time_at].strip()[:20]!r}; RecBole would place it first or last)",
                     "give the real time or drop those rows").add(line_number)
         for index in float_at:
             cell = cells[index].strip()
-            if cell and not _is_number(cell):
+            if cell and not _is_numeric_cell(cell):
                 problem(f"float {fields[index]}", f"with a non-number in float column {fields[index]!r} "
                         f"(e.g. {cell[:20]!r})", f"fix the cells, or declare {fields[index]}:token"
                         ).add(line_number)
@@ -281,7 +281,7 @@ def check_atomic_file(
 def _interaction_key(cells: list[str], key_at: list[int]) -> int:
     """Hash of a row's ids and time, the time as RecBole reads it ("5" and "5.0" are one time)."""
     *ids, time = (cells[index] for index in key_at)
-    return hash((*ids, float(time) if _is_number(time) else time.strip()))
+    return hash((*ids, float(time) if _is_numeric_cell(time) else time.strip()))
 
 
 def _first_repeat(path: str, encoding: str, separator: str, fields: list[str], key_at: list[int],

@@ -9,9 +9,10 @@ Two small hooks, no copy of RecBole's code:
   ``recbole.trainer.<name>Trainer`` first: we add ``MINDTrainer`` there (RecBole's ``Trainer``
   plus lazy Adam for ``sparse_item_embedding``).
 - RecBole's ``Config`` reads a model's defaults from ``recbole/properties/model/<name>.yaml``
-  inside RecBole's own folder. After it has read its internal defaults we add our
-  ``properties/MIND.yaml`` for our models, at the same (lowest) priority, so user files,
-  dicts and ``--key=value`` still override it.
+  inside RecBole's own folder. After it has read its internal defaults we add the settings
+  table's defaults (``settings.table.defaults_for``) at the same (lowest) priority: MIND's keys
+  for our models, the diversity, protocol and download keys for every model, so each of our
+  keys has a value in every config, and user files, dicts and ``--key=value`` still override them.
 - ``recbole_mind.integration.metrics.register_metrics`` adds the Diversity and CategoryCoverage metrics to
   RecBole's metric tables, and a collector that feeds them the item categories.
 """
@@ -20,11 +21,13 @@ from __future__ import annotations
 
 import functools
 import importlib.machinery
-import os
 import sys
 import types
 
-from recbole_mind.settings.properties import PLUGIN_MODELS, properties_path
+from recbole_mind.model.mind import MIND
+from recbole_mind.settings.table import defaults_for
+
+PLUGIN_MODELS: dict[str, type] = {"MIND": MIND}
 
 MODEL_PACKAGE = "recbole.model.sequential_recommender"
 
@@ -42,10 +45,8 @@ def _load_plugin_defaults(load_internal_config_dict):
     @functools.wraps(load_internal_config_dict)
     def wrapper(self, model, model_class, dataset):
         load_internal_config_dict(self, model, model_class, dataset)
-        for name, plugin_class in PLUGIN_MODELS.items():
-            path = properties_path(f"{name}.yaml")
-            if isinstance(model_class, type) and issubclass(model_class, plugin_class) and os.path.isfile(path):
-                self._update_internal_config_dict(path)
+        ours = isinstance(model_class, type) and issubclass(model_class, tuple(PLUGIN_MODELS.values()))
+        self.internal_config_dict.update(defaults_for(ours))
 
     wrapper._recbole_mind_registration = True
     return wrapper

@@ -17,7 +17,8 @@ import math
 import torch
 from torch import nn
 
-ROUTING_SOFTMAX_AXES = ("interest", "behaviour")
+from recbole_mind.settings.table import ROUTING_SOFTMAX_AXES
+
 
 
 def squash(vectors: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SAMPLER_DISTRIBUTIONS = ("uniform", "popularity")
+from recbole_mind.settings.table import SAMPLER_DISTRIBUTIONS
+
 
 
 class NegativeSampler(nn.Module):

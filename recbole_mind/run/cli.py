@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any, Sequence
 
-from recbole_mind.settings.config import config_file_setting, resolve_model
+from recbole_mind.training.config import config_file_setting, resolve_model
 from recbole_mind.data.datasets import DatasetNotFoundError
 from recbole_mind.settings.keys import check_key_values, check_known_keys, command_line_values
 from recbole_mind.training.pipeline import TrainingInterrupted
@@ -22,22 +22,21 @@ from recbole_mind.data.output import check_output_path, refuse_output_onto_input
 from recbole_mind.settings.prerun import check_distributed_flags
 from recbole_mind.settings.presets import check_preset_model, preset_file, preset_names, presets_help
 from recbole_mind.run.quick_start import check_port_free, run, run_recbole_mind
-from recbole_mind.settings.properties import properties_path
+from recbole_mind.settings.table import OWNERS, owned_by
 from recbole_mind.run.tuning import ALGORITHMS, load_search_space, tune
 
 
-def mind_keys_help() -> str:
-    """MIND's config keys with their defaults and meaning, read from properties/MIND.yaml."""
-    lines = ["MIND config keys (--key=value, or a YAML file; defaults from properties/MIND.yaml):"]
-    with open(properties_path("MIND.yaml"), encoding="utf-8") as file:
-        for line in file:
-            entry, _, comment = line.rstrip("\n").partition("#")
-            if entry.strip():
-                key, _, default = entry.partition(":")
-                lines.append(f"  {key.strip()} = {default.strip() or '~'}")
-                lines.append(f"      {comment.strip()}")
-            elif line.startswith(" ") and comment:  # a comment continued on the next line
-                lines[-1] += " " + comment.strip()
+def settings_help() -> str:
+    """The keys this package adds, with their defaults and meaning, from the settings table."""
+    titles = {"MIND": "MIND", "diversity": "controllable diversity, every model",
+              "multi_target": "the multi-target protocol, every model", "download": "dataset downloads"}
+    lines = ["Keys this package adds (--key=value, or a YAML file; defaults from recbole_mind/settings/table.py):"]
+    for owner in OWNERS:
+        lines.append(f"  {titles[owner]}:")
+        for name, setting in owned_by(owner).items():
+            default = "~" if setting.default is None else setting.default
+            lines.append(f"    {name} = {default}  ({setting.rule.text})")
+            lines.append(f"        {setting.doc}")
     return "\n".join(lines)
 
 
@@ -49,7 +48,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "--key=value overrides a config key, e.g. --epochs=20 --interest_num=8. A list is "
             "written without spaces, names quoted: --user_profile_fields=\"['age','gender']\"."
         ),
-        epilog=presets_help() + "\n\n" + mind_keys_help(),
+        epilog=presets_help() + "\n\n" + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # an abbreviated flag would be taken silently (--tune_max_eval=3 as --tune_max_evals);
         # without abbreviations it is checked as a key, with "did you mean"

@@ -21,7 +21,7 @@ import torch
 from recbole.utils import set_color
 
 from recbole_mind.training.checkpoint import check_resumable, resume_training
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.data.datasets import fetch_dataset
 from recbole_mind.training.pipeline import NOT_EVALUATED, build_trainer, prepare
 from recbole_mind.settings.prerun import check_distributed_flags

@@ -26,11 +26,10 @@ from typing import Any, Callable
 
 import yaml
 
-from recbole_mind.settings.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys
+from recbole_mind.settings.keys import RECBOLE_KEY_RULES, check_known_keys
 from recbole_mind.settings.literals import literal_value
-from recbole_mind.model.params import MINDParams, read_mind_params
+from recbole_mind.settings.table import SETTINGS
 from recbole_mind.data.output import all_or_nothing, check_output_path, refuse_output_onto_input
-from recbole_mind.settings.properties import properties_path
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3}
 ALGORITHMS = ("bayes", "random", "exhaustive")
@@ -111,28 +110,12 @@ def _check_drawn(path: str, distribution: str, key: str, value: Any) -> None:
 
 
 def allowed_value_error(key: str, value: Any) -> str | None:
-    """Why ``value`` is not allowed for ``key`` on its own (RecBole's rules, MIND's), else None."""
-    if key in RECBOLE_KEY_RULES:
-        try:
-            check_key_values({key: value})
-        except ValueError as error:
-            return str(error)
-    if key in MIND_KEYS:
-        try:
-            read_mind_params({**_mind_defaults(), key: value})
-        except ValueError as error:
-            # only the key's own range: rules between keys depend on the rest of the config
-            if str(error).startswith(f"{key} must"):
-                return str(error)
-    return None
-
-
-MIND_KEYS = frozenset(field for field in MINDParams.__dataclass_fields__)
-
-
-def _mind_defaults() -> dict[str, Any]:
-    with open(properties_path("MIND.yaml"), encoding="utf-8") as file:
-        return yaml.safe_load(file)
+    """Why ``value`` is not allowed for ``key`` on its own (RecBole's rule or the settings
+    table's), else None. Rules between keys depend on the rest of the config: not judged here."""
+    rule = RECBOLE_KEY_RULES[key] if key in RECBOLE_KEY_RULES else SETTINGS[key].rule if key in SETTINGS else None
+    if rule is None or rule.allows(value):
+        return None
+    return f"{key} must be {rule.text}, got {value!r}"
 
 
 def _check_values(path: str, distribution: str, key: str, values: Any) -> None:

@@ -18,28 +18,23 @@ from __future__ import annotations
 import difflib
 import functools
 import glob
-import math
 import os
 import warnings
-from dataclasses import fields
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
 import recbole
 from recbole_mind.settings.literals import INTERVAL as _INTERVAL, ConfigYamlLoader, literal_values
-from recbole_mind.model.params import MINDParams
 from recbole_mind.settings.properties import properties_path
-from recbole_mind.model.removed import REMOVED_LEVERS, check_removed_keys
+from recbole_mind.settings.removed import REMOVED_LEVERS, check_removed_keys
+from recbole_mind.settings.table import SETTINGS, Rule, boolean, integer, is_int, is_number
 
 # Keys RecBole's code reads (or the run sets) that no shipped YAML lists.
 CODE_ONLY_KEYS = (
     "model", "dataset", "config_file", "device", "encoding", "local_rank", "world_size", "ip",
     "port", "nproc", "offset", "single_spec", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
     "valid_neg_sample_args", "test_neg_sample_args",
-    "download_confirm",  # ours (data.download): accept a dataset archive over 1 GB without asking
-    # ours, for every model (properties/diversity.yaml, read by recbole_mind.diversity.evaluation)
-    "diversity_lambda", "diversity_category_field",
 )
 # RecBole's optimizers (Trainer._build_optimizer); any other name silently falls back to Adam.
 LEARNERS = ("adam", "sgd", "adagrad", "rmsprop", "sparse_adam")
@@ -66,7 +61,7 @@ def known_keys() -> frozenset[str]:
     ours = os.path.dirname(properties_path("MIND.yaml"))
     paths += glob.glob(os.path.join(ours, "**", "*.yaml"), recursive=True)
     # A removed lever's key is known: at its default it is accepted, else check_removed_keys names it.
-    keys = set(CODE_ONLY_KEYS) | {field.name for field in fields(MINDParams)} | set(REMOVED_LEVERS)
+    keys = set(CODE_ONLY_KEYS) | set(SETTINGS) | set(REMOVED_LEVERS)
     for path in paths:
         with open(path, encoding="utf-8") as file:
             content = yaml.safe_load(file)
@@ -109,32 +104,13 @@ def check_known_keys(keys: Iterable[str], source: str, also_known: Iterable[str]
         )
 
 
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _int_at_least(minimum: int) -> tuple[Callable[[Any], bool], str]:
-    return (lambda value: is_int(value) and value >= minimum), f"an integer >= {minimum}"
-
-
-def _bool() -> tuple[Callable[[Any], bool], str]:
-    return (lambda value: isinstance(value, bool)), "True or False"
-
-
-def _one_of(allowed: tuple[str, ...]) -> tuple[Callable[[Any], bool], str]:
+def _one_of(allowed: tuple[str, ...]) -> Rule:
     lowered = {name.lower() for name in allowed}
-    return (
-        lambda value: isinstance(value, str) and value.lower() in lowered,
-        f"one of {', '.join(allowed)}",
-    )
+    return Rule(lambda value: isinstance(value, str) and value.lower() in lowered, f"one of {', '.join(allowed)}")
 
 
-def _name() -> tuple[Callable[[Any], bool], str]:
-    return (lambda value: isinstance(value, str) and value != ""), "a non-empty string"
+def _name() -> Rule:
+    return Rule(lambda value: isinstance(value, str) and value != "", "a non-empty string")
 
 
 def _interval(value: Any) -> bool:
@@ -143,7 +119,7 @@ def _interval(value: Any) -> bool:
     if isinstance(value, list):
         # a YAML list [20, 30], or a config RecBole built before literal_value kept "[20,30]" a
         # string (it str()s the value when it parses the interval)
-        return len(value) == 2 and all(_is_number(end) for end in value) and value[0] <= value[1]
+        return len(value) == 2 and all(is_number(end) for end in value) and value[0] <= value[1]
     if not isinstance(value, str):
         return False
     for part in value.split(";"):
@@ -168,35 +144,34 @@ def _topk(value: Any) -> bool:
     return bool(values) and all(is_int(k) and k >= 1 for k in values)
 
 
-# key -> (test, what is allowed). The keys a MIND or baseline run reads; MIND's own keys are
-# checked by recbole_mind.model.params.
-RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "epochs": _int_at_least(1),
-    "train_batch_size": _int_at_least(1),
-    "eval_batch_size": _int_at_least(1),
-    "MAX_ITEM_LIST_LENGTH": _int_at_least(1),
-    "stopping_step": _int_at_least(1),
-    "eval_step": _int_at_least(0),
-    "worker": _int_at_least(0),
-    "loss_decimal_place": _int_at_least(0),
-    "metric_decimal_place": _int_at_least(0),
-    "seed": ((lambda value: is_int(value) and 0 <= value < 2**32), "an integer in [0, 2**32)"),
-    "learning_rate": ((lambda value: _is_number(value) and value > 0), "a finite number > 0"),
-    "weight_decay": ((lambda value: _is_number(value) and value >= 0), "a finite number >= 0"),
+# key -> its rule: the RecBole keys a MIND or baseline run reads. Our own keys' rules are in the
+# settings table (settings.table).
+RECBOLE_KEY_RULES: dict[str, Rule] = {
+    "epochs": integer(1),
+    "train_batch_size": integer(1),
+    "eval_batch_size": integer(1),
+    "MAX_ITEM_LIST_LENGTH": integer(1),
+    "stopping_step": integer(1),
+    "eval_step": integer(0),
+    "worker": integer(0),
+    "loss_decimal_place": integer(0),
+    "metric_decimal_place": integer(0),
+    "seed": Rule((lambda value: is_int(value) and 0 <= value < 2**32), "an integer in [0, 2**32)"),
+    "learning_rate": Rule((lambda value: is_number(value) and value > 0), "a finite number > 0"),
+    "weight_decay": Rule((lambda value: is_number(value) and value >= 0), "a finite number >= 0"),
     "learner": _one_of(LEARNERS),
     "state": _one_of(LOG_LEVELS),
-    "show_progress": _bool(),
-    "reproducibility": _bool(),
-    "use_gpu": _bool(),
-    "shuffle": _bool(),
-    "repeatable": _bool(),
-    "valid_metric_bigger": _bool(),
-    "filter_inter_by_user_or_item": _bool(),
-    "enable_amp": _bool(),
-    "enable_scaler": _bool(),
-    "download_confirm": _bool(),
-    "topk": (_topk, "an integer >= 1 or a non-empty list of them"),
-    "metrics": (
+    "show_progress": boolean(),
+    "reproducibility": boolean(),
+    "use_gpu": boolean(),
+    "shuffle": boolean(),
+    "repeatable": boolean(),
+    "valid_metric_bigger": boolean(),
+    "filter_inter_by_user_or_item": boolean(),
+    "enable_amp": boolean(),
+    "enable_scaler": boolean(),
+    "topk": Rule(_topk, "an integer >= 1 or a non-empty list of them"),
+    "metrics": Rule(
         lambda value: isinstance(value, str) or (isinstance(value, list) and bool(value)
                                                  and all(isinstance(name, str) for name in value)),
         "a metric name or a non-empty list of them",
@@ -208,19 +183,15 @@ RECBOLE_KEY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ITEM_ID_FIELD": _name(),
     "field_separator": _name(),
     "seq_separator": _name(),
-    "user_inter_num_interval": (_interval, "an interval like '[5,inf)' or '(0,10]' (';' between several)"),
-    "item_inter_num_interval": (_interval, "an interval like '[5,inf)' or '(0,10]' (';' between several)"),
-    "rm_dup_inter": (lambda value: value is None or value in DUPLICATE_POLICIES, "~ (keep), first or last"),
-    "load_col": (_load_col, "~ (every column) or a mapping like {inter: [user_id, item_id, timestamp]}"),
-    "clip_grad_norm": (lambda value: value is None or isinstance(value, dict),
+    "user_inter_num_interval": Rule(_interval, "an interval like '[5,inf)' or '(0,10]' (';' between several)"),
+    "item_inter_num_interval": Rule(_interval, "an interval like '[5,inf)' or '(0,10]' (';' between several)"),
+    "rm_dup_inter": Rule(lambda value: value is None or value in DUPLICATE_POLICIES, "~ (keep), first or last"),
+    "load_col": Rule(_load_col, "~ (every column) or a mapping like {inter: [user_id, item_id, timestamp]}"),
+    "clip_grad_norm": Rule(lambda value: value is None or isinstance(value, dict),
                        "~ or a mapping like {max_norm: 5, norm_type: 2}"),
-    "eval_args": (lambda value: isinstance(value, dict), "a mapping with split, group_by, order, mode"),
+    "eval_args": Rule(lambda value: isinstance(value, dict), "a mapping with split, group_by, order, mode"),
     # RecBole's KD_DAGFM passes it to eval() to pick its teacher network: a name, never code
-    "teacher": ((lambda value: value in ("CrossNet", "CIN")), "CrossNet or CIN (KD_DAGFM's teacher networks)"),
-    # ours, for every model (properties/diversity.yaml)
-    "diversity_lambda": ((lambda value: _is_number(value) and value >= 0), "a finite number >= 0"),
-    "diversity_category_field": ((lambda value: value is None or (isinstance(value, str) and value != "")),
-                                 "an item field name (token or token_seq) or ~"),
+    "teacher": Rule((lambda value: value in ("CrossNet", "CIN")), "CrossNet or CIN (KD_DAGFM's teacher networks)"),
 }
 
 
@@ -242,9 +213,9 @@ def check_key_values(values: Mapping[str, Any], source: str = "") -> None:
     """
     check_removed_keys(values, source)
     for key, value in values.items():
-        rule = RECBOLE_KEY_RULES.get(key)
-        if rule is not None and not rule[0](value):
-            raise ValueError(f"{_where(source)}{key} must be {rule[1]}, got {value!r}")
+        rule = RECBOLE_KEY_RULES[key] if key in RECBOLE_KEY_RULES else SETTINGS[key].rule if key in SETTINGS else None
+        if rule is not None:
+            rule.check(key, value, source)
     if values.get("metrics") is not None:
         metrics = values["metrics"] if isinstance(values["metrics"], list) else [values["metrics"]]
         known = metric_names()
@@ -279,7 +250,7 @@ def _check_eval_args(eval_args: Mapping[str, Any], source: str) -> None:
         ratios = split.get("RS") if isinstance(split, dict) and set(split) == {"RS"} else None
         leave_one_out = isinstance(split, dict) and set(split) == {"LS"}
         if not leave_one_out and not (
-            isinstance(ratios, list) and ratios and all(_is_number(r) and r >= 0 for r in ratios)
+            isinstance(ratios, list) and ratios and all(is_number(r) and r >= 0 for r in ratios)
             and sum(ratios) > 0
         ):
             raise ValueError(

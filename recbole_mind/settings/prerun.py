@@ -1,6 +1,6 @@
 """Checks made before a run loads data, so that nothing fails after a long training.
 
-``check_run_config`` (hooked into ``recbole_mind.settings.config.build_config``) checks the keys a run
+``check_run_config`` (hooked into ``recbole_mind.training.config.build_config``) checks the keys a run
 reads (``recbole_mind.settings.keys``), that ``valid_metric`` is computed, and that the folders a run
 writes are writable; ``check_distributed_flags`` checks the multi-process flags of the command
 line and of ``quick_start.run``. Third-party deprecation noise RecBole triggers on every run is
@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from recbole_mind.settings.keys import user_config
 from recbole_mind.settings.diversity import read_diversity_params
 from recbole_mind.settings.protocol import is_multi_target
-from recbole_mind.settings.keys import RECBOLE_KEY_RULES, is_int, check_key_values, check_known_keys, metric_names
+from recbole_mind.settings.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys, metric_names
+from recbole_mind.settings.table import is_int
 
 
 def check_metrics_consistent(config: Mapping[str, Any]) -> None:

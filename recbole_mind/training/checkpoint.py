@@ -20,13 +20,13 @@ from logging import getLogger
 from typing import Any
 
 import torch
-import yaml
 from recbole.config import Config
 
 from recbole_mind.training.pipeline import prepare
-from recbole_mind.settings.properties import properties_path
+from recbole_mind.integration.registration import PLUGIN_MODELS
+from recbole_mind.settings.table import defaults_for
 from recbole_mind.integration.safe_load import UnsafeCheckpointError, safe_torch_load
-from recbole_mind.model.removed import REMOVED_LEVERS, check_removed_weights
+from recbole_mind.settings.removed import REMOVED_LEVERS, check_removed_weights
 from recbole_mind.data.token_maps import check_token_maps, saved_token_maps
 
 
@@ -38,7 +38,7 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
         ValueError: the file names a global no checkpoint holds (``safe_load.UnsafeCheckpointError``,
             refused before it ran), is truncated, corrupt (a zip member failing its CRC check),
             not a RecBole checkpoint, holds NaN or infinite weights, or weights of a removed
-            lever (``recbole_mind.model.removed``).
+            lever (``recbole_mind.settings.removed``).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint not found: {path}")
@@ -119,15 +119,12 @@ def load_data_and_model(path: str, config_dict: dict[str, Any] | None = None) ->
 
 
 def add_keys_newer_than(config: Config) -> None:
-    """Give a MIND checkpoint's config the keys added to MIND since it was written.
+    """Give a checkpoint's config the keys of the settings table added since it was written.
 
-    Each key added to ``properties/MIND.yaml`` defaults to off, which is how that checkpoint's
-    model was trained, so it loads as it was instead of failing on a missing key."""
-    if config["model"] != "MIND":
-        return
-    with open(properties_path("MIND.yaml"), encoding="utf-8") as file:
-        defaults = yaml.safe_load(file)
-    for key, value in defaults.items():
+    Each key added to MIND defaults to off, which is how that checkpoint's model was trained, so
+    it loads as it was instead of failing on a missing key; the keys of every model (diversity,
+    the protocol) take their defaults as a config built today would."""
+    for key, value in defaults_for(config["model"] in PLUGIN_MODELS).items():
         if config[key] is None:
             config[key] = value
 

@@ -1,7 +1,7 @@
 import pytest
 
 from recbole_mind.data.atomic import AtomicFileError, check_atomic_file
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.data.datasets import load_dataset
 
 from conftest import tiny_config

@@ -2,7 +2,7 @@
 
 import logging
 
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.data.datasets import load_dataset
 
 INTER = "user_id:token\titem_id:token\ttimestamp:float\n" + "".join(

@@ -187,7 +187,7 @@ def test_recbole_own_create_dataset_downloads_without_a_process_group(server, in
     # RecBole's Dataset._download (patched by compat) is what RecBole's own run_recbole reaches
     from recbole.data import create_dataset
 
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     lookup_to(monkeypatch, server.url("/ml-1m.zip"))
     config = build_config("MIND", "ml-1m", config_dict={"data_path": "data", "show_progress": False})

@@ -7,7 +7,7 @@ from recbole.data import create_dataset
 
 from recbole_mind import run_recbole_mind
 from recbole_mind.data.movielens import MovieLensFormatError, convert_ml1m, main
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 
 from conftest import FAST_CONFIG
 

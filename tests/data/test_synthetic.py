@@ -6,7 +6,7 @@ import pytest
 from recbole.data import create_dataset
 
 from recbole_mind.data.synthetic import main, write_multi_interest_dataset
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 
 SMALL = dict(n_users=50, n_items=200, n_interactions=1000, n_clusters=8, interests_per_user=3)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from recbole_mind.training.checkpoint import check_resumable, load_checkpoint, load_data_and_model
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.data.token_maps import TOKEN_MAPS_ATTRIBUTE, check_token_maps, describe_difference
 
 from conftest import SLICE_CONFIG, ml100k_copy

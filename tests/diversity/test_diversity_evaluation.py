@@ -43,7 +43,7 @@ def test_the_diversity_metrics_need_a_category_field():
 
 
 def test_a_run_config_is_checked_before_any_data_loads():
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
     from recbole_mind.settings.keys import UnknownKeyError
 
     with pytest.raises(ValueError, match="diversity_lambda must be a finite number >= 0, got -1"):

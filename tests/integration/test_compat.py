@@ -106,7 +106,7 @@ def test_missing_feature_values_are_filled(tmp_path, monkeypatch):
     # pandas 3 silently ignores (NaN reaches the model); setup.py pins pandas < 3 for it.
     from recbole.data import create_dataset
 
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "data" / "tiny"

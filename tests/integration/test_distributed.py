@@ -60,7 +60,7 @@ def test_two_processes_resume_into_a_new_file_and_test_as_one_process_does(train
     """Two gloo processes on a slice of ml-100k (213 test users, an odd number) resume a
     checkpoint: rank 0 writes a new file, the resumed one is left as it was, and the test
     metrics equal one process's evaluation of the new checkpoint."""
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
     from recbole_mind.training.pipeline import build_trainer, prepare
 
     saved = load_checkpoint(trained_mind[0])

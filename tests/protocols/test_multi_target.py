@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recbole_mind import run_recbole_mind
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.protocols.multi_target import evaluate_held_out_users, prepare_multi_target
 from recbole_mind.settings.protocol import PROTOCOL_FILE, read_multi_target_params
 from recbole_mind.protocols.targets import (

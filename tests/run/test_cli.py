@@ -43,8 +43,8 @@ def test_cli_help_lists_flags(tmp_path):
         assert flag in done.stdout
 
 
-MIND_KEYS = ("embedding_size = 128", "interest_num = 2", "routing_times = 3", "attention_power = .inf",
-             "loss_type = CE", "user_profile_fields = []")
+MIND_KEYS = ("embedding_size = 128", "interest_num = 2", "routing_times = 3", "attention_power = inf",
+             "loss_type = CE", "user_profile_fields = []", "diversity_lambda = 0.0", "multi_target_topk = [20, 50]")
 
 
 def test_python_dash_m_help_lists_flags_and_mind_keys_with_defaults(tmp_path):
@@ -55,6 +55,9 @@ def test_python_dash_m_help_lists_flags_and_mind_keys_with_defaults(tmp_path):
     assert done.stdout.startswith("usage: python -m recbole_mind")
     for text in ("--model", "--config_files", "--tune", *MIND_KEYS):
         assert text in done.stdout
+    from recbole_mind.settings.table import SETTINGS
+
+    assert [name for name in SETTINGS if f"    {name} = " not in done.stdout] == []  # the table, whole
 
 
 def test_console_script_is_installed_and_lists_mind_keys(tmp_path):
@@ -138,7 +141,7 @@ def test_model_and_dataset_in_a_config_file_are_not_overridden_by_the_flags_defa
 
 def test_dataset_and_data_path_in_a_config_file_are_used(tmp_path, monkeypatch, capsys):
     from recbole_mind.training.checkpoint import load_checkpoint
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     bundled = build_config("MIND", "ml-100k")["data_path"]
     (tmp_path / "data" / "mine").mkdir(parents=True)
@@ -156,7 +159,7 @@ def test_dataset_and_data_path_in_a_config_file_are_used(tmp_path, monkeypatch, 
 
 
 def test_a_data_path_holding_the_users_own_ml100k_is_used(tmp_path):
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     (tmp_path / "ml-100k").mkdir()
     (tmp_path / "ml-100k" / "ml-100k.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n")
@@ -165,7 +168,7 @@ def test_a_data_path_holding_the_users_own_ml100k_is_used(tmp_path):
 
 
 def test_a_data_path_without_ml100k_warns_that_the_bundled_copy_is_used(tmp_path):
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     with pytest.warns(UserWarning, match=f"data_path {tmp_path} holds no ml-100k/ml-100k.inter"):
         config = build_config("MIND", "ml-100k", config_dict={"data_path": str(tmp_path)})

@@ -8,7 +8,7 @@ from recbole.utils import get_trainer
 
 from recbole_mind import MIND, run_recbole_mind
 from recbole_mind.training.checkpoint import load_data_and_model
-from recbole_mind.settings.config import build_config, resolve_model
+from recbole_mind.training.config import build_config, resolve_model
 from recbole_mind.data.datasets import DatasetNotFoundError
 
 from conftest import FAST_CONFIG, REPO_ROOT

@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.run.quick_start import run_recbole_mind
 from recbole_mind.run.tuning import load_search_space, tune
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.training.pipeline import prepare
 from recbole_mind.serving.explain import explain
 from recbole_mind.serving.export import retrieve_for_users

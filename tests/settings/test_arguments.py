@@ -12,7 +12,7 @@ import pytest
 
 import recbole_mind.run.quick_start as quick_start
 from recbole_mind.run.cli import main
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.settings.keys import command_line_values
 from recbole_mind.settings.literals import literal_value
 

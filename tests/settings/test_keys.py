@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.settings.keys import UnknownKeyError, check_key_values, check_known_keys
 from recbole_mind.settings.prerun import check_distributed_flags, check_metrics_consistent
 

@@ -7,7 +7,7 @@ from conftest import PRESET, REPO_ROOT
 
 def test_recommended_preset_sets_only_valid_mind_keys(in_tmp_dir):
     from recbole_mind.model.params import read_mind_params
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     with open(PRESET, encoding="utf-8") as file:
         preset = yaml.safe_load(file)

@@ -5,7 +5,7 @@ import torch
 
 from recbole_mind import run_recbole_mind
 from recbole_mind.training.checkpoint import check_resumable, load_checkpoint
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 
 from conftest import SLICE_CONFIG, file_sha256
 

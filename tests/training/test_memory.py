@@ -2,7 +2,7 @@
 
 import pytest
 
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 from recbole_mind.training.pipeline import prepare
 
 from conftest import SLICE_CONFIG

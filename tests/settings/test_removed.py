@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from conftest import REPO_ROOT, build_mind
-from recbole_mind.model.removed import LAST_COMMIT, REMOVED_LEVERS, check_removed_keys, check_removed_weights
+from recbole_mind.settings.removed import LAST_COMMIT, REMOVED_LEVERS, check_removed_keys, check_removed_weights
 
 NON_DEFAULT = {
     "recency_embedding": True,
@@ -54,7 +54,7 @@ def test_a_removed_lever_written_as_a_string_is_not_its_default(value):
 
 
 def test_a_config_file_setting_a_removed_lever_is_named(in_tmp_dir):
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     (in_tmp_dir / "old.yaml").write_text("interest_num: 4\nfuture_targets: 3\n")
     with pytest.raises(ValueError, match=r"old.yaml: future_targets: 3 sets a lever that was removed .*grid 20"):

@@ -23,8 +23,9 @@ from recbole_mind.settings.literals import ConfigYamlLoader, literal_values
 from recbole_mind.settings.prerun import check_run_config
 from recbole_mind.model.mind import MIND
 from recbole_mind.model.params import read_mind_params
+from recbole_mind.integration.registration import PLUGIN_MODELS
 from recbole_mind.settings.presets import check_preset_model, preset_file
-from recbole_mind.settings.properties import PLUGIN_MODELS, properties_path
+from recbole_mind.settings.properties import properties_path
 
 # Where RecBole keeps the defaults YAML of each of its built-in models.
 RECBOLE_MODEL_PROPERTIES = os.path.join(os.path.dirname(recbole.__file__), "properties", "model")
