@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 
-from recbole_mind.settings.properties import PLUGIN_MODELS, properties_path
+from recbole_mind.settings.properties import properties_path
 
 PRESETS_FOLDER = "presets"
 PRESET_MODEL = "MIND"  # every preset sets MIND's keys: its files are named MIND-<name>.yaml
@@ -60,7 +60,8 @@ def preset_description(name: str) -> str:
 def check_preset_model(name: str, model_class: type) -> None:
     """A preset sets MIND's keys: with another model (``--model=SASRec``, a config file's
     ``model``) it is refused, naming both."""
-    if not issubclass(model_class, PLUGIN_MODELS[PRESET_MODEL]):
+    # by name along the class's bases: settings sit below the model, so they do not import it
+    if PRESET_MODEL not in {base.__name__ for base in model_class.__mro__}:
         model = model_class.__name__
         raise ValueError(
             f"preset {name!r} sets {PRESET_MODEL}'s keys ({PRESET_MODEL}-{name}.yaml) and the model is "
