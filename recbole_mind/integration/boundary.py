@@ -84,11 +84,12 @@ BOUNDARY: tuple[Entry, ...] = (
           "RecBole's ends in a barrier that fails without a process group, reads input() for large archives "
           "and leaves half-filled folders: data.datasets.fetch_dataset downloads instead",
           "tests/data/test_download.py::test_recbole_own_create_dataset_downloads_without_a_process_group"),
-    Entry((_QS, "recbole.model.sequential_recommender.sine"), IMPORT_HOOK, "integration.compat._RecBoleImportFinder",
+    Entry((_QS, "recbole.model.sequential_recommender.sine"), IMPORT_HOOK,
+          "integration.compat._RecBoleImportFinder, _QuickStartLoader, _AnomalyModeKeepingLoader",
           "recbole.quick_start imports ray, which needs pkg_resources, and then gets the safe reader; "
           "sine.py switches anomaly mode on at import, which is put back as it was",
           "tests/integration/test_compat.py::test_recbole_sine_import_leaves_anomaly_mode_as_the_user_set_it"),
-    Entry(("sys.modules['pkg_resources']",), SWAPPED, "integration.compat._pkg_resources_stand_in",
+    Entry(("sys.modules['pkg_resources']",), SWAPPED, "integration.compat._pkg_resources_stand_in, _QuickStartLoader",
           "a stand-in for ray's imports while recbole.quick_start is imported, only if no real one exists",
           "tests/integration/test_compat.py::test_recbole_quick_start_imports_and_leaves_no_pkg_resources_behind"),
     # distributed evaluation: each user on one process, the processes weighted by their users
@@ -151,12 +152,26 @@ BOUNDARY: tuple[Entry, ...] = (
           "built at run time around get_trainer's class (pipeline._epoch_timed): epoch times, the "
           "validation curve, a checkpoint name no file has, a resumed run saving to a new file, Ctrl-C naming the checkpoint",
           "tests/run/test_cli.py::test_ctrl_c_during_training_says_where_the_checkpoint_is_and_how_to_resume"),
+    # process-wide settings for RecBole's code
+    Entry(("warnings.filters",), PROCESS_WIDE, "settings.prerun.silence_third_party_deprecations",
+          "two FutureWarnings RecBole's own code raises on every run (torch's GradScaler, pandas' chained "
+          "assignment) are ignored when raised from recbole.* modules only; added before a run's data "
+          "loads, and left (the same warnings from other code still show)",
+          "tests/settings/test_keys.py::test_third_party_deprecations_are_silenced_only_where_recbole_triggers_them"),
+    Entry(("os.environ['HYPEROPT_FMIN_SEED']",), PROCESS_WIDE, "run.tuning.tune",
+          "RecBole's HyperTuning runs hyperopt, which seeds its search from this variable: set to the "
+          "search's seed so that the same seed gives the same trials, and left set",
+          "tests/run/test_tuning.py::test_search_is_reproducible_with_its_seed"),
     # settings: a config built from our arguments only
     Entry((f"{_C}._load_cmd_line", f"{_C}._convert_config_dict", f"{_C}._build_yaml_loader"), SHADOWED,
           "settings.config._config_from_arguments",
           "while Config.__init__ builds one instance: no sys.argv, no eval() of values, YAML as plain data",
           "tests/settings/test_arguments.py::test_a_command_line_value_that_is_code_is_refused_and_never_run"),
 )
+
+
+# The two functions ``import recbole_mind`` runs: they install the patches the entries name.
+INSTALLERS = ("recbole_mind.integration.compat.install", "recbole_mind.integration.registration.register")
 
 
 def names_of(*kinds: str) -> set[str]:
