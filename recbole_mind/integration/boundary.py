@@ -51,6 +51,10 @@ _C = "recbole.config.configurator.Config"
 _T = "recbole.trainer.trainer.Trainer"
 _QS = "recbole.quick_start"
 _SAFE_LOAD_TEST = "tests/integration/test_safe_load.py::test_recboles_readers_refuse_a_payload"
+_TABLES_TEST = "tests/integration/test_metrics.py::test_the_metrics_are_in_recboles_tables_and_its_trainer_builds_our_collector"
+_METRIC_TEST = "tests/integration/test_metrics.py::test_metric_values_by_hand"
+_COLLECTOR = "recbole.evaluator.collector.Collector"
+_MODEL = "recbole.model.abstract_recommender"
 _DISTRIBUTED_TEST = ("tests/integration/test_distributed.py::"
                      "test_two_processes_resume_into_a_new_file_and_test_as_one_process_does")
 
@@ -115,31 +119,29 @@ BOUNDARY: tuple[Entry, ...] = (
           "get_trainer finds MIND's trainer (lazy Adam for a sparse item table)",
           "tests/integration/test_registration.py::test_get_model_and_get_trainer_find_mind"),
     Entry((f"{_C}._load_internal_config_dict",), WRAPPED, "integration.registration._load_plugin_defaults",
-          "RecBole reads model defaults from its own folder only: properties/MIND.yaml is added at the same priority",
+          "RecBole reads model defaults from its own folder only: properties/MIND.yaml is added at "
+          "the same priority",
           "tests/integration/test_registration.py::test_recbole_config_reads_mind_yaml_under_user_values"),
     Entry(("recbole.evaluator.register.metrics_dict", "recbole.evaluator.register.metric_information",
            "recbole.evaluator.register.metric_types"), ADDED, "integration.metrics.register_metrics",
           "the Diversity and CategoryCoverage metrics, by name in metrics:",
-          "tests/integration/test_metrics.py::test_the_metrics_are_in_recboles_tables_and_its_trainer_builds_our_collector"),
+          _TABLES_TEST),
     Entry(("recbole.trainer.trainer.Collector",), REPLACED, "integration.metrics.register_metrics",
           "the trainer builds CategoryCollector (RecBole's Collector subclassed), which also collects "
           "item categories for those metrics",
-          "tests/integration/test_metrics.py::test_the_metrics_are_in_recboles_tables_and_its_trainer_builds_our_collector"),
+          _TABLES_TEST),
     # subclasses
-    Entry(("recbole.evaluator.collector.Collector.data_collect", "recbole.evaluator.collector.Collector.eval_batch_collect",
-           "recbole.evaluator.collector.Collector.get_data_struct"), SUBCLASS,
+    Entry((f"{_COLLECTOR}.data_collect", f"{_COLLECTOR}.eval_batch_collect", f"{_COLLECTOR}.get_data_struct"), SUBCLASS,
           "integration.metrics.CategoryCollector", "each calls RecBole's, then collects the categories",
           "tests/integration/test_metrics.py::test_the_collector_gathers_each_users_target_categories"),
     Entry(("recbole.evaluator.base_metric.AbstractMetric.__init__",), SUBCLASS, "integration.metrics._CategoryMetric",
-          "RecBole's metric API: reads topk and the category field", "tests/integration/test_metrics.py::test_metric_values_by_hand"),
+          "RecBole's metric API: reads topk and the category field", _METRIC_TEST),
     Entry(("recbole.evaluator.base_metric.AbstractMetric.calculate_metric",), SUBCLASS,
-          "integration.metrics.Diversity, CategoryCoverage", "RecBole's metric API",
-          "tests/integration/test_metrics.py::test_metric_values_by_hand"),
-    Entry(("recbole.model.abstract_recommender.SequentialRecommender.__init__",
-           "recbole.model.abstract_recommender.AbstractRecommender.calculate_loss",
-           "recbole.model.abstract_recommender.AbstractRecommender.predict",
-           "recbole.model.abstract_recommender.AbstractRecommender.full_sort_predict"), SUBCLASS,
-          "model.mind.MIND", "RecBole's model API", "tests/run/test_quick_start.py::test_mind_trains_one_epoch_above_random_floor"),
+          "integration.metrics.Diversity, CategoryCoverage", "RecBole's metric API", _METRIC_TEST),
+    Entry((f"{_MODEL}.SequentialRecommender.__init__", f"{_MODEL}.AbstractRecommender.calculate_loss",
+           f"{_MODEL}.AbstractRecommender.predict", f"{_MODEL}.AbstractRecommender.full_sort_predict"), SUBCLASS,
+          "model.mind.MIND", "RecBole's model API",
+          "tests/run/test_quick_start.py::test_mind_trains_one_epoch_above_random_floor"),
     Entry((f"{_T}._build_optimizer",), SUBCLASS, "model.trainer.MINDTrainer",
           "SparseAdam for a sparse item table, Adam for the rest; otherwise RecBole's",
           "tests/model/test_trainer.py::test_sparse_item_table_updates_only_the_rows_a_batch_touched"),
@@ -150,7 +152,8 @@ BOUNDARY: tuple[Entry, ...] = (
     Entry((f"{_T}.__init__", f"{_T}._train_epoch", f"{_T}.fit", f"{_T}._save_checkpoint", f"{_T}.resume_checkpoint"),
           SUBCLASS, "training.pipeline.EpochTimedTrainer",
           "built at run time around get_trainer's class (pipeline._epoch_timed): epoch times, the "
-          "validation curve, a checkpoint name no file has, a resumed run saving to a new file, Ctrl-C naming the checkpoint",
+          "validation curve, a checkpoint name no file has, a resumed run saving to a new file, "
+          "Ctrl-C naming the checkpoint",
           "tests/run/test_cli.py::test_ctrl_c_during_training_says_where_the_checkpoint_is_and_how_to_resume"),
     # process-wide settings for RecBole's code
     Entry(("warnings.filters",), PROCESS_WIDE, "settings.prerun.silence_third_party_deprecations",
@@ -165,7 +168,8 @@ BOUNDARY: tuple[Entry, ...] = (
     # settings: a config built from our arguments only
     Entry((f"{_C}._load_cmd_line", f"{_C}._convert_config_dict", f"{_C}._build_yaml_loader"), SHADOWED,
           "settings.config._config_from_arguments",
-          "while Config.__init__ builds one instance: no sys.argv, no eval() of values, YAML as plain data",
+          "while Config.__init__ builds one instance: no sys.argv, no eval() of values, YAML as plain "
+          "data; afterwards that instance's yaml_loader names yaml.SafeLoader (checkpoints pickle it)",
           "tests/settings/test_arguments.py::test_a_command_line_value_that_is_code_is_refused_and_never_run"),
 )
 

@@ -1,6 +1,7 @@
 """The record of the RecBole boundary (``integration.boundary.BOUNDARY``) against the code: what
 ``import recbole_mind`` changes in RecBole, what our subclasses override, what ``build_config``
-shadows, and docs/compatibility.md's table. A new patch fails here until it is recorded."""
+shadows, which functions change state outside the package, and docs/compatibility.md's table.
+A new patch fails here until it is recorded."""
 
 import ast
 import importlib
@@ -44,9 +45,10 @@ import_all(recbole.__path__, "recbole.")
 
 def defines(module, attribute):
     try:
-        return re.search(rf"^[\w, ]*\b{attribute}\b[\w, ]*=", open(module.__file__, encoding="utf-8").read(), re.M) is not None
+        source = open(module.__file__, encoding="utf-8").read()
     except (OSError, TypeError):
         return False
+    return re.search(rf"^[\w, ]*\b{attribute}\b[\w, ]*=", source, re.M) is not None
 
 def snapshot():
     seen, tables = {}, {}
