@@ -4,7 +4,9 @@
 is the release these shims were written for (1.2.1), and stops naming both versions if not:
 on another release the functions they wrap may have changed. It changes nothing in numpy or torch by
 itself: each shim wraps one RecBole function and acts only while RecBole's own code runs,
-so code that never touches RecBole sees numpy, torch and ``sys.modules`` unchanged. Each shim
+so code that never touches RecBole sees numpy, torch and ``sys.modules`` unchanged. One
+exception: the numpy aliases below, once set, stay set (see there). Every name patched here is
+recorded in ``recbole_mind.integration.boundary`` (docs/compatibility.md's table). Each shim
 fixes one measured breakage (docs/compatibility.md); breakages that a version pin fixes
 honestly are pinned in setup.py instead (pandas < 3).
 
@@ -12,7 +14,9 @@ honestly are pinned in setup.py instead (pandas < 3).
   RecBole's ``Config.compatibility_settings`` reads the first three on every run (and itself
   sets ``np.float``, ``np.int``, ... globally); ray, imported by ``recbole.quick_start``,
   reads ``np.bool8``. Before those run we restore the four names as aliases of the very
-  dtypes numpy 1 gave them.
+  dtypes numpy 1 gave them, and leave them set: ray's tune loggers read ``np.bool8`` when they
+  are imported, which may be long after ``recbole.quick_start``, and ``compatibility_settings``
+  has by then set ``np.float``, ``np.int``, ... for the rest of the process itself.
 - torch >= 2.6 loads with ``weights_only=True``, which cannot read RecBole's checkpoints
   (see ``recbole_mind.integration.safe_load``). While RecBole's three checkpoint readers run
   (``Trainer.evaluate``, ``Trainer.resume_checkpoint``, ``load_data_and_model``), their
@@ -67,6 +71,7 @@ _NUMPY_ALIASES = {"float_": "float64", "complex_": "complex128", "unicode_": "st
 
 
 def restore_numpy_aliases() -> None:
+    """Set numpy 1's four aliases numpy 2 removed; they stay set (module docstring says why)."""
     for alias, target in _NUMPY_ALIASES.items():
         if not hasattr(np, alias):
             setattr(np, alias, getattr(np, target))

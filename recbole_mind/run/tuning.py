@@ -199,7 +199,8 @@ def tune(
         write_trials(output_file, space_file, trials)
         return result
 
-    # hyperopt seeds its own generator from this variable: the same seed, the same trials.
+    # hyperopt seeds its own generator from this variable: the same seed, the same trials. It
+    # stays set for the process (recorded in recbole_mind/integration/boundary.py).
     os.environ["HYPEROPT_FMIN_SEED"] = str(seed)
     tuner = HyperTuning(
         recorded,

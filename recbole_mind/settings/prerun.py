@@ -118,7 +118,8 @@ def silence_third_party_deprecations() -> None:
     torch deprecated ``torch.cuda.amp.GradScaler(...)``, which RecBole's trainer calls; pandas
     warns about the chained assignment in RecBole's dataset code. Neither is ours to fix, and
     both would bury real warnings. The filters match the module RecBole calls from, so the
-    same warnings raised from any other code, ours included, still show.
+    same warnings raised from any other code, ours included, still show. The filters stay
+    for the rest of the process (recorded in ``recbole_mind.integration.boundary``).
     """
     warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
                             category=FutureWarning, module=r"recbole\.")

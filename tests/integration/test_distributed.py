@@ -43,6 +43,9 @@ def test_test_users_are_each_evaluated_by_exactly_one_of_two_processes(ml100k_da
     evaluated = []
     for rank in range(2):
         loader = _evaluation_loader(ml100k_data, 2, rank, monkeypatch)
+        assert isinstance(loader.sampler, UnpaddedDistributedSampler)
+        # the swap lasted while RecBole built the loader only
+        assert torch.utils.data.distributed.DistributedSampler is not UnpaddedDistributedSampler
         for interaction, _, _, _ in loader:
             evaluated.extend(interaction[loader.uid_field].tolist())
     assert len(evaluated) == users

@@ -63,15 +63,16 @@ def test_get_model_and_get_trainer_find_mind():
     assert get_model("SASRec").__name__ == "SASRec"  # RecBole's own models are untouched
 
 
-def test_recbole_config_reads_mind_yaml_under_user_values():
+def test_recbole_config_reads_the_settings_tables_defaults_under_user_values():
     from recbole.config import Config
 
     config = Config(model="MIND", dataset="ml-100k", config_dict={"interest_num": 3, "state": "WARNING"})
     assert config["interest_num"] == 3  # the user's value wins
-    assert config["routing_softmax_axis"] == "interest"  # from our MIND.yaml
-    assert config["train_neg_sample_args"]["distribution"] == "none"  # MIND.yaml: CE, no negatives
+    assert config["routing_softmax_axis"] == "interest"  # the settings table's default
+    assert config["train_neg_sample_args"]["distribution"] == "none"  # MIND's: CE, no negatives
     bpr = Config(model="BPR", dataset="ml-100k", config_dict={"state": "WARNING"})
     assert "routing_times" not in bpr.final_config_dict
+    assert bpr["diversity_lambda"] == 0.0 and bpr["multi_target"] is False  # every model's keys
 
 
 def test_registering_twice_changes_nothing():
