@@ -29,26 +29,19 @@ from benchmarks import retrieval_timing as timing
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 TOP = timing.TOP
-SERVING = os.path.join(os.path.dirname(HERE), "recbole_mind", "serving")
 EXACT = "IndexFlatIP (exact)"
 
 
 def serving_module(name: str):
-    """``recbole_mind/serving/<name>.py`` loaded by its path, as a service holding exported
-    vectors would: ``index`` and ``diversity`` need numpy (and faiss) only, no torch."""
-    import importlib.util
+    """The package's ``recbole_mind.<name>`` (``serving.index``, ``diversity.greedy``): their
+    functions compute with numpy and faiss only."""
+    import importlib
 
-    module_name = f"recbole_mind_serving_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, os.path.join(SERVING, f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+    return importlib.import_module(f"recbole_mind.{name}")
 
 
 def serving_index():
-    return serving_module("index")
+    return serving_module("serving.index")
 
 
 def exactness_on_ml100k(checkpoint: str | None, epochs: int, work_dir: str) -> dict:
@@ -166,7 +159,7 @@ def diverse_step(n_items: int, args) -> tuple[int, Callable] | None:
     interest and ``diverse_merge`` bound to synthetic categories and ``--diversity_lambda``."""
     if args.diversity_lambda <= 0:
         return None
-    diversity = serving_module("diversity")
+    diversity = serving_module("diversity.greedy")
     categories = diversity.ItemCategories.from_token_ids(timing.synthetic_categories(n_items, args.seed))
 
     def merge(scores, positions, owners, users, n):
