@@ -65,7 +65,7 @@ def run_cli(args, cwd=None, monkeypatch=None):
 def tiny_config(model="MIND", data_path="data", dataset="tiny", config_files=(), defaults=None, **overrides):
     """RecBole's Config of ``model`` on a small dataset written by the test (``data_path``/
     ``dataset``/), :data:`QUIET`, then ``defaults`` (a test module's own keys), then ``overrides``."""
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     config_dict = {"data_path": data_path, **QUIET, **(defaults or {}), **overrides}
     return build_config(model, dataset, list(config_files), config_dict)

@@ -10,7 +10,7 @@ import pytest
 
 import recbole_mind.run.quick_start as quick_start
 from recbole_mind.run.cli import build_parser, main
-from recbole_mind.settings.config import build_config
+from recbole_mind.training.config import build_config
 
 from conftest import SLICE_CONFIG, Stop, preset_keys
 

@@ -39,7 +39,7 @@ def test_the_presets_are_named_by_their_packaged_files():
 
 
 def test_build_config_with_the_preset_by_name_equals_the_preset_file(in_tmp_dir):
-    from recbole_mind.settings.config import build_config
+    from recbole_mind.training.config import build_config
 
     by_name = build_config("MIND", "ml-100k", preset="recommended")
     by_file = build_config("MIND", "ml-100k", config_file_list=[PRESET])
