@@ -33,8 +33,8 @@ setup(
     entry_points={"console_scripts": ["recbole-mind = recbole_mind.run.cli:main"]},
     extras_require={
         "tune": ["hyperopt>=0.2.7"],
-        "bench": ["matplotlib>=3.5"],
+        "bench": ["matplotlib>=3.5", "scipy>=1.7"],  # scipy: the t rule (benchmarks/stats.py); recbole needs it too
         "retrieval": ["faiss-cpu>=1.7.4"],
-        "test": ["pytest>=7", "hypothesis>=6", "hyperopt>=0.2.7", "matplotlib>=3.5", "faiss-cpu>=1.7.4"],
+        "test": ["pytest>=7", "hypothesis>=6", "hyperopt>=0.2.7", "matplotlib>=3.5", "faiss-cpu>=1.7.4", "scipy>=1.7"],
     },
 )

@@ -46,7 +46,7 @@ def test_a_run_config_is_checked_before_any_data_loads():
     from recbole_mind.training.config import build_config
     from recbole_mind.settings.keys import UnknownKeyError
 
-    with pytest.raises(ValueError, match="diversity_lambda must be a finite number >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"diversity_lambda must be a finite number >= 0 \(0: rank by score alone\), got -1"):
         build_config("MIND", "ml-100k", config_dict={**SLICE_CONFIG, "diversity_lambda": -1})
     with pytest.raises(ValueError, match="CategoryCoverage.*set diversity_category_field"):
         build_config("SASRec", "ml-100k", config_dict={**SLICE_CONFIG, "metrics": ["NDCG", "CategoryCoverage"]})
