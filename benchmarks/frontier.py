@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from benchmarks import blocks, stats
-from benchmarks.rows import ROOT, row_config
+from benchmarks.rows import ROOT, ROW_COLOURS, row_config
 from benchmarks.summary import format_cell
 from benchmarks.run import run_environment, run_in_fresh_process, utc_now
 
@@ -249,7 +249,8 @@ def plot(records: list[dict[str, Any]], rows: Sequence[str], split: str, path: s
         x = [np.mean(list(recall[lam].values())) for lam in lambdas]
         for axis, metric, label in ((axes[0], "diversity", f"Diversity@{N}"), (axes[1], "categorycoverage", f"CategoryCoverage@{N}")):
             values = point_values(records, row, split, metric)
-            axis.plot(x, [np.mean(list(values[lam].values())) for lam in lambdas], marker="o", label=row)
+            axis.plot(x, [np.mean(list(values[lam].values())) for lam in lambdas], marker="o", label=row,
+                      color=ROW_COLOURS.get(row))
             axis.set_xlabel(f"Recall@{N} ({split})")
             axis.set_ylabel(label)
     axes[0].legend(fontsize=8)

@@ -10,7 +10,7 @@ import platform
 import statistics
 from typing import Any
 
-from benchmarks.rows import MODELS, PROTOCOLS, run_section, section_name
+from benchmarks.rows import MODELS, PROTOCOLS, ROW_COLOURS, run_section, section_name
 from benchmarks.summary import ANOMALY_MARK, anomaly_note, anomaly_ratios, format_cell, summarise, target_lines
 
 
@@ -33,7 +33,10 @@ def write_plot(summary: dict, path: str) -> bool:
         print("[compare] matplotlib is not installed: no plot (pip install matplotlib)")
         return False
     datasets = sorted({dataset for dataset, _ in summary})
-    figure, axes = plt.subplots(len(datasets), 3, figsize=(15, 3.6 * len(datasets)), squeeze=False)
+    most_rows = max(sum((dataset, row) in summary for row in MODELS) for dataset in datasets)
+    # horizontal bars: each row's name is a line of its own, however many rows there are
+    figure, axes = plt.subplots(len(datasets), 3, figsize=(16, (0.32 * most_rows + 1.2) * len(datasets)),
+                                squeeze=False)
     for row_index, dataset in enumerate(datasets):
         rows = [row for row in MODELS if (dataset, row) in summary]
         quality, recall = PROTOCOLS[summary[(dataset, rows[0])]["protocol"]].headline
@@ -42,12 +45,13 @@ def write_plot(summary: dict, path: str) -> bool:
             axis = axes[row_index][col_index]
             means = [summary[(dataset, row)][key][0] for row in rows]
             stds = [summary[(dataset, row)][key][1] for row in rows]
-            colors = ["tab:red" if row.startswith("MIND") else "tab:gray" for row in rows]
-            axis.bar(rows, means, yerr=stds, capsize=4, color=colors)
+            axis.barh(rows, means, xerr=stds, capsize=3, color=[ROW_COLOURS[row] for row in rows])
+            axis.invert_yaxis()  # the table's order, top to bottom
             axis.set_title(f"{dataset}: {title}")
-            axis.tick_params(axis="x", rotation=30)
+            if col_index:
+                axis.set_yticklabels([])  # the names once per dataset, on the left
             if key == "epoch_seconds":
-                axis.set_yscale("log")
+                axis.set_xscale("log")
     save(plt, figure, path)
     return True
 
@@ -74,9 +78,6 @@ def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
     if not curves:
         return []
     datasets = sorted({dataset for dataset, _ in curves})
-    # one colour per row in every panel, so a reader can follow a model from panel to panel
-    palette = [*plt.get_cmap("tab10").colors, "black"]  # 11 rows, 11 distinct colours
-    colours = {row: palette[index % len(palette)] for index, row in enumerate(MODELS)}
     figure, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4.5), squeeze=False)
     for index, dataset in enumerate(datasets):
         axis = axes[0][index]
@@ -87,7 +88,7 @@ def write_curve_plot(runs: list[dict[str, Any]], path: str) -> list[str]:
             epochs = min(len(curve) for curve in per_seed)  # early stopping may end seeds apart
             seconds = [statistics.mean(curve[e][0] for curve in per_seed) for e in range(epochs)]
             scores = [statistics.mean(curve[e][1] for curve in per_seed) for e in range(epochs)]
-            axis.plot(seconds, scores, marker="o", markersize=3, label=row, color=colours[row])
+            axis.plot(seconds, scores, marker="o", markersize=3, label=row, color=ROW_COLOURS[row])
         axis.set_xscale("log")
         axis.set_xlabel("cumulative training seconds (log scale)")
         axis.set_ylabel(f"validation {valid_metrics[dataset]}")

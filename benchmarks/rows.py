@@ -40,6 +40,12 @@ MODELS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
     },
     "Pop": ("Pop", [], {}),
 }
+# One colour per row in every figure (benchmarks.png, time_to_quality.png, the frontier plot), so
+# a reader follows a model from figure to figure; no two rows share one.
+ROW_COLOURS = dict(zip(MODELS, (
+    "tab:red", "tab:orange", "tab:brown", "tab:pink", "gold", "tab:blue", "tab:green", "tab:purple",
+    "tab:cyan", "tab:olive", "black", "tab:gray",
+)))
 REPORTED = ["recall@10", "mrr@10", "ndcg@10", "hit@10", "recall@50", "mrr@50", "ndcg@50", "hit@50"]
 
 

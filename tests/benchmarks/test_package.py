@@ -79,3 +79,10 @@ def test_every_benchmark_module_imports_from_outside_the_repository(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, env=benchmark_env())
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_every_benchmark_row_has_a_colour_of_its_own():
+    from benchmarks.rows import MODELS, ROW_COLOURS
+
+    assert set(ROW_COLOURS) == set(MODELS)
+    assert len(set(ROW_COLOURS.values())) == len(ROW_COLOURS)
