@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [row for row in args.rows if row not in MODELS]
     if unknown:
         parser.error(f"unknown row(s) {unknown}; allowed: {sorted(MODELS)}")
-    if args.reference not in args.rows:
+    if args.reference not in args.rows and not args.phases:  # --phases gives shares, no ratios
         parser.error(f"--reference {args.reference!r} must be one of --rows {args.rows}")
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
