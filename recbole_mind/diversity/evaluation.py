@@ -24,6 +24,7 @@ import torch
 from recbole_mind.diversity.categories import item_categories
 from recbole_mind.diversity.greedy import DIVERSITY_CANDIDATE_FACTOR, ItemCategories, greedy_select
 from recbole_mind.model.scoring import interest_scores
+from recbole_mind.settings.table import validated_once
 from recbole_mind.settings.diversity import (
     DiversityParams,
     check_diversity_lambda,
@@ -113,7 +114,7 @@ class DiverseFullSort:
         """Read the diversity keys and load the categories from ``dataset`` if they are needed
         (fails before training on a bad field)."""
         metrics = self.config["metrics"] if metrics is None else metrics
-        params = read_diversity_params(self.config, metrics)
+        params = validated_once(self.config, read_diversity_params, metrics)
         if self.diversity_categories is None and (params.reranks or diversity_metrics_in(metrics)):
             self.diversity_categories = item_categories(dataset, params.category_field)
         collector = getattr(self, "eval_collector", None)
@@ -122,7 +123,7 @@ class DiverseFullSort:
         return params
 
     def diversity_reranker(self, list_length: int, dataset=None) -> DiversityReranker | None:
-        params = read_diversity_params(self.config)
+        params = validated_once(self.config, read_diversity_params)
         if not params.reranks:
             return None
         if self.diversity_categories is None:

@@ -20,6 +20,7 @@ from recbole_mind.model.layers import (
     squash,
 )
 from recbole_mind.model.params import read_mind_params
+from recbole_mind.settings.table import validated_once
 from recbole_mind.model.sampling import NegativeSampler, sampled_softmax_from_logits
 from recbole_mind.model.scoring import interest_scores, max_and_first_scores, max_interest_scores
 from recbole_mind.model.short_term import RecencyWeights
@@ -54,7 +55,7 @@ class MIND(SequentialRecommender):
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        params = read_mind_params(config)
+        params = validated_once(config, read_mind_params)  # checked when the config was built
         # The paper's MIND.
         self.embedding_size = params.embedding_size
         self.interest_num = params.interest_num

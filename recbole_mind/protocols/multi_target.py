@@ -43,6 +43,7 @@ from recbole.utils import ModelType, init_seed, set_color
 from torch import nn
 
 from recbole_mind.settings.protocol import PROTOCOL_NAME, MultiTargetParams, Scorer, read_multi_target_params
+from recbole_mind.settings.table import validated_once
 from recbole_mind.protocols.targets import (
     HeldOutUsers,
     build_held_out_users,
@@ -223,7 +224,7 @@ def run_multi_target(
     ``best_valid_result``, ``test_result``, ``checkpoint``, ``train_epoch_seconds``, ...) with
     ``protocol: "multi_target"``, ``history_excluded``, ``valid_users`` and ``users`` (the split).
     """
-    params = read_multi_target_params(config)  # fail on a bad key before the data is loaded
+    params = validated_once(config, read_multi_target_params)  # fail on a bad key before the data is loaded
     # Pop ranks every user's catalogue the same way, so it needs no history: the reference point
     # every retrieval model must beat. Other general models score user ids a held-out user lacks.
     if config["model"] != "Pop" and (

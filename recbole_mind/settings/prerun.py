@@ -18,7 +18,7 @@ from recbole_mind.settings.keys import user_config
 from recbole_mind.settings.diversity import read_diversity_params
 from recbole_mind.settings.protocol import is_multi_target
 from recbole_mind.settings.keys import RECBOLE_KEY_RULES, check_key_values, check_known_keys, metric_names
-from recbole_mind.settings.table import is_int
+from recbole_mind.settings.table import is_int, validated_once
 
 
 def check_metrics_consistent(config: Mapping[str, Any]) -> None:
@@ -73,7 +73,7 @@ def check_run_config(config) -> None:
     check_key_values({key: config[key] for key in RECBOLE_KEY_RULES if key in config})
     check_metrics_consistent(config)
     if not is_multi_target(config):  # that protocol checks its own metrics
-        read_diversity_params(config, config["metrics"])
+        validated_once(config, read_diversity_params, config["metrics"])
     for key, folder in (("checkpoint_dir", config["checkpoint_dir"]), ("log folder", "log"),
                         ("tensorboard folder", "log_tensorboard")):
         check_folder_writable(key, folder)

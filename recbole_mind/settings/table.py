@@ -15,8 +15,9 @@ whether a value may be drawn.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
@@ -253,3 +254,32 @@ def setting_value(config: Mapping[str, Any], key: str) -> Any:
 def checked(config: Mapping[str, Any], key: str) -> Any:
     """:func:`setting_value`, checked by the key's rule and converted."""
     return SETTINGS[key].rule.check(key, setting_value(config, key))
+
+
+# ------------------------------------------------------------------------- validated once
+
+Params = TypeVar("Params")
+# Keys outside the table that the readers' rules between keys look at.
+_ALSO_READ = ("MAX_ITEM_LIST_LENGTH", "metrics", "seed", "single_spec")
+_VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(config: Mapping[str, Any]) -> tuple:
+    return tuple(repr(config[key]) if key in config else "-" for key in (*SETTINGS, *_ALSO_READ))
+
+
+def validated_once(config: Mapping[str, Any], reader: Callable[..., Params], *arguments: Any) -> Params:
+    """``reader(config, *arguments)`` (``read_mind_params``, ``read_diversity_params``,
+    ``read_multi_target_params``), checked once per config: the config's build checks its keys,
+    and the model, evaluation and the protocols then share the frozen object it gave. A key
+    changed since is checked again (the result is kept with the keys' values it was read from).
+    A plain mapping, which cannot be kept track of, is read each time."""
+    try:
+        kept = _VALIDATED.setdefault(config, {})
+    except TypeError:  # not weakly referable: a dict
+        return reader(config, *arguments)
+    fingerprint, asked = _fingerprint(config), (reader, repr(arguments))
+    found = kept.get(asked)
+    if found is None or found[0] != fingerprint:
+        kept[asked] = found = (fingerprint, reader(config, *arguments))
+    return found[1]

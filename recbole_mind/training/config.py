@@ -26,6 +26,7 @@ from recbole_mind.model.params import read_mind_params
 from recbole_mind.integration.registration import PLUGIN_MODELS
 from recbole_mind.settings.presets import check_preset_model, preset_file
 from recbole_mind.settings.properties import properties_path
+from recbole_mind.settings.table import validated_once
 
 # Where RecBole keeps the defaults YAML of each of its built-in models.
 RECBOLE_MODEL_PROPERTIES = os.path.join(os.path.dirname(recbole.__file__), "properties", "model")
@@ -163,7 +164,7 @@ def build_config(
     )
     use_users_ml100k(config)
     if model_class is MIND:
-        read_mind_params(config)  # fail on a bad key before the data is loaded
+        validated_once(config, read_mind_params)  # fail on a bad key before the data is loaded
     check_run_config(config)
     return config
 

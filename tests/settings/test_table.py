@@ -79,3 +79,43 @@ def test_the_value_helpers_are_written_once():
     # _is_number three times, _get and _bool twice each before the table (issue 46)
     found = private_definitions()
     assert {name: found[name] for name in ("_is_number", "_get", "_bool", "_value", "_number") if found[name]} == {}
+
+
+def test_a_runs_keys_are_validated_once_and_again_only_when_changed(in_tmp_dir, monkeypatch):
+    # read_mind_params ran twice per run before (config build, then the model); the model and
+    # evaluation now share the config build's frozen objects
+    from recbole_mind.model import params
+    from recbole_mind.settings import diversity, table
+    from recbole_mind.run.quick_start import run_recbole_mind
+
+    from conftest import SLICE_CONFIG
+
+    calls = {"mind": 0, "diversity": 0}
+
+    def counted(name, reader):
+        def read(*args):
+            calls[name] += 1
+            return reader(*args)
+        return read
+
+    mind_reader = counted("mind", params.read_mind_params)
+    monkeypatch.setattr("recbole_mind.model.mind.read_mind_params", mind_reader)
+    monkeypatch.setattr("recbole_mind.training.config.read_mind_params", mind_reader)
+    diversity_reader = counted("diversity", diversity.read_diversity_params)
+    monkeypatch.setattr("recbole_mind.settings.prerun.read_diversity_params", diversity_reader)
+    monkeypatch.setattr("recbole_mind.diversity.evaluation.read_diversity_params", diversity_reader)
+    run_recbole_mind("MIND", "ml-100k", config_dict=SLICE_CONFIG, saved=False)
+    assert calls["mind"] == 1
+    # evaluation asks for the diversity keys every batch, with the run's metrics and without
+    assert calls["diversity"] <= 2
+
+    config = {"interest_num": 3}
+    assert table.validated_once(config, params.read_mind_params).interest_num == 3  # a dict: read each time
+    from recbole_mind.training.config import build_config
+
+    built = build_config("MIND", "ml-100k", config_dict=SLICE_CONFIG)
+    first = table.validated_once(built, params.read_mind_params)
+    assert table.validated_once(built, params.read_mind_params) is first
+    built["interest_num"] = 0  # changed after the build: checked again
+    with pytest.raises(ValueError, match="interest_num must be an integer >= 1"):
+        table.validated_once(built, params.read_mind_params)
