@@ -3,6 +3,11 @@
     python -m benchmarks.retrieval                 # both parts, default indexes, writes docs/retrieval.md
     python -m benchmarks.retrieval --sweep --skip_ml100k --sizes 1000000   # which IVF/HNSW settings meet the target
     python -m benchmarks.retrieval --sizes 10000 --users 200 --rounds 2 --skip_ml100k --out /tmp/r.md  # smoke
+    python -m benchmarks.retrieval --vectors EXPORT_DIR --skip_ml100k --out docs/retrieval_trained.md  # trained vectors
+
+``--vectors`` times the indexes on the item and interest vectors ``python -m recbole_mind.retrieval
+export`` wrote from a trained model (its first ``--users`` users) instead of synthetic clusters.
+Every run also writes its figures as a JSON record beside the page (``--out`` with ``.json``).
 
 Part 1 checks that exact retrieval (one faiss query per active interest, merged by max score)
 returns the top-50 of RecBole's ``full_sort_predict`` for every ml-100k test user. Part 2 times,
@@ -17,6 +22,7 @@ at start makes the target verdict not valid.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -25,6 +31,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from benchmarks import retrieval_timing as timing
+from benchmarks.run import run_environment, utc_now
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -147,6 +154,22 @@ def build_all(items: np.ndarray, settings: list[Setting]) -> dict[tuple, tuple]:
     return built
 
 
+def exported_vectors(folder: str, users: int):
+    """Item vectors ``(N, d)`` and the interest rows of the first ``users`` users of an export
+    (``python -m recbole_mind.retrieval export``), as serving queries them."""
+    from recbole_mind.serving.export import load_vectors
+    from recbole_mind.serving.index import InterestRows
+
+    exported = load_vectors(folder)
+    tokens = exported["user_tokens"]
+    starts = np.flatnonzero(np.r_[True, tokens[1:] != tokens[:-1]])  # rows are grouped by user
+    owners = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(tokens)]))
+    keep = owners < users
+    rows = InterestRows(owners[keep].astype(np.int64), exported["interest_index"][keep].astype(np.int64),
+                        np.ascontiguousarray(exported["interest_vectors"][keep], dtype=np.float32))
+    return np.ascontiguousarray(exported["item_vectors"], dtype=np.float32), rows
+
+
 def merged_sets(index, rows, users: int) -> list[set[int]]:
     """Per user, the index rows of their merged top-50 (one batch search of all interest rows)."""
     scores, positions = index.search(rows.vectors, TOP)
@@ -177,8 +200,12 @@ def run_size(n_items: int, args, settings: list[Setting]) -> dict:
     import faiss
 
     serving = serving_index()
-    items, interests, mask = timing.synthetic(n_items, args.users, args.dim, args.interest_num, args.clusters, args.seed)
-    rows = serving.active_interest_rows(interests, mask)
+    if args.vectors:
+        items, rows = exported_vectors(args.vectors, args.users)
+    else:
+        items, interests, mask = timing.synthetic(n_items, args.users, args.dim, args.interest_num, args.clusters,
+                                                  args.seed)
+        rows = serving.active_interest_rows(interests, mask)
     built = build_all(items, settings)
     diverse = diverse_step(n_items, args)
     # untimed pass: recall of each setting (threads do not change results) and a warm-up
@@ -250,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="a MIND checkpoint on ml-100k (default: train one)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs when training part 1's model")
     parser.add_argument("--skip_ml100k", action="store_true", help="only the synthetic part")
+    parser.add_argument("--vectors", default=None,
+                        help="an export folder (items.npz, interests.npz): time the indexes on trained vectors")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "docs", "retrieval.md"))
     parser.add_argument("--work_dir", default=os.path.join(os.getcwd(), "retrieval_runs"))
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -265,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
               "the figures will not be valid for the target", flush=True)
     exactness = None if args.skip_ml100k else exactness_on_ml100k(args.checkpoint, args.epochs, args.work_dir)
     sizes = {}
+    if args.vectors:
+        args.sizes = [len(exported_vectors(args.vectors, 0)[0])]
+        args.users = min(args.users, int(exported_vectors(args.vectors, args.users)[1].owners.max()) + 1)
     for size in args.sizes:
         settings = sweep_settings(size) if args.sweep else default_settings(size)
         sizes[size] = run_size(size, args, settings)
@@ -272,7 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as file:
         file.write(timing.report(args, argv, exactness, sizes, start_load))
-    print(f"[retrieval] wrote {out}")
+    record = os.path.splitext(out)[0] + ".json"
+    with open(record, "w", encoding="utf-8") as file:
+        json.dump({"command": " ".join(["python -m benchmarks.retrieval", *argv]), "finished": utc_now(),
+                   "environment": run_environment(), "start_load": list(start_load),
+                   "vectors": args.vectors, "exactness": exactness,
+                   "sizes": {str(size): result for size, result in sizes.items()}}, file, indent=1)
+        file.write("\n")
+    print(f"[retrieval] wrote {out} and {record}")
     return 0
 
 

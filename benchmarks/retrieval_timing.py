@@ -236,14 +236,19 @@ def load_lines(start_load, per_round: list[tuple], cpus: int | None) -> list[str
 
 
 def method_lines(args) -> list[str]:
+    if getattr(args, "vectors", None):
+        data = (f"Vectors exported from a trained model (`{args.vectors}`, `python -m recbole_mind.retrieval export`): "
+                f"its whole catalogue, and the active interests of its first {args.users:,} users as the queries. ")
+    else:
+        data = (f"{args.users:,} users x {args.interest_num} interests = {args.users * args.interest_num:,} queries, "
+                f"d = {args.dim}, items around {args.clusters:,} cluster centres (noise std .7), every user's interests "
+                f"near {args.interest_num} different centres. ")
     return [
-        f"{args.users:,} users x {args.interest_num} interests = {args.users * args.interest_num:,} queries, "
-        f"d = {args.dim}, items around {args.clusters:,} cluster centres (noise std .7), every user's interests "
-        f"near {args.interest_num} different centres. Every index is timed once per round, in an order rotated "
+        data + "Every index is timed once per round, in an order rotated "
         f"from round to round, with each faiss thread count ({', '.join(map(str, args.threads))}); figures are "
         f"medians over {args.rounds} rounds. Queries/s: all interest queries in one `search` call. x exact: per "
         "round, the exact index's time over this index's (same round, same threads), then the median. Latency "
-        f"per user: one user's {args.interest_num} interest rows searched in one call, then merged into their "
+        "per user: one user's interest rows searched in one call, then merged into their "
         f"top-50 (`merge_interest_results`), for {min(args.users, args.latency_users)} users per round "
         f"({min(args.users, args.exact_latency_users)} for the exact index), p50/p99 over all rounds; with diversity: serving's "
         f"`diversity_lambda` {args.diversity_lambda:g} path instead, a search of 5 x 50 items per interest then "
@@ -289,7 +294,8 @@ def report(args, argv: list[str], exactness: dict | None, sizes: dict[int, dict]
     ]
     if exactness:
         lines += exactness_lines(exactness)
-    lines += ["## Approximate indexes at scale (synthetic)", "", *method_lines(args), ""]
+    part = "trained vectors" if getattr(args, "vectors", None) else "synthetic"
+    lines += [f"## Approximate indexes at scale ({part})", "", *method_lines(args), ""]
     for result in sizes.values():
         lines += results_table(result["rows"]) + [""]
     lines += [

@@ -3,6 +3,7 @@ report, and a tiny end-to-end run (2,000 items, 20 users, 2 rounds)."""
 
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -146,3 +147,29 @@ def test_sweep_end_to_end_times_the_grid_and_says_which_settings_meet_the_target
     assert len([label for label in labels if label.startswith("IVF")]) == 8
     assert len([label for label in labels if label.startswith("HNSW")]) == 6
     assert "Settings meeting the target with 1 AND with 2 threads at 2,000 items" in report
+
+
+def test_trained_vectors_from_an_export_are_timed_and_recorded(trained_mind, tmp_path):
+    # issue 47: the indexes measured on vectors a trained model exported, not only synthetic clusters
+    import json
+
+    from recbole_mind.serving.export import load_vectors
+
+    done = subprocess.run(
+        [sys.executable, "-m", "recbole_mind.retrieval", "export", trained_mind[0], "--out",
+         str(tmp_path / "vectors")], cwd=trained_mind[1], capture_output=True, text=True, timeout=300,
+        env=benchmark_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    exported = load_vectors(str(tmp_path / "vectors"))
+    out = tmp_path / "trained.md"
+    done = subprocess.run(
+        benchmark_command("retrieval", "--vectors", str(tmp_path / "vectors"), "--users", "20", "--rounds", "1",
+                          "--threads", "1", "--skip_ml100k", "--out", str(out)),
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=benchmark_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "## Approximate indexes at scale (trained vectors)" in out.read_text()
+    record = json.loads((tmp_path / "trained.json").read_text())
+    (size, result), = record["sizes"].items()
+    assert int(size) == len(exported["item_vectors"])
+    assert {row["kind"] for row in result["rows"]} == {"flat", "ivf", "hnsw"}
+    assert all(0 <= row["recall"] <= 1 for row in result["rows"]) and record["vectors"] == str(tmp_path / "vectors")
