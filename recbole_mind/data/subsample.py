@@ -26,23 +26,8 @@ import sys
 from collections import Counter
 from typing import Sequence
 
-from recbole_mind.data.output import (
-    all_or_nothing, check_dataset_name, check_output_path, refuse_output_onto_input, report_written,
-)
-
-ATOMIC_SUFFIXES = ("inter", "user", "item")
-
-
-def source_folder(source: str) -> str:
-    """``source`` when it is a folder, else the dataset of that name inside the recbole wheel."""
-    if os.path.isdir(source):
-        return source
-    import recbole
-
-    bundled = os.path.join(os.path.dirname(recbole.__file__), "dataset_example", source)
-    if not os.path.isdir(bundled):
-        raise FileNotFoundError(f"no dataset folder {source!r}, nor a dataset of that name inside recbole")
-    return bundled
+from recbole_mind.data.derived import check_target, read_interactions, remove_stale, source_files, source_folder
+from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
 
 
 def kept_users(counts: Counter, users_fraction: float, min_interactions: int, seed: int) -> set[str]:
@@ -91,34 +76,11 @@ def subsample(
         raise ValueError(f"--users_fraction must be in (0, 1], got {users_fraction!r}")
     check_dataset_name(name)
     folder = source_folder(source)
-    dataset = os.path.basename(os.path.normpath(folder))
-    inter_path = os.path.join(folder, f"{dataset}.inter")
-    if not os.path.isfile(inter_path):
-        raise FileNotFoundError(f"{inter_path} does not exist: the source folder needs a {dataset}.inter file")
-    target = os.path.join(out_dir, name)
-    copies = [suffix for suffix in ("user", "item") if os.path.isfile(os.path.join(folder, f"{dataset}.{suffix}"))]
-    paths = [os.path.join(target, f"{name}.{suffix}") for suffix in ("inter", *copies)]
-    sources = [folder, *(os.path.join(folder, f"{dataset}.{suffix}") for suffix in ("inter", *copies))]
-    # the folder too: a sub-sample inside its source's folder would mix two datasets' files
-    refuse_output_onto_input([target, *paths], sources, f"--name {name}")
-    check_output_path(target, f"--name {name}:", folder=True)
-    if os.path.isdir(target) and os.listdir(target) and not overwrite:
-        held = sorted(os.listdir(target))
-        raise ValueError(
-            f"--name {name}: {target} already exists and holds {', '.join(held[:3])}"
-            f"{', ...' if len(held) > 3 else ''}: pass --overwrite to replace it, or choose another --name"
-        )
-    try:
-        with open(inter_path, encoding="utf-8") as file:
-            header, *rows = [line for line in file.read().splitlines() if line]
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{inter_path} is not a text file of interactions (not UTF-8: {error.reason})") from None
-    except ValueError:  # no line to unpack
-        raise ValueError(f"{inter_path} is empty: it needs a header line and interactions") from None
-    columns = [field.split(":")[0] for field in header.split("\t")]
-    if "user_id" not in columns:
-        raise ValueError(f"{inter_path}: the header has no user_id column (it has {columns})")
-    user_column = columns.index("user_id")
+    dataset, copies = source_files(folder)
+    inputs = [os.path.join(folder, f"{dataset}.{suffix}") for suffix in ("inter", *copies)]
+    target, paths = check_target(folder, out_dir, name, inputs, ["inter", *copies], overwrite)
+    inter = read_interactions(folder)
+    header, rows, columns, user_column = inter.header, inter.rows, inter.columns, inter.user_column
     counts = Counter(row.split("\t")[user_column] for row in rows)
     users = kept_users(counts, users_fraction, min_interactions, seed)
     if not users:
@@ -128,21 +90,17 @@ def subsample(
         )
     kept = [row for row in rows if row.split("\t")[user_column] in users]
     if drop_latest:
-        if "timestamp" not in columns:
-            raise ValueError(f"{inter_path}: --drop_latest needs a timestamp column (the header has {columns})")
+        time_column = inter.column("timestamp", "--drop_latest")
         try:
-            kept = without_latest(kept, user_column, columns.index("timestamp"))
+            kept = without_latest(kept, user_column, time_column)
         except ValueError as error:
-            raise ValueError(f"{inter_path}: --drop_latest: {error}") from None
+            raise ValueError(f"{inter.path}: --drop_latest: {error}") from None
     with all_or_nothing(paths) as partial:
         with open(partial[0], "w", encoding="utf-8") as file:
             file.write("\n".join([header, *kept]) + "\n")
         for suffix, path in zip(copies, partial[1:]):
             shutil.copyfile(os.path.join(folder, f"{dataset}.{suffix}"), path)
-    for suffix in ATOMIC_SUFFIXES:  # an earlier sub-sample's .user / .item RecBole would read with this one
-        stale = os.path.join(target, f"{name}.{suffix}")
-        if suffix not in ("inter", *copies) and os.path.isfile(stale):
-            os.remove(stale)
+    remove_stale(target, name, ["inter", *copies])  # an earlier sub-sample's .user / .item
     return target, len(users), len(kept)
 
 
