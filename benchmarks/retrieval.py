@@ -15,7 +15,7 @@ on synthetic catalogues shaped like trained embeddings, the exact index and serv
 ``hnsw`` defaults (``--sweep``: a grid around them) in interleaved rounds with 1 and 2 faiss
 threads: queries/s, speed-up over exact, per-user p50/p99 (also with ``diversity_lambda > 0``),
 build time, size and recall@50 against exact. Both go through ``recbole_mind/serving/index.py``,
-which part 2 loads by its path (no torch). Run it on an idle machine: a 1-minute load above 0.5
+which part 2 imports with ``diversity.greedy``. Run it on an idle machine: a 1-minute load above 0.5
 at start makes the target verdict not valid.
 """
 

@@ -80,7 +80,7 @@ def subsample(
     inputs = [os.path.join(folder, f"{dataset}.{suffix}") for suffix in ("inter", *copies)]
     target, paths = check_target(folder, out_dir, name, inputs, ["inter", *copies], overwrite)
     inter = read_interactions(folder)
-    header, rows, columns, user_column = inter.header, inter.rows, inter.columns, inter.user_column
+    header, rows, user_column = inter.header, inter.rows, inter.user_column
     counts = Counter(row.split("\t")[user_column] for row in rows)
     users = kept_users(counts, users_fraction, min_interactions, seed)
     if not users:

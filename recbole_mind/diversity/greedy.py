@@ -1,7 +1,7 @@
 """Controllable diversity: ComiRec's greedy aggregation of a user's candidates (Cen et al., KDD 2020).
 
-numpy only (no torch, no RecBole), as ``serving.index``: a service holding exported vectors and
-an item -> categories table can load this file alone.
+numpy only in its computations; ``diversity_lambda`` is checked by the settings table's rule
+(``settings.diversity.check_diversity_lambda``), so the file is imported as part of the package.
 
 The N recommended items are chosen greedily from a candidate set to maximise
 

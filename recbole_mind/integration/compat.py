@@ -37,8 +37,8 @@ honestly are pinned in setup.py instead (pandas < 3).
 - ``recbole/model/sequential_recommender/sine.py`` calls ``torch.autograd.set_detect_anomaly(True)``
   at import, and RecBole's ``get_model`` imports every sequential model's module, SINE's among
   them: any run of SASRec, GRU4Rec or SINE through RecBole then trains in anomaly mode, which
-  records a Python stack for every autograd node (slower training: ``benchmarks/diagnostics/anomaly_cost.py``
-  measures by how much; MIND's registered module never imported it). Once that module has run we put
+  records a Python stack for every autograd node (slower training: docs/anomaly_mode.json says by
+  how much; MIND's registered module never imported it). Once that module has run we put
   anomaly mode back as it was before the import, so it stays the debugging switch the user sets.
 - ``Dataset._download`` ends with ``torch.distributed.barrier()`` with or without a process group
   (upstream issues #1989, #2050): every first single-process download failed after writing the

@@ -1,8 +1,8 @@
 """Inner-product indexes over item vectors, queried with one row per active interest.
 
 numpy only, plus faiss for ``hnsw``, ``ivf`` and a faster ``flat``: no torch and no RecBole, so
-a service can load exported vectors (``serving.export``) and this file alone (and
-``serving.diversity``, numpy only too, for ``diversity_lambda > 0``). Rows of the
+a service can load exported vectors (``serving.export``) and this file alone; with
+``diversity_lambda > 0`` it imports the package's ``diversity.greedy``. Rows of the
 index are positions in the item vector array; mapping them to item ids is the caller's
 (``serving.users`` for MIND checkpoints).
 """

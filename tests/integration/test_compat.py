@@ -65,7 +65,7 @@ print(torch.is_anomaly_enabled())
 @pytest.mark.parametrize("before", [False, True])
 def test_recbole_sine_import_leaves_anomaly_mode_as_the_user_set_it(before):
     # RecBole's sine.py switches anomaly mode on at import: RecBole's sequential models trained slower
-    # (benchmarks/diagnostics/anomaly_cost.py measures by how much).
+    # (docs/anomaly_mode.json records by how much).
     code = ANOMALY_MODE_AFTER_MODEL_IMPORTS.format(before=before)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
