@@ -9,6 +9,7 @@ wheel (ml-100k); the new dataset is ``<out_dir>/<name>/<name>.*``, written throu
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 
@@ -106,3 +107,12 @@ def remove_stale(target: str, name: str, written: list[str]) -> None:
         stale = os.path.join(target, f"{name}.{suffix}")
         if suffix not in written and os.path.isfile(stale):
             os.remove(stale)
+
+
+def derived_dataset_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The command line every derived dataset shares: ``SOURCE OUT_DIR --name NAME``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("source", help="dataset folder, or the name of a dataset inside recbole (ml-100k)")
+    parser.add_argument("out_dir", help="folder to write <name>/ into; then run with --data_path=OUT_DIR")
+    parser.add_argument("--name", required=True, help="name of the new dataset")
+    return parser

@@ -17,7 +17,6 @@ with the header line ``account``, ``user_id``, ``member``, gives each account's 
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
@@ -25,7 +24,9 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from recbole_mind.data.derived import check_target, read_interactions, remove_stale, source_files, source_folder
+from recbole_mind.data.derived import (
+    check_target, derived_dataset_parser, read_interactions, remove_stale, source_files, source_folder,
+)
 from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
 
 MEMBERS_HEADER = "account\tuser_id\tmember"
@@ -136,13 +137,10 @@ def describe(summary: MixSummary, group_size: int, out_dir: str, name: str) -> s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m recbole_mind.data.mixed",
-        description="Write a dataset whose accounts each merge the histories of several users of an atomic dataset.",
+    parser = derived_dataset_parser(
+        "python -m recbole_mind.data.mixed",
+        "Write a dataset whose accounts each merge the histories of several users of an atomic dataset.",
     )
-    parser.add_argument("source", help="dataset folder, or the name of a dataset inside recbole (ml-100k)")
-    parser.add_argument("out_dir", help="folder to write <name>/ into; then run with --data_path=OUT_DIR")
-    parser.add_argument("--name", required=True, help="name of the new dataset")
     parser.add_argument("--group_size", type=int, default=2, help="users per account (2: pairs)")
     parser.add_argument("--seed", type=int, default=2020, help="seed of the shuffle that forms the groups")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that --name")

@@ -18,7 +18,6 @@ source itself never (``data.output.refuse_output_onto_input``).
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
@@ -26,7 +25,9 @@ import sys
 from collections import Counter
 from typing import Sequence
 
-from recbole_mind.data.derived import check_target, read_interactions, remove_stale, source_files, source_folder
+from recbole_mind.data.derived import (
+    check_target, derived_dataset_parser, read_interactions, remove_stale, source_files, source_folder,
+)
 from recbole_mind.data.output import all_or_nothing, check_dataset_name, report_written
 
 
@@ -105,13 +106,9 @@ def subsample(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m recbole_mind.data.subsample",
-        description="Write a user sub-sample of a RecBole atomic dataset.",
+    parser = derived_dataset_parser(
+        "python -m recbole_mind.data.subsample", "Write a user sub-sample of a RecBole atomic dataset."
     )
-    parser.add_argument("source", help="dataset folder, or the name of a dataset inside recbole (ml-100k)")
-    parser.add_argument("out_dir", help="folder to write <name>/ into; then run with --data_path=OUT_DIR")
-    parser.add_argument("--name", required=True, help="name of the new dataset")
     parser.add_argument("--users_fraction", type=float, default=1.0, help="share of the eligible users kept")
     parser.add_argument("--min_interactions", type=int, default=0, help="only users with this many or more")
     parser.add_argument("--seed", type=int, default=0)
