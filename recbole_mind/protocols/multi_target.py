@@ -53,6 +53,7 @@ from recbole_mind.protocols.targets import (
     split_users,
     time_ordered_sequences,
 )
+from recbole_mind.training.pipeline import run_result
 from recbole_mind.training.run_log import open_run_log
 
 # below this many validation or test users, metrics are mostly noise: the run warns
@@ -264,20 +265,13 @@ def run_multi_target(
     logger.info(set_color("best valid ", "yellow") + f"[{protocol}]: {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f" [{protocol}]: {test_result}")
     return {
-        "best_valid_score": best_valid_score,
+        **run_result(trainer, prepared.model, best_valid_score, best_valid_result, test_result, test_seconds, saved,
+                     resume_checkpoint),
         "valid_score_bigger": True,
-        "best_valid_result": best_valid_result,
-        "test_result": test_result,
-        "checkpoint": trainer.saved_model_file if saved else None,
-        "resumed_from": resume_checkpoint,
-        "train_epoch_seconds": trainer.epoch_seconds,
-        "test_seconds": test_seconds,
         "test_users": len(prepared.test_users),
         "valid_users": len(prepared.valid_users),
         "users": prepared.user_counts,
-        "model_parameters": sum(p.numel() for p in prepared.model.parameters() if p.requires_grad),
         "protocol": PROTOCOL_NAME,
         "history_excluded": params.exclude_history,
-        "valid_curve": trainer.valid_curve,
     }
 

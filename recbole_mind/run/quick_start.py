@@ -23,7 +23,7 @@ from recbole.utils import set_color
 from recbole_mind.training.checkpoint import check_resumable, resume_training
 from recbole_mind.training.config import build_config
 from recbole_mind.data.datasets import fetch_dataset
-from recbole_mind.training.pipeline import NOT_EVALUATED, build_trainer, prepare
+from recbole_mind.training.pipeline import NOT_EVALUATED, build_trainer, prepare, run_result
 from recbole_mind.settings.prerun import check_distributed_flags
 from recbole_mind.protocols.multi_target import run_multi_target
 from recbole_mind.settings.protocol import is_multi_target
@@ -107,17 +107,10 @@ def run_recbole_mind(
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
     result = {
-        "best_valid_score": best_valid_score,
+        **run_result(trainer, model_obj, best_valid_score, best_valid_result, test_result, test_seconds, saved,
+                     resume_checkpoint),
         "valid_score_bigger": config["valid_metric_bigger"],
-        "best_valid_result": best_valid_result,
-        "test_result": test_result,
-        "checkpoint": trainer.saved_model_file if saved else None,
-        "resumed_from": resume_checkpoint,
-        "train_epoch_seconds": trainer.epoch_seconds,
-        "test_seconds": test_seconds,
         "test_users": test_data.sample_size,
-        "model_parameters": sum(p.numel() for p in model_obj.parameters() if p.requires_grad),
-        "valid_curve": trainer.valid_curve,
     }
     if not config["single_spec"]:
         # Every process is done before the group goes, and DDP's reducer before the group:

@@ -205,6 +205,23 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.last_saved = last_saved
 
 
+def run_result(trainer: Trainer, model: nn.Module, best_valid_score: float, best_valid_result: Any,
+               test_result: Any, test_seconds: float, saved: bool, resume_checkpoint: str | None) -> dict[str, Any]:
+    """The keys every run mode returns (RecBole's ``run_recbole`` result, plus the checkpoint
+    written and the one resumed from, epoch seconds, test seconds, parameters, the validation curve)."""
+    return {
+        "best_valid_score": best_valid_score,
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "checkpoint": trainer.saved_model_file if saved else None,
+        "resumed_from": resume_checkpoint,
+        "train_epoch_seconds": trainer.epoch_seconds,
+        "test_seconds": test_seconds,
+        "model_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "valid_curve": trainer.valid_curve,
+    }
+
+
 def claim_unique_file(path: str) -> str:
     """``path``, else ``<stem>-2<ext>``, ``-3``, ...: the first name no file has, created empty
     at once (``O_EXCL``), so a run started in the same second, here or in another process,
